@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/promptml/promptml/shared/pipeline"
+	"github.com/promptml/promptml/shared/store"
+)
+
+// apiClient talks to the API function (local or deployed).
+type apiClient struct {
+	base string
+	http *http.Client
+}
+
+func newAPIClient(base string) *apiClient {
+	return &apiClient{base: base, http: &http.Client{Timeout: 60 * time.Second}}
+}
+
+// apiError is a non-2xx reply.
+type apiError struct {
+	Status int
+	Msg    string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("API answered %d: %s", e.Status, e.Msg) }
+
+func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("cannot reach the API at %s (is it running?): %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return &apiError{resp.StatusCode, e.Error}
+		}
+		return &apiError{resp.StatusCode, string(b)}
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: bad reply: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+func (c *apiClient) run(ctx context.Context, id string) (*store.Run, error) {
+	var r store.Run
+	return &r, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id), nil, &r)
+}
+
+func (c *apiClient) runs(ctx context.Context) ([]*store.Run, error) {
+	var out struct {
+		Runs []*store.Run `json:"runs"`
+	}
+	return out.Runs, c.do(ctx, http.MethodGet, "/runs?limit=100", nil, &out)
+}
+
+func (c *apiClient) epochs(ctx context.Context, id string) ([]*store.Epoch, error) {
+	var out struct {
+		Epochs []*store.Epoch `json:"epochs"`
+	}
+	return out.Epochs, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/epochs", nil, &out)
+}
+
+func (c *apiClient) prompts(ctx context.Context, id string) ([]*store.Prompt, error) {
+	var out struct {
+		Prompts []*store.Prompt `json:"prompts"`
+	}
+	return out.Prompts, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/prompts", nil, &out)
+}
+
+func (c *apiClient) phases(ctx context.Context, id string) ([]*store.Phase, error) {
+	var out struct {
+		Phases []*store.Phase `json:"phases"`
+	}
+	return out.Phases, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/phases", nil, &out)
+}
+
+func (c *apiClient) events(ctx context.Context, id string, after time.Time) ([]*store.Event, error) {
+	var out struct {
+		Events []*store.Event `json:"events"`
+	}
+	q := ""
+	if !after.IsZero() {
+		q = "?after=" + url.QueryEscape(after.Format(time.RFC3339Nano))
+	}
+	return out.Events, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/events"+q, nil, &out)
+}
+
+func (c *apiClient) export(ctx context.Context, id string) (*pipeline.ExportedPrompt, error) {
+	var out pipeline.ExportedPrompt
+	return &out, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/export", nil, &out)
+}
+
+// waitReady polls url until it answers (any status) or ctx ends.
+func waitReady(ctx context.Context, url string) error {
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/promptml/promptml/shared/localcloud"
+	"github.com/promptml/promptml/shared/queue"
+)
+
+// Names in the local cloud.
+const (
+	localDatasets    = "promptml-local-datasets"
+	localArtifacts   = "promptml-local-artifacts"
+	localUploadTopic = "promptml-local-uploads"
+	localUploadSub   = "promptml-local-uploads-bridge"
+)
+
+type localOptions struct {
+	data, config, jsonOut, project string
+	serve                          bool
+	port                           int
+	timeout                        time.Duration
+	simLatency                     time.Duration
+	simErrorRate                   float64
+	duplicate                      bool
+	verbose                        bool
+}
+
+func newLocalCmd() *cobra.Command {
+	o := localOptions{}
+	cmd := &cobra.Command{
+		Use:   "local --data FILE.csv [--config FILE.yaml]",
+		Short: "Run a training run on the local cloud (emulators + simulator, no account, no network)",
+		Long: `Start the local cloud — the Firestore and Pub/Sub emulators, an in-process
+Cloud Storage (fake-gcs-server) whose uploads trigger OnDatasetUpload, and
+the four functions served by the Functions Framework on 127.0.0.1 behind
+push subscriptions — then upload FILE.csv (and FILE.yaml as its sidecar
+config), follow the run, print the epoch table and the final prompts, and
+stop everything it started (also on Ctrl-C).
+
+Running emulators named by FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST
+are used instead of starting new ones.`,
+		Example: `  promptml local --data samples/translation-fr.csv --config samples/translation-fr.yaml
+  promptml local --data samples/sentiment.csv --json summary.json
+  promptml local --data samples/sentiment.csv --serve   # keep the API up at http://127.0.0.1:8080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runLocal(ctx, cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.data, "data", "", "CSV file with user_input,ground_truth_output columns (required)")
+	f.StringVar(&o.config, "config", "", "run config YAML uploaded as the CSV's sidecar (default: FILE.yaml next to the CSV if it exists)")
+	f.StringVar(&o.jsonOut, "json", "", "also write the final summary as JSON to this file")
+	f.BoolVar(&o.serve, "serve", false, "keep the local cloud and its API up after the run ends, until Ctrl-C")
+	f.IntVar(&o.port, "port", 8080, "port of the API on 127.0.0.1 with --serve")
+	f.StringVar(&o.project, "project", "promptml-local", "project id inside the emulators")
+	f.DurationVar(&o.timeout, "timeout", 30*time.Minute, "give up if the run has not ended after this long")
+	f.DurationVar(&o.simLatency, "sim-latency", 0, "simulated latency of each LLM call")
+	f.Float64Var(&o.simErrorRate, "sim-error-rate", 0, "share of simulated LLM calls failing with a transient 429")
+	f.BoolVar(&o.duplicate, "duplicate-deliveries", false, "deliver every Pub/Sub message and upload event twice (tests idempotency)")
+	f.BoolVar(&o.verbose, "verbose", false, "show the functions' and emulators' logs")
+	_ = cmd.MarkFlagRequired("data")
+	return cmd
+}
+
+// localCloud is what runLocal started; stop tears it down in reverse.
+type localCloud struct {
+	emulators *localcloud.Emulators
+	storage   *localcloud.Storage
+	pubsub    *pubsub.Client
+	procs     []*exec.Cmd
+	servers   []*http.Server
+	apiURL    string
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	logs      io.Writer
+}
+
+func (lc *localCloud) stop() {
+	if lc.cancel != nil {
+		lc.cancel()
+	}
+	for _, s := range lc.servers {
+		_ = s.Close()
+	}
+	for _, p := range lc.procs {
+		if p.Process != nil {
+			_ = syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
+		}
+	}
+	for _, p := range lc.procs {
+		done := make(chan struct{})
+		go func() { _ = p.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+	lc.wg.Wait()
+	if lc.pubsub != nil {
+		_ = lc.pubsub.Close()
+	}
+	if lc.storage != nil {
+		lc.storage.Stop()
+	}
+	if lc.emulators != nil {
+		_ = lc.emulators.Stop()
+	}
+}
+
+func runLocal(ctx context.Context, out io.Writer, o localOptions) error {
+	csv, err := os.ReadFile(o.data)
+	if err != nil {
+		return &exitError{2, fmt.Errorf("--data: %w", err)}
+	}
+	cfgPath := o.config
+	if cfgPath == "" {
+		if p := strings.TrimSuffix(o.data, filepath.Ext(o.data)) + ".yaml"; fileExists(p) {
+			cfgPath = p
+		}
+	}
+	var sidecar []byte
+	if cfgPath != "" {
+		if sidecar, err = os.ReadFile(cfgPath); err != nil {
+			return &exitError{2, fmt.Errorf("--config: %w", err)}
+		}
+	}
+	logs := io.Discard
+	if o.verbose {
+		logs = os.Stderr
+	} else {
+		slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
+	// Nothing here may reach Google: the client libraries' credential
+	// lookup would probe the metadata server.
+	_ = os.Setenv("GCE_METADATA_HOST", "127.0.0.1:1")
+
+	lc := &localCloud{logs: logs}
+	defer lc.stop()
+	start := time.Now()
+	fmt.Fprintln(out, "Starting the local cloud…")
+	if err := lc.start(ctx, o); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Local cloud up in %s: API at %s\n", time.Since(start).Round(100*time.Millisecond), lc.apiURL)
+
+	name := filepath.Base(o.data)
+	if !strings.HasSuffix(strings.ToLower(name), ".csv") {
+		name += ".csv"
+	}
+	gcs, err := lc.storage.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer gcs.Close()
+	if sidecar != nil {
+		w := gcs.Bucket(localDatasets).Object(strings.TrimSuffix(name, ".csv") + ".yaml").NewWriter(ctx)
+		if _, err := w.Write(sidecar); err != nil {
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("upload sidecar: %w", err)
+		}
+	}
+	w := gcs.Bucket(localDatasets).Object(name).NewWriter(ctx)
+	w.ContentType = "text/csv"
+	if _, err := io.Copy(w, bytes.NewReader(csv)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("upload %s: %w", name, err)
+	}
+	gen := w.Attrs().Generation
+	fmt.Fprintf(out, "Uploaded gs://%s/%s (generation %d)", localDatasets, name, gen)
+	if sidecar != nil {
+		fmt.Fprintf(out, " with config %s", cfgPath)
+	}
+	fmt.Fprintln(out)
+
+	api := newAPIClient(lc.apiURL)
+	wctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	runID, err := findRun(wctx, api, localDatasets, name, gen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Run %s\n\n", runID)
+	sum, err := watchRun(wctx, out, api, runID)
+	if err != nil {
+		return err
+	}
+	printSummary(out, sum)
+	if o.jsonOut != "" {
+		if err := writeJSONFile(o.jsonOut, sum); err != nil {
+			return err
+		}
+	}
+	if o.serve {
+		fmt.Fprintf(out, "\nServing the API at %s (GET /runs/%s). Ctrl-C stops everything.\n", lc.apiURL, runID)
+		<-ctx.Done()
+	}
+	if sum.Status != "succeeded" {
+		return &exitError{3, fmt.Errorf("run %s ended %s", runID, sum.Status)}
+	}
+	return nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// start brings up emulators, storage, the functions and their wiring.
+func (lc *localCloud) start(ctx context.Context, o localOptions) error {
+	var err error
+	lc.emulators, err = localcloud.Ensure(ctx, localcloud.EnsureOptions{
+		Firestore: localcloud.EmulatorOptions{Log: lc.logs},
+		PubSub:    localcloud.EmulatorOptions{Log: lc.logs},
+	})
+	if err != nil {
+		return err
+	}
+	if err := lc.emulators.Setenv(); err != nil {
+		return err
+	}
+	lc.storage, err = localcloud.StartStorage(ctx, localcloud.StorageOptions{
+		Project: o.project, Buckets: []string{localDatasets, localArtifacts},
+		NotifyBucket: localDatasets, NotifyTopic: localUploadTopic, PubSubHost: lc.emulators.PubSubHost,
+	})
+	if err != nil {
+		return err
+	}
+	lc.pubsub, err = localcloud.NewPubSubClient(ctx, lc.emulators.PubSubHost, o.project)
+	if err != nil {
+		return err
+	}
+
+	env := append(os.Environ(),
+		"PROMPTML_PROJECT="+o.project,
+		"PROMPTML_DATASETS_BUCKET="+localDatasets,
+		"PROMPTML_ARTIFACTS_BUCKET="+localArtifacts,
+		"PROMPTML_LEASE=30s",
+		"PROMPTML_SIM_LATENCY="+o.simLatency.String(),
+		"PROMPTML_SIM_ERROR_RATE="+strconv.FormatFloat(o.simErrorRate, 'g', -1, 64),
+		"FIRESTORE_EMULATOR_HOST="+lc.emulators.FirestoreHost,
+		"PUBSUB_EMULATOR_HOST="+lc.emulators.PubSubHost,
+		"STORAGE_EMULATOR_HOST="+lc.storage.Host,
+		"GCE_METADATA_HOST=127.0.0.1:1",
+	)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	urls := map[string]string{}
+	for _, fn := range functionNames {
+		port := 0
+		if fn == "API" && o.serve {
+			port = o.port
+		}
+		if port == 0 {
+			if port, err = localcloud.FreePort(); err != nil {
+				return err
+			}
+		}
+		cmd := exec.Command(self, "functions", "--target", fn, "--port", strconv.Itoa(port))
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = lc.logs, lc.logs
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start function %s: %w", fn, err)
+		}
+		lc.procs = append(lc.procs, cmd)
+		urls[fn] = "http://127.0.0.1:" + strconv.Itoa(port)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for fn, u := range urls {
+		if err := waitReady(rctx, u); err != nil {
+			return fmt.Errorf("function %s did not start: %w", fn, err)
+		}
+	}
+	lc.apiURL = urls["API"]
+
+	// Pub/Sub pushes (and upload events go) through a proxy in this
+	// process, the place where deliveries can be duplicated for tests.
+	proxies := map[string]string{}
+	for _, fn := range []string{"OnDatasetUpload", "RunBatch", "Aggregate"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: &deliveryProxy{target: urls[fn], duplicate: o.duplicate}}
+		lc.servers = append(lc.servers, srv)
+		go func() { _ = srv.Serve(ln) }()
+		proxies[fn] = "http://" + ln.Addr().String()
+	}
+	routes := []localcloud.Route{
+		{Topic: queue.BatchesTopic, Subscription: queue.BatchesTopic + "-push", PushEndpoint: proxies["RunBatch"],
+			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: 10 * time.Second,
+			MaxDeliveryAttempts: 20, DeadLetterTopic: queue.BatchesTopic + "-dead-letter"},
+		{Topic: queue.PhaseDoneTopic, Subscription: queue.PhaseDoneTopic + "-push", PushEndpoint: proxies["Aggregate"],
+			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: 10 * time.Second,
+			MaxDeliveryAttempts: 20, DeadLetterTopic: queue.PhaseDoneTopic + "-dead-letter"},
+		{Topic: localUploadTopic, Subscription: localUploadSub},
+	}
+	if err := localcloud.SetupPubSub(ctx, lc.pubsub, o.project, routes); err != nil {
+		return err
+	}
+	bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
+	lc.cancel = bcancel
+	lc.wg.Add(1)
+	go func() {
+		defer lc.wg.Done()
+		if err := localcloud.BridgeUploads(bctx, lc.pubsub, o.project, localUploadSub, proxies["OnDatasetUpload"]); err != nil {
+			fmt.Fprintln(os.Stderr, "promptml: upload bridge stopped:", err)
+		}
+	}()
+	return nil
+}
+
+// deliveryProxy forwards a push delivery to a function; with duplicate set
+// it delivers it twice at once, as at-least-once delivery may.
+type deliveryProxy struct {
+	target    string
+	duplicate bool
+}
+
+func (p *deliveryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	n := 1
+	if p.duplicate {
+		n = 2
+	}
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+"/", bytes.NewReader(body))
+			if err != nil {
+				codes[i] = http.StatusInternalServerError
+				return
+			}
+			req.Header = r.Header.Clone()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				codes[i] = http.StatusBadGateway
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		})
+	}
+	wg.Wait()
+	for _, c := range codes {
+		if c/100 != 2 {
+			w.WriteHeader(c)
+			return
+		}
+	}
+	w.WriteHeader(codes[0])
+}
+
+// findRun waits for the run that the upload (bucket, object, generation)
+// started.
+func findRun(ctx context.Context, api *apiClient, bucket, object string, gen int64) (string, error) {
+	for {
+		runs, err := api.runs(ctx)
+		if err == nil {
+			for _, r := range runs {
+				if r.Source.Bucket == bucket && r.Source.Object == object && r.Source.Generation == gen {
+					return r.ID, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", errors.Join(fmt.Errorf("no run started for gs://%s/%s", bucket, object), ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/promptml/promptml/shared/store"
+)
+
+// Summary is the final summary of a run (`promptml local --json`).
+type Summary struct {
+	RunID       string          `json:"run_id"`
+	Status      string          `json:"status"`
+	Error       *store.RunError `json:"error,omitempty"`
+	Dataset     store.Dataset   `json:"dataset"`
+	Epochs      []EpochRow      `json:"epochs"`
+	Initial     PromptScores    `json:"initial"`
+	Final       PromptScores    `json:"final"`
+	Usage       store.Usage     `json:"usage"`
+	WallSeconds float64         `json:"wall_seconds"`
+}
+
+// EpochRow is one line of the epoch table.
+type EpochRow struct {
+	Epoch          int      `json:"epoch"`
+	IncumbentID    string   `json:"incumbent_id"`
+	IncumbentTrain float64  `json:"incumbent_train"`
+	IncumbentVal   float64  `json:"incumbent_val"`
+	CandidateIDs   []string `json:"candidate_ids"`
+	CandidateVal   *float64 `json:"candidate_val,omitempty"`
+	Delta          float64  `json:"delta"`
+	Decision       string   `json:"decision"`
+	Accepted       bool     `json:"accepted"`
+}
+
+// PromptScores are a prompt and its val and test scores.
+type PromptScores struct {
+	PromptID     string   `json:"prompt_id"`
+	Val          float64  `json:"val"`
+	Test         *float64 `json:"test,omitempty"`
+	SystemPrompt string   `json:"system_prompt"`
+	OutputPrompt string   `json:"output_prompt"`
+}
+
+// watchRun prints the run's events as they come and returns its summary
+// once it has ended.
+func watchRun(ctx context.Context, out io.Writer, api *apiClient, id string) (*Summary, error) {
+	start := time.Now()
+	var last time.Time
+	seen := map[string]bool{}
+	for {
+		r, err := api.run(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		// Re-read a second back: events from several processes may
+		// commit slightly out of time order; seen drops the repeats.
+		after := last
+		if !after.IsZero() {
+			after = after.Add(-time.Second)
+		}
+		events, err := api.events(ctx, id, after)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range events {
+			if seen[e.ID] {
+				continue
+			}
+			seen[e.ID] = true
+			fmt.Fprintf(out, "%s  %s\n", e.Time.Local().Format("15:04:05"), e.Message)
+			if e.Time.After(last) {
+				last = e.Time
+			}
+		}
+		if r.Terminal() {
+			s, err := summarize(ctx, api, r)
+			if err != nil {
+				return nil, err
+			}
+			s.WallSeconds = time.Since(start).Seconds()
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("gave up waiting for run %s (stage %s, epoch %d): %w", id, r.Stage, r.Epoch, ctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+func summarize(ctx context.Context, api *apiClient, r *store.Run) (*Summary, error) {
+	s := &Summary{RunID: r.ID, Status: r.Status, Error: r.Error, Dataset: r.Dataset, Usage: r.Usage, Epochs: []EpochRow{}}
+	if r.Status == store.StatusFailed && r.InitialPromptID == "" {
+		return s, nil
+	}
+	epochs, err := api.epochs(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range epochs {
+		row := EpochRow{Epoch: e.N, IncumbentID: e.IncumbentID, IncumbentTrain: e.IncumbentTrain, IncumbentVal: e.IncumbentVal,
+			Delta: e.Delta, Decision: e.Decision, Accepted: e.Decision == store.DecisionAccepted, CandidateIDs: []string{}}
+		for _, c := range e.Candidates {
+			row.CandidateIDs = append(row.CandidateIDs, c.PromptID)
+		}
+		if e.BestCandidate != "" {
+			v := e.BestVal
+			row.CandidateVal = &v
+		}
+		s.Epochs = append(s.Epochs, row)
+	}
+	prompts, err := api.prompts(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range prompts {
+		ps := PromptScores{PromptID: p.ID, Val: p.Scores["val"].Mean, SystemPrompt: p.System, OutputPrompt: p.Output}
+		if t, ok := p.Scores["test"]; ok {
+			v := t.Mean
+			ps.Test = &v
+		}
+		if p.ID == r.InitialPromptID {
+			s.Initial = ps
+		}
+		if p.ID == r.IncumbentID {
+			s.Final = ps
+		}
+	}
+	return s, nil
+}
+
+func printSummary(out io.Writer, s *Summary) {
+	fmt.Fprintln(out)
+	if s.Status == store.StatusFailed && s.Error != nil {
+		fmt.Fprintf(out, "Run %s FAILED: %s\n", s.RunID, s.Error.Message)
+		return
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "epoch\tincumbent train\tincumbent val\tcandidate val\taccepted?")
+	for _, e := range s.Epochs {
+		cand := "-"
+		if e.CandidateVal != nil {
+			cand = fmt.Sprintf("%.3f", *e.CandidateVal)
+		}
+		acc := "no (" + e.Decision + ")"
+		if e.Accepted {
+			acc = "yes"
+		}
+		fmt.Fprintf(tw, "%d\t%.3f\t%.3f\t%s\t%s\n", e.Epoch, e.IncumbentTrain, e.IncumbentVal, cand, acc)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(out, "\nRun %s %s. Val: initial %.3f → final %.3f.", s.RunID, s.Status, s.Initial.Val, s.Final.Val)
+	if s.Initial.Test != nil && s.Final.Test != nil {
+		fmt.Fprintf(out, " Test: initial %.3f, final %.3f.", *s.Initial.Test, *s.Final.Test)
+	}
+	fmt.Fprintf(out, "\nUsage: %d LLM calls, %d input and %d output tokens.\n", s.Usage.Calls, s.Usage.InputTokens, s.Usage.OutputTokens)
+	fmt.Fprintf(out, "\nFinal system prompt (%s):\n%s\n\nFinal output prompt:\n%s\n", s.Final.PromptID, indent(s.Final.SystemPrompt), indent(s.Final.OutputPrompt))
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("--json: %w", err)
+	}
+	return nil
+}

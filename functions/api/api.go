@@ -1,0 +1,332 @@
+// Package api is the API function: the HTTP interface to runs (start, list,
+// inspect, cancel, export). The deployed function accepts only
+// IAM-authenticated callers; the local cloud listens on 127.0.0.1.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/promptml/promptml/shared/logging"
+	"github.com/promptml/promptml/shared/pipeline"
+	"github.com/promptml/promptml/shared/serverenv"
+	"github.com/promptml/promptml/shared/store"
+)
+
+func init() {
+	functions.HTTP("API", serve)
+}
+
+// maxBody bounds request bodies: a run request is a URI and a config.
+const maxBody = 1 << 20
+
+func serve(w http.ResponseWriter, r *http.Request) {
+	ctx := logging.WithLogger(r.Context(), logging.Default().With("function", "API"))
+	env, err := serverenv.Instance(ctx)
+	if err != nil {
+		logging.FromContext(ctx).Error("instance not configured", "error", err.Error())
+		writeError(w, http.StatusInternalServerError, "the API is misconfigured: "+err.Error())
+		return
+	}
+	NewHandler(env.Pipeline).ServeHTTP(w, r.WithContext(ctx))
+}
+
+// Handler serves the API over a pipeline.
+type Handler struct {
+	p   *pipeline.Pipeline
+	mux *http.ServeMux
+}
+
+// NewHandler returns the API's handler.
+func NewHandler(p *pipeline.Pipeline) *Handler {
+	h := &Handler{p: p, mux: http.NewServeMux()}
+	h.mux.HandleFunc("POST /runs", h.startRun)
+	h.mux.HandleFunc("GET /runs", h.listRuns)
+	h.mux.HandleFunc("GET /runs/{id}", h.getRun)
+	h.mux.HandleFunc("POST /runs/{id}", h.runAction)
+	h.mux.HandleFunc("GET /runs/{id}/prompts", h.listPrompts)
+	h.mux.HandleFunc("GET /runs/{id}/prompts/{prompt}", h.getPrompt)
+	h.mux.HandleFunc("GET /runs/{id}/epochs", h.listEpochs)
+	h.mux.HandleFunc("GET /runs/{id}/phases", h.listPhases)
+	h.mux.HandleFunc("GET /runs/{id}/events", h.listEvents)
+	h.mux.HandleFunc("GET /runs/{id}/examples", h.listExamples)
+	h.mux.HandleFunc("GET /runs/{id}/export", h.export)
+	h.mux.HandleFunc("GET /{$}", h.index)
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	h.mux.ServeHTTP(w, r)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// ErrorBody is the JSON of every error reply.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, ErrorBody{Error: msg})
+}
+
+// fail maps an error to a reply, in one place.
+func fail(ctx context.Context, w http.ResponseWriter, err error) {
+	var pe *pipeline.PermanentError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not found: "+err.Error())
+	case errors.As(err, &mbe):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
+	case errors.As(err, &pe):
+		writeError(w, http.StatusBadRequest, pe.Error())
+	default:
+		logging.FromContext(ctx).Error("request failed", "error", err.Error())
+		writeError(w, http.StatusInternalServerError, "internal error; see the function's logs")
+	}
+}
+
+// StartRequest is the body of POST /runs.
+type StartRequest struct {
+	// Dataset is gs://DATASETS_BUCKET/name.csv.
+	Dataset string `json:"dataset"`
+	// Config overrides the defaults and the sidecar: a JSON object, or a
+	// string holding YAML.
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// StartResponse is the reply of POST /runs.
+type StartResponse struct {
+	Run *store.Run `json:"run"`
+}
+
+func (h *Handler) startRun(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var req StartRequest
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			fail(ctx, w, err)
+			return
+		}
+		writeError(w, http.StatusBadRequest, `body must be JSON like {"dataset":"gs://bucket/data.csv","config":{...}}: `+err.Error())
+		return
+	}
+	if req.Dataset == "" {
+		writeError(w, http.StatusBadRequest, `"dataset" is required (gs://bucket/data.csv)`)
+		return
+	}
+	cfg := []byte(req.Config)
+	var s string
+	if json.Unmarshal(req.Config, &s) == nil {
+		cfg = []byte(s) // YAML in a string
+	}
+	run, err := h.p.StartFromAPI(ctx, pipeline.StartRequest{Dataset: req.Dataset, Config: cfg})
+	if err != nil {
+		fail(ctx, w, err)
+		return
+	}
+	if run.Status == store.StatusFailed {
+		// The run exists (its error is on it) but the input was bad.
+		writeJSON(w, http.StatusUnprocessableEntity, StartResponse{Run: run})
+		return
+	}
+	w.Header().Set("Location", "/runs/"+run.ID)
+	writeJSON(w, http.StatusCreated, StartResponse{Run: run})
+}
+
+func (h *Handler) listRuns(w http.ResponseWriter, r *http.Request) {
+	status := r.URL.Query().Get("status")
+	switch status {
+	case "", store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled:
+	default:
+		writeError(w, http.StatusBadRequest, "status must be running, succeeded, failed or cancelled")
+		return
+	}
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "limit must be between 1 and 1000")
+			return
+		}
+		limit = n
+	}
+	runs, err := h.p.Store.ListRuns(r.Context(), status, limit)
+	if err != nil {
+		fail(r.Context(), w, err)
+		return
+	}
+	if runs == nil {
+		runs = []*store.Run{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+}
+
+func (h *Handler) getRun(w http.ResponseWriter, r *http.Request) {
+	run, err := h.p.Store.GetRun(r.Context(), r.PathValue("id"))
+	if err != nil {
+		fail(r.Context(), w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, run)
+}
+
+// runAction serves POST /runs/{id}:cancel (a custom method, as Google APIs
+// spell it).
+func (h *Handler) runAction(w http.ResponseWriter, r *http.Request) {
+	id, action, ok := strings.Cut(r.PathValue("id"), ":")
+	if !ok || action != "cancel" {
+		writeError(w, http.StatusNotFound, "unknown action; use POST /runs/{id}:cancel")
+		return
+	}
+	if _, err := h.p.Store.GetRun(r.Context(), id); err != nil {
+		fail(r.Context(), w, err)
+		return
+	}
+	run, err := h.p.Cancel(r.Context(), id)
+	if err != nil {
+		fail(r.Context(), w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, run)
+}
+
+func (h *Handler) listPrompts(w http.ResponseWriter, r *http.Request) {
+	ps, err := h.p.Store.ListPrompts(r.Context(), r.PathValue("id"))
+	if err != nil {
+		fail(r.Context(), w, err)
+		return
+	}
+	if ps == nil {
+		ps = []*store.Prompt{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"prompts": ps})
+}
+
+func (h *Handler) getPrompt(w http.ResponseWriter, r *http.Request) {
+	p, err := h.p.Store.GetPrompt(r.Context(), r.PathValue("id"), r.PathValue("prompt"))
+	if err != nil {
+		fail(r.Context(), w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (h *Handler) listEpochs(w http.ResponseWriter, r *http.Request) {
+	es, err := h.p.Store.ListEpochs(r.Context(), r.PathValue("id"))
+	if err != nil {
+		fail(r.Context(), w, err)
+		return
+	}
+	if es == nil {
+		es = []*store.Epoch{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"epochs": es})
+}
+
+func (h *Handler) listPhases(w http.ResponseWriter, r *http.Request) {
+	ps, err := h.p.Store.ListPhases(r.Context(), r.PathValue("id"))
+	if err != nil {
+		fail(r.Context(), w, err)
+		return
+	}
+	if ps == nil {
+		ps = []*store.Phase{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"phases": ps})
+}
+
+func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
+	var after time.Time
+	if v := r.URL.Query().Get("after"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "after must be an RFC 3339 time")
+			return
+		}
+		after = t
+	}
+	es, err := h.p.Store.ListEvents(r.Context(), r.PathValue("id"), after)
+	if err != nil {
+		fail(r.Context(), w, err)
+		return
+	}
+	if es == nil {
+		es = []*store.Event{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": es})
+}
+
+// listExamples serves GET /runs/{id}/examples?phase=PHASE: the per-example
+// results of one phase.
+func (h *Handler) listExamples(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, phaseID := r.PathValue("id"), r.URL.Query().Get("phase")
+	if phaseID == "" {
+		writeError(w, http.StatusBadRequest, "phase is required, e.g. ?phase=val-p0123456789ab (see GET /runs/{id}/phases)")
+		return
+	}
+	results, err := h.p.PhaseResults(ctx, id, phaseID)
+	if err != nil {
+		fail(ctx, w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"phase": phaseID, "examples": results})
+}
+
+// export serves GET /runs/{id}/export[?version=PROMPT]: the best (or a
+// chosen) prompt as prompt.json.
+func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	run, err := h.p.Store.GetRun(ctx, r.PathValue("id"))
+	if err != nil {
+		fail(ctx, w, err)
+		return
+	}
+	version := r.URL.Query().Get("version")
+	if version == "" {
+		version = run.IncumbentID
+	}
+	if version == "" {
+		writeError(w, http.StatusConflict, "the run has no prompt yet")
+		return
+	}
+	p, err := h.p.Store.GetPrompt(ctx, run.ID, version)
+	if err != nil {
+		fail(ctx, w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pipeline.ExportedPrompt{RunID: run.ID, PromptID: p.ID, Parent: p.Parent, Epoch: p.Epoch,
+		SystemPrompt: p.System, OutputPrompt: p.Output, Examples: p.Examples, Scores: p.Scores})
+}
+
+func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
+	runs, err := h.p.Store.ListRuns(r.Context(), "", 50)
+	if err != nil {
+		fail(r.Context(), w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	renderIndex(w, runs)
+}

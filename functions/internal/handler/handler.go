@@ -1,0 +1,51 @@
+// Package handler holds what the function entry points share: the request
+// logger and the one place errors are classified into "retry" (returned to
+// Pub/Sub or Eventarc) and "ack" (logged).
+package handler
+
+import (
+	"context"
+	"encoding/json"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/promptml/promptml/shared/logging"
+	"github.com/promptml/promptml/shared/pipeline"
+)
+
+// Context returns ctx with the instance logger, tagged with the function
+// and the event id.
+func Context(ctx context.Context, function string, e cloudevents.Event) context.Context {
+	l := logging.Default().With("function", function, "event_id", e.ID())
+	return logging.WithLogger(ctx, l)
+}
+
+// DeliveryID identifies a message across redeliveries: the Pub/Sub message
+// id when the event carries one, else the event id.
+func DeliveryID(e cloudevents.Event) string {
+	var d struct {
+		Message struct {
+			ID string `json:"messageId"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(e.Data(), &d); err == nil && d.Message.ID != "" {
+		return d.Message.ID
+	}
+	return e.ID()
+}
+
+// Classify decides the fate of a delivery: nil and permanent errors are
+// acked (a permanent one is logged, since retrying cannot fix it), any
+// other error is returned so the message is redelivered.
+func Classify(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	log := logging.FromContext(ctx)
+	if pipeline.IsPermanent(err) {
+		log.Error("permanent failure; message acked", "error", err.Error())
+		return nil
+	}
+	log.Warn("transient failure; will be retried", "error", err.Error())
+	return err
+}

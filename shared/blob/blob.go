@@ -1,0 +1,175 @@
+// Package blob reads and writes the pipeline's Cloud Storage objects and
+// names them (DESIGN.md "Cloud Storage").
+package blob
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"cloud.google.com/go/storage"
+)
+
+// ErrNotExist is returned when an object does not exist.
+var ErrNotExist = errors.New("object does not exist")
+
+// Store wraps a storage client.
+type Store struct {
+	client *storage.Client
+}
+
+// New returns a Store on client.
+func New(client *storage.Client) *Store { return &Store{client: client} }
+
+// Attrs describes an object.
+type Attrs struct {
+	Bucket      string
+	Name        string
+	Generation  int64
+	Size        int64
+	ContentType string
+}
+
+// Stat returns the attributes of the live generation of an object.
+func (s *Store) Stat(ctx context.Context, bucket, name string) (Attrs, error) {
+	a, err := s.client.Bucket(bucket).Object(name).Attrs(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return Attrs{}, fmt.Errorf("blob.Stat gs://%s/%s: %w", bucket, name, ErrNotExist)
+	}
+	if err != nil {
+		return Attrs{}, fmt.Errorf("blob.Stat gs://%s/%s: %w", bucket, name, err)
+	}
+	return Attrs{Bucket: a.Bucket, Name: a.Name, Generation: a.Generation, Size: a.Size, ContentType: a.ContentType}, nil
+}
+
+// Open opens an object for reading; generation 0 means the live one. A
+// fixed generation guarantees both passes of the intake read the same bytes.
+func (s *Store) Open(ctx context.Context, bucket, name string, generation int64) (io.ReadCloser, error) {
+	o := s.client.Bucket(bucket).Object(name)
+	if generation > 0 {
+		o = o.Generation(generation)
+	}
+	r, err := o.NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return nil, fmt.Errorf("blob.Open gs://%s/%s: %w", bucket, name, ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob.Open gs://%s/%s: %w", bucket, name, err)
+	}
+	return r, nil
+}
+
+// ReadAll reads a whole object, at most limit bytes (0 = no limit).
+func (s *Store) ReadAll(ctx context.Context, bucket, name string, limit int64) ([]byte, error) {
+	r, err := s.Open(ctx, bucket, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var src io.Reader = r
+	if limit > 0 {
+		src = io.LimitReader(r, limit+1)
+	}
+	b, err := io.ReadAll(src)
+	if err != nil {
+		return nil, fmt.Errorf("blob.ReadAll gs://%s/%s: %w", bucket, name, err)
+	}
+	if limit > 0 && int64(len(b)) > limit {
+		return nil, fmt.Errorf("blob.ReadAll gs://%s/%s: larger than %d bytes", bucket, name, limit)
+	}
+	return b, nil
+}
+
+// Writer returns a writer that creates (or replaces) an object on Close.
+func (s *Store) Writer(ctx context.Context, bucket, name, contentType string) io.WriteCloser {
+	w := s.client.Bucket(bucket).Object(name).NewWriter(ctx)
+	w.ContentType = contentType
+	// Shards and results are small: one request per object, no resumable
+	// upload session.
+	w.ChunkSize = 0
+	return &namedWriter{w: w, name: "gs://" + bucket + "/" + name}
+}
+
+type namedWriter struct {
+	w    *storage.Writer
+	name string
+}
+
+func (n *namedWriter) Write(p []byte) (int, error) { return n.w.Write(p) }
+
+func (n *namedWriter) Close() error {
+	if err := n.w.Close(); err != nil {
+		return fmt.Errorf("blob.Write %s: %w", n.name, err)
+	}
+	return nil
+}
+
+// Write creates (or replaces) an object with data.
+func (s *Store) Write(ctx context.Context, bucket, name, contentType string, data []byte) error {
+	w := s.Writer(ctx, bucket, name, contentType)
+	if _, err := io.Copy(w, bytes.NewReader(data)); err != nil {
+		_ = w.Close()
+		return fmt.Errorf("blob.Write gs://%s/%s: %w", bucket, name, err)
+	}
+	return w.Close()
+}
+
+// Object is one object generation; it implements dataset.Source so the
+// intake can read it twice.
+type Object struct {
+	Store      *Store
+	Bucket     string
+	Name       string
+	Generation int64
+}
+
+// Open opens the object generation.
+func (o Object) Open(ctx context.Context) (io.ReadCloser, error) {
+	return o.Store.Open(ctx, o.Bucket, o.Name, o.Generation)
+}
+
+// URI returns gs://bucket/name.
+func (o Object) URI() string { return "gs://" + o.Bucket + "/" + o.Name }
+
+// ParseURI splits gs://bucket/object. The object name must be non-empty and
+// may not contain "." or ".." segments.
+func ParseURI(uri string) (bucket, name string, err error) {
+	rest, ok := strings.CutPrefix(uri, "gs://")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not a gs:// URI", uri)
+	}
+	bucket, name, ok = strings.Cut(rest, "/")
+	if !ok || bucket == "" || name == "" {
+		return "", "", fmt.Errorf("%q must look like gs://BUCKET/OBJECT", uri)
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "." || seg == ".." {
+			return "", "", fmt.Errorf("%q: object name may not contain . or .. segments", uri)
+		}
+	}
+	return bucket, name, nil
+}
+
+// DataPath is the object of one batch of a split: runs/{run}/data/{split}/{batch}.jsonl.
+func DataPath(run, split string, batch int) string {
+	return fmt.Sprintf("runs/%s/data/%s/%d.jsonl", run, split, batch)
+}
+
+// ResultPath is the object of one scored batch: runs/{run}/results/{phase}/{batch}.jsonl.
+func ResultPath(run, phase string, batch int) string {
+	return fmt.Sprintf("runs/%s/results/%s/%d.jsonl", run, phase, batch)
+}
+
+// ExportPath is an exported prompt file: runs/{run}/export/{file}.
+func ExportPath(run, file string) string {
+	return path.Join("runs", run, "export", file)
+}
+
+// SidecarName is the config uploaded next to a CSV: <name>.yaml for <name>.csv.
+func SidecarName(csvName string) string {
+	return strings.TrimSuffix(csvName, path.Ext(csvName)) + ".yaml"
+}

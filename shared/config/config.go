@@ -1,0 +1,465 @@
+// Package config is the run configuration: the embedded defaults, the
+// sidecar YAML a user uploads next to the CSV, and the POST /runs body, merged
+// in that order and validated with the path of every bad field.
+package config
+
+import (
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/promptml/promptml/shared/eval"
+)
+
+//go:embed defaults.yaml
+var defaultsYAML []byte
+
+// Run is the configuration of one training run. Every field's default is in
+// defaults.yaml (documented in docs/config.md).
+type Run struct {
+	// Prompt is the initial prompt (version 0).
+	Prompt Prompt `yaml:"prompt" json:"prompt"`
+	// Split sets how rows without a `split` column are divided.
+	Split Split `yaml:"split" json:"split"`
+	// Epochs is the maximum number of optimizer epochs (default 5; 0 scores
+	// the initial prompt only).
+	Epochs int `yaml:"epochs" json:"epochs"`
+	// BatchSize is the number of examples one RunBatch invocation scores
+	// (default 20).
+	BatchSize int `yaml:"batch_size" json:"batch_size"`
+	// Candidates is the number of prompts the optimizer proposes per epoch
+	// (default 1).
+	Candidates int `yaml:"candidates" json:"candidates"`
+	// EarlyStopping stops training after `patience` epochs without an
+	// accepted candidate.
+	EarlyStopping EarlyStopping `yaml:"early_stopping" json:"early_stopping"`
+	// Metrics score each answer; several make a weighted composite
+	// (default exact_match). Names and options: docs/metrics.md. Each
+	// metric's `threshold` option is its pass threshold: an example scoring
+	// below it is a failure the optimizer sees.
+	Metrics []eval.Spec `yaml:"metrics" json:"metrics"`
+	// Gate decides whether a candidate replaces the incumbent.
+	Gate Gate `yaml:"gate" json:"gate"`
+	// Optimizer proposes new prompts from the incumbent's failures.
+	Optimizer Optimizer `yaml:"optimizer" json:"optimizer"`
+	// Primary is the model being prompted.
+	Primary Model `yaml:"primary" json:"primary"`
+	// Limits bound the dataset and the work of one batch.
+	Limits Limits `yaml:"limits" json:"limits"`
+}
+
+// Prompt is a system prompt plus an output prompt. The primary call is:
+// system instruction = System; user content = user_input, a blank line, then
+// Output.
+type Prompt struct {
+	// System is the system instruction (default "You are a helpful assistant.").
+	System string `yaml:"system" json:"system"`
+	// Output is appended to every input after a blank line (default
+	// "Answer the request.").
+	Output string `yaml:"output" json:"output"`
+}
+
+// Split holds the train/val/test fractions and the seed of the
+// deterministic split.
+type Split struct {
+	// Train is the training fraction (default 0.6): the optimizer sees only
+	// these examples.
+	Train float64 `yaml:"train" json:"train"`
+	// Val is the validation fraction (default 0.2): the gate decides on it.
+	Val float64 `yaml:"val" json:"val"`
+	// Test is the locked test fraction (default 0.2), scored once at the end.
+	Test float64 `yaml:"test" json:"test"`
+	// Seed makes the split reproducible (default 42).
+	Seed int64 `yaml:"seed" json:"seed"`
+}
+
+// EarlyStopping ends training when validation stops improving.
+type EarlyStopping struct {
+	// Patience is the number of consecutive epochs without an accepted
+	// candidate after which training stops (default 2; 0 disables).
+	Patience int `yaml:"patience" json:"patience"`
+	// Metric is the phase statistic compared: "mean" or "pass_rate"
+	// (default mean).
+	Metric string `yaml:"metric" json:"metric"`
+	// MinDelta is the improvement of the best validation score below which
+	// an epoch counts as "no improvement" (default 0).
+	MinDelta float64 `yaml:"min_delta" json:"min_delta"`
+}
+
+// Gate is the validation gate.
+type Gate struct {
+	// MinDelta: a candidate is accepted only if its validation score beats
+	// the incumbent's by more than this (default 0, i.e. strictly better).
+	MinDelta float64 `yaml:"min_delta" json:"min_delta"`
+}
+
+// Optimizer configures the optimizer LLM.
+type Optimizer struct {
+	// Strategy is the optimizer strategy (default "rewrite").
+	Strategy string `yaml:"strategy" json:"strategy"`
+	// MetaPrompt overrides the strategy's embedded meta-prompt
+	// (prompts/optimizer/<strategy>.md) when not empty. It must contain
+	// {{DATA}} where the data block goes.
+	MetaPrompt string `yaml:"meta_prompt" json:"meta_prompt"`
+	// MaxFailures is how many of the incumbent's worst training examples the
+	// optimizer sees (default 8).
+	MaxFailures int `yaml:"max_failures" json:"max_failures"`
+	// Model is the optimizer model (default sim/sim-optimizer, temperature 0.7).
+	Model Model `yaml:"model" json:"model"`
+}
+
+// Model names a model of a provider.
+type Model struct {
+	// Provider is "sim" (the offline simulator) or "vertex" (Gemini on
+	// Vertex AI).
+	Provider string `yaml:"provider" json:"provider"`
+	// Name is the model name, e.g. "gemini-2.5-flash".
+	Name string `yaml:"name" json:"name"`
+	// Temperature is the sampling temperature in [0,2].
+	Temperature float64 `yaml:"temperature" json:"temperature"`
+	// MaxOutputTokens caps each reply (0 = provider default).
+	MaxOutputTokens int `yaml:"max_output_tokens,omitempty" json:"max_output_tokens,omitempty"`
+}
+
+// Limits bound the input and the work.
+type Limits struct {
+	// MaxBytes is the largest CSV accepted (default 100 MiB).
+	MaxBytes int64 `yaml:"max_bytes" json:"max_bytes"`
+	// MaxRows is the most data rows accepted (default 1,000,000).
+	MaxRows int `yaml:"max_rows" json:"max_rows"`
+	// MaxCellBytes is the largest cell accepted (default 64 KiB).
+	MaxCellBytes int `yaml:"max_cell_bytes" json:"max_cell_bytes"`
+	// Concurrency is the number of primary calls one batch runs at once
+	// (default 8).
+	Concurrency int `yaml:"concurrency" json:"concurrency"`
+}
+
+// Known values.
+var (
+	providers  = []string{"sim", "vertex"}
+	strategies = []string{"rewrite"}
+	esMetrics  = []string{"mean", "pass_rate"}
+)
+
+// Defaults returns the embedded default configuration.
+func Defaults() Run {
+	var r Run
+	if err := yaml.Unmarshal(defaultsYAML, &r); err != nil {
+		// The file is embedded and covered by tests: this cannot happen in a
+		// released binary.
+		panic(fmt.Sprintf("config: embedded defaults: %v", err))
+	}
+	return r
+}
+
+// FieldError is a configuration error at a field path such as
+// "split.val" or "metrics[1].name".
+type FieldError struct {
+	// Source names the layer: "sidecar", "request", "defaults" or a file name.
+	Source string
+	// Path is the dotted field path.
+	Path string
+	// Reason says what is wrong.
+	Reason string
+}
+
+func (e *FieldError) Error() string {
+	if e.Source != "" {
+		return fmt.Sprintf("%s: %s: %s", e.Source, e.Path, e.Reason)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Reason)
+}
+
+// Layer is one YAML (or JSON) document overriding the previous ones.
+type Layer struct {
+	// Source names the layer in error messages.
+	Source string
+	// Data is YAML or JSON; empty means no override.
+	Data []byte
+}
+
+// Load merges the layers over the defaults and validates the result. Keys a
+// layer sets override earlier values; lists (metrics) replace the earlier
+// list whole.
+func Load(layers ...Layer) (Run, error) {
+	cfg := Defaults()
+	for _, l := range layers {
+		if len(strings.TrimSpace(string(l.Data))) == 0 {
+			continue
+		}
+		if err := apply(&cfg, l); err != nil {
+			return Run{}, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return Run{}, err
+	}
+	return cfg, nil
+}
+
+func apply(cfg *Run, l Layer) error {
+	var raw any
+	if err := yaml.Unmarshal(l.Data, &raw); err != nil {
+		return &FieldError{Source: l.Source, Path: "(document)", Reason: "not valid YAML: " + oneLine(err.Error())}
+	}
+	if raw == nil {
+		return nil
+	}
+	if err := checkShape("", raw, reflect.TypeOf(Run{})); err != nil {
+		err.Source = l.Source
+		return err
+	}
+	if err := yaml.UnmarshalWithOptions(l.Data, cfg, yaml.DisallowUnknownField()); err != nil {
+		return &FieldError{Source: l.Source, Path: "(document)", Reason: oneLine(err.Error())}
+	}
+	return nil
+}
+
+// checkShape walks a decoded YAML value against the Go type so that unknown
+// keys and wrong kinds are reported with their path, which the YAML
+// decoder's own messages do not give.
+func checkShape(path string, v any, t reflect.Type) *FieldError {
+	if v == nil {
+		return nil
+	}
+	at := func(reason string) *FieldError {
+		p := path
+		if p == "" {
+			p = "(document)"
+		}
+		return &FieldError{Path: p, Reason: reason}
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return at(fmt.Sprintf("must be a mapping, got %s", describe(v)))
+		}
+		fields := map[string]reflect.StructField{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name != "" && name != "-" {
+				fields[name] = f
+			}
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			f, ok := fields[k]
+			if !ok {
+				known := make([]string, 0, len(fields))
+				for n := range fields {
+					known = append(known, n)
+				}
+				sort.Strings(known)
+				return &FieldError{Path: join(path, k), Reason: "unknown key (known keys: " + strings.Join(known, ", ") + ")"}
+			}
+			if err := checkShape(join(path, k), m[k], f.Type); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice:
+		s, ok := v.([]any)
+		if !ok {
+			return at(fmt.Sprintf("must be a list, got %s", describe(v)))
+		}
+		for i, e := range s {
+			if err := checkShape(fmt.Sprintf("%s[%d]", path, i), e, t.Elem()); err != nil {
+				return err
+			}
+		}
+	case reflect.Map:
+		if _, ok := v.(map[string]any); !ok {
+			return at(fmt.Sprintf("must be a mapping, got %s", describe(v)))
+		}
+	case reflect.String:
+		if _, ok := v.(string); !ok {
+			return at(fmt.Sprintf("must be a string, got %s", describe(v)))
+		}
+	case reflect.Int, reflect.Int64:
+		switch n := v.(type) {
+		case int, int64, uint64:
+		case float64:
+			if n != math.Trunc(n) {
+				return at(fmt.Sprintf("must be a whole number, got %v", n))
+			}
+		default:
+			return at(fmt.Sprintf("must be a whole number, got %s", describe(v)))
+		}
+	case reflect.Float64:
+		switch v.(type) {
+		case int, int64, uint64, float64:
+		default:
+			return at(fmt.Sprintf("must be a number, got %s", describe(v)))
+		}
+	case reflect.Bool:
+		if _, ok := v.(bool); !ok {
+			return at(fmt.Sprintf("must be true or false, got %s", describe(v)))
+		}
+	}
+	return nil
+}
+
+func describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		return fmt.Sprintf("the string %q", x)
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case bool:
+		return fmt.Sprintf("the boolean %v", x)
+	default:
+		return fmt.Sprintf("%v", x)
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Validate checks every value, returning the first bad one as *FieldError.
+func (r Run) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Reason: fmt.Sprintf(format, args...)})
+	}
+	if strings.TrimSpace(r.Prompt.System) == "" && strings.TrimSpace(r.Prompt.Output) == "" {
+		bad("prompt", "system and output cannot both be empty")
+	}
+	for _, f := range []struct {
+		path string
+		v    float64
+	}{{"split.train", r.Split.Train}, {"split.val", r.Split.Val}, {"split.test", r.Split.Test}} {
+		if f.v < 0 || f.v > 1 || math.IsNaN(f.v) {
+			bad(f.path, "must be between 0 and 1, got %v", f.v)
+		}
+	}
+	if sum := r.Split.Train + r.Split.Val + r.Split.Test; math.Abs(sum-1) > 1e-9 {
+		bad("split", "train + val + test must be 1, got %v", sum)
+	}
+	if r.Split.Train <= 0 {
+		bad("split.train", "must be > 0: the optimizer learns from the training split")
+	}
+	if r.Split.Val <= 0 {
+		bad("split.val", "must be > 0: the gate decides on the validation split")
+	}
+	if r.Epochs < 0 || r.Epochs > 100 {
+		bad("epochs", "must be between 0 and 100, got %d", r.Epochs)
+	}
+	if r.BatchSize < 1 || r.BatchSize > 1000 {
+		bad("batch_size", "must be between 1 and 1000, got %d", r.BatchSize)
+	}
+	if r.Candidates < 1 || r.Candidates > 16 {
+		bad("candidates", "must be between 1 and 16, got %d", r.Candidates)
+	}
+	if r.EarlyStopping.Patience < 0 {
+		bad("early_stopping.patience", "must be >= 0, got %d", r.EarlyStopping.Patience)
+	}
+	if !contains(esMetrics, r.EarlyStopping.Metric) {
+		bad("early_stopping.metric", "must be one of %s, got %q", strings.Join(esMetrics, ", "), r.EarlyStopping.Metric)
+	}
+	if r.EarlyStopping.MinDelta < 0 {
+		bad("early_stopping.min_delta", "must be >= 0, got %v", r.EarlyStopping.MinDelta)
+	}
+	if len(r.Metrics) == 0 {
+		bad("metrics", "at least one metric is required")
+	} else if _, err := eval.Build(r.Metrics, eval.Deps{}); err != nil {
+		bad("metrics", "%v", err)
+	}
+	if r.Gate.MinDelta < 0 || r.Gate.MinDelta >= 1 {
+		bad("gate.min_delta", "must be in [0,1), got %v", r.Gate.MinDelta)
+	}
+	if !contains(strategies, r.Optimizer.Strategy) {
+		bad("optimizer.strategy", "must be one of %s, got %q", strings.Join(strategies, ", "), r.Optimizer.Strategy)
+	}
+	if r.Optimizer.MetaPrompt != "" && !strings.Contains(r.Optimizer.MetaPrompt, "{{DATA}}") {
+		bad("optimizer.meta_prompt", "must contain {{DATA}} where the data block goes")
+	}
+	if r.Optimizer.MaxFailures < 1 || r.Optimizer.MaxFailures > 100 {
+		bad("optimizer.max_failures", "must be between 1 and 100, got %d", r.Optimizer.MaxFailures)
+	}
+	r.Optimizer.Model.validate("optimizer.model", bad)
+	r.Primary.validate("primary", bad)
+	if r.Limits.MaxBytes < 1 {
+		bad("limits.max_bytes", "must be > 0, got %d", r.Limits.MaxBytes)
+	}
+	if r.Limits.MaxRows < 1 {
+		bad("limits.max_rows", "must be > 0, got %d", r.Limits.MaxRows)
+	}
+	if r.Limits.MaxCellBytes < 1 {
+		bad("limits.max_cell_bytes", "must be > 0, got %d", r.Limits.MaxCellBytes)
+	}
+	if r.Limits.Concurrency < 1 || r.Limits.Concurrency > 256 {
+		bad("limits.concurrency", "must be between 1 and 256, got %d", r.Limits.Concurrency)
+	}
+	return errors.Join(errs...)
+}
+
+func (m Model) validate(path string, bad func(path, format string, args ...any)) {
+	if !contains(providers, m.Provider) {
+		bad(path+".provider", "must be one of %s, got %q", strings.Join(providers, ", "), m.Provider)
+	}
+	if strings.TrimSpace(m.Name) == "" {
+		bad(path+".name", "is required")
+	}
+	if m.Temperature < 0 || m.Temperature > 2 {
+		bad(path+".temperature", "must be between 0 and 2, got %v", m.Temperature)
+	}
+	if m.MaxOutputTokens < 0 {
+		bad(path+".max_output_tokens", "must be >= 0, got %d", m.MaxOutputTokens)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ToMap returns the configuration as a JSON-shaped map, the form stored on
+// the run document.
+func (r Run) ToMap() (map[string]any, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("config.ToMap: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("config.ToMap: %w", err)
+	}
+	return m, nil
+}
+
+// FromMap is the inverse of ToMap.
+func FromMap(m map[string]any) (Run, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return Run{}, fmt.Errorf("config.FromMap: %w", err)
+	}
+	var r Run
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Run{}, fmt.Errorf("config.FromMap: %w", err)
+	}
+	return r, nil
+}

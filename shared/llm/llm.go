@@ -1,0 +1,116 @@
+// Package llm holds the provider-neutral request and response types every
+// model call in promptml uses, and the error classification that steers
+// retries. Providers live in subpackages (vertex, sim) and return concrete
+// types; consumers declare the one-method interface they need, e.g.
+//
+//	type generator interface {
+//		Generate(ctx context.Context, req *llm.Request) (*llm.Response, error)
+//	}
+package llm
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Request is one chat-style generation call.
+type Request struct {
+	// Model overrides the provider's default model name when set.
+	Model string `json:"model,omitempty"`
+	// System is the system instruction (the prompt's system_prompt).
+	System string `json:"system,omitempty"`
+	// Prompt is the user content of the single user turn.
+	Prompt string `json:"prompt"`
+	// Temperature is the sampling temperature; nil leaves the provider default.
+	Temperature *float64 `json:"temperature,omitempty"`
+	// MaxOutputTokens caps the reply; 0 leaves the provider default.
+	MaxOutputTokens int `json:"max_output_tokens,omitempty"`
+	// ResponseSchema, when set, asks for a JSON reply matching this JSON
+	// Schema (an object decoded from JSON: map[string]any).
+	ResponseSchema map[string]any `json:"response_schema,omitempty"`
+	// Seed makes sampling reproducible where the provider supports it.
+	Seed *int64 `json:"seed,omitempty"`
+	// Purpose says who is calling ("primary", "optimizer", "judge"); it is
+	// used for logs, usage accounting and by the simulator.
+	Purpose string `json:"purpose,omitempty"`
+}
+
+// Usage is the token accounting of one call, from the provider's response.
+type Usage struct {
+	InputTokens  int `json:"input_tokens" firestore:"input_tokens"`
+	OutputTokens int `json:"output_tokens" firestore:"output_tokens"`
+	TotalTokens  int `json:"total_tokens" firestore:"total_tokens"`
+}
+
+// Add returns u + v.
+func (u Usage) Add(v Usage) Usage {
+	return Usage{
+		InputTokens:  u.InputTokens + v.InputTokens,
+		OutputTokens: u.OutputTokens + v.OutputTokens,
+		TotalTokens:  u.TotalTokens + v.TotalTokens,
+	}
+}
+
+// Response is the reply to a Request.
+type Response struct {
+	// Text is the concatenated text of the first candidate.
+	Text string `json:"text"`
+	// Model is the model that answered (as the provider reports it).
+	Model string `json:"model,omitempty"`
+	// FinishReason is the provider's finish reason, e.g. "STOP".
+	FinishReason string `json:"finish_reason,omitempty"`
+	// Usage is the token usage the provider reported.
+	Usage Usage `json:"usage"`
+}
+
+// Kind classifies a failed call so callers know whether to retry.
+type Kind int
+
+const (
+	// Permanent errors (bad request, safety block, content filter) will fail
+	// again if retried: they are recorded, not retried.
+	Permanent Kind = iota
+	// Transient errors (429, 503, deadline, connection reset) may succeed
+	// later: they are retried, and when retries run out the batch returns an
+	// error so Pub/Sub redelivers it.
+	Transient
+)
+
+func (k Kind) String() string {
+	if k == Transient {
+		return "transient"
+	}
+	return "permanent"
+}
+
+// Error is a classified provider error.
+type Error struct {
+	Kind Kind
+	// Code is the HTTP status code when there was one, else 0.
+	Code int
+	// Reason is a short machine-readable reason, e.g. "rate_limited",
+	// "safety", "bad_request", "unavailable".
+	Reason string
+	// Err is the underlying error.
+	Err error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("llm %s error (%s, code %d): %v", e.Kind, e.Reason, e.Code, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// IsTransient reports whether err (or an error it wraps) is a transient
+// *Error. Unclassified errors are treated as transient, because a retry is
+// the safe choice for a failure we do not understand.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind == Transient
+	}
+	return true
+}

@@ -1,0 +1,227 @@
+// Package sim is the deterministic offline LLM simulator, the default model
+// of the local cloud. It behaves like a chat model whose *format* obeys the
+// prompt: the primary knows the right answer (from an answer key built from
+// the datasets bucket) but wraps it in the habits of an untuned chat model —
+// a preamble, quotes, a trailing explanation, the wrong capitalization —
+// each removed only by an instruction (or few-shot demonstrations) in the
+// prompt. The optimizer reads the failures in the optimizer request's data
+// block, names the habit behind each and proposes prompts that fix the most
+// frequent ones. Every decision is a seeded hash of its inputs, so a run is
+// reproducible. The rules are written down in docs/simulator.md.
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/promptml/promptml/shared/llm"
+)
+
+// Defaults of Options.
+const (
+	// DefaultWrongRate is the share of inputs answered wrongly whatever the
+	// prompt, so training plateaus below 1 like a real model.
+	DefaultWrongRate = 0.05
+	// ReappearPerTemperature is the chance, per unit of temperature, that a
+	// suppressed habit comes back in one reply.
+	ReappearPerTemperature = 0.15
+	// ModelName is the model name reported when the request names none.
+	ModelName = "sim"
+)
+
+// Purposes the simulator distinguishes (llm.Request.Purpose).
+const (
+	purposeOptimizer = "optimizer"
+)
+
+// Options configures a Model. The zero value is usable: no key (every input
+// is unknown), default rates, no latency, no errors.
+type Options struct {
+	// Key finds the example a primary prompt is about (a *Key or a
+	// *BucketKey over the local datasets bucket).
+	Key KeySource
+	// WrongRate is the share of inputs the primary gets wrong whatever the
+	// prompt; 0 means DefaultWrongRate, a negative value means never.
+	WrongRate float64
+	// Rates overrides DefaultRates for the habits it names.
+	Rates map[Habit]float64
+	// Seed seeds every decision; two models with the same options answer
+	// identically.
+	Seed int64
+	// Latency is added to every successful call (honouring ctx).
+	Latency time.Duration
+	// ErrorRate is the share of calls that fail with a transient 429
+	// (reason "rate_limited"). The decision hashes the request and a
+	// per-request attempt counter, so a retry of a failed call can succeed.
+	ErrorRate float64
+}
+
+// Model is the simulator. It is safe for concurrent use.
+type Model struct {
+	key       KeySource
+	wrongRate float64
+	rates     [numHabits]float64
+	seed      int64
+	latency   time.Duration
+	errorRate float64
+
+	// attempts counts calls per request hash, so a retry is a new draw. It
+	// is cleared when it reaches maxAttemptKeys entries to bound memory; a
+	// cleared count only restarts that request's sequence of draws.
+	mu       sync.Mutex
+	attempts map[uint64]uint32
+}
+
+// maxAttemptKeys bounds the attempts map.
+const maxAttemptKeys = 1 << 16
+
+// New returns a simulator configured by opts.
+func New(opts Options) *Model {
+	m := &Model{
+		key:       opts.Key,
+		wrongRate: opts.WrongRate,
+		seed:      opts.Seed,
+		latency:   opts.Latency,
+		errorRate: opts.ErrorRate,
+	}
+	if m.wrongRate == 0 {
+		m.wrongRate = DefaultWrongRate
+	}
+	for _, h := range Habits {
+		m.rates[h] = DefaultRates[h]
+		if r, ok := opts.Rates[h]; ok {
+			m.rates[h] = r
+		}
+	}
+	return m
+}
+
+// Generate answers one request: as the optimizer when Purpose is
+// "optimizer", otherwise as the primary model.
+func (m *Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	if req == nil {
+		return nil, badRequest(errors.New("sim.Generate: nil request"))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sim.Generate: %w", err)
+	}
+	// A rate limit answers at once, before any latency, as a real 429 does.
+	if m.rateLimited(req) {
+		return nil, &llm.Error{Kind: llm.Transient, Code: 429, Reason: "rate_limited",
+			Err: errors.New("sim: simulated rate limit")}
+	}
+	if err := sleep(ctx, m.latency); err != nil {
+		return nil, fmt.Errorf("sim.Generate: %w", err)
+	}
+	var (
+		text string
+		err  error
+	)
+	if req.Purpose == purposeOptimizer {
+		text, err = m.optimize(req)
+	} else {
+		text, err = m.primary(ctx, req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	finish := "STOP"
+	if req.MaxOutputTokens > 0 && tokens(text) > req.MaxOutputTokens {
+		text = truncateRunes(text, 4*req.MaxOutputTokens)
+		finish = "MAX_TOKENS"
+	}
+	in, out := tokens(req.System)+tokens(req.Prompt), tokens(text)
+	model := req.Model
+	if model == "" {
+		model = ModelName
+	}
+	return &llm.Response{
+		Text:         text,
+		Model:        model,
+		FinishReason: finish,
+		Usage:        llm.Usage{InputTokens: in, OutputTokens: out, TotalTokens: in + out},
+	}, nil
+}
+
+// rateLimited decides, from the request's content and how many times that
+// content was asked before, whether this call fails.
+func (m *Model) rateLimited(req *llm.Request) bool {
+	if m.errorRate <= 0 {
+		return false
+	}
+	content := hashOf(m.seed, "request", req.Purpose, req.Model, req.System, req.Prompt,
+		floatString(req.Temperature), seedString(req.Seed))
+	m.mu.Lock()
+	if m.attempts == nil || len(m.attempts) >= maxAttemptKeys {
+		m.attempts = map[uint64]uint32{}
+	}
+	n := m.attempts[content]
+	m.attempts[content] = n + 1
+	m.mu.Unlock()
+	return chance(m.seed, m.errorRate, "error", strconv.FormatUint(content, 16), strconv.FormatUint(uint64(n), 10))
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// tokens estimates a token count as a quarter of the characters, rounded up,
+// the usual rule of thumb for English text.
+func tokens(s string) int {
+	return (utf8.RuneCountInString(s) + 3) / 4
+}
+
+func truncateRunes(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
+
+func badRequest(err error) error {
+	return &llm.Error{Kind: llm.Permanent, Code: 400, Reason: "bad_request", Err: err}
+}
+
+func floatString(f *float64) string {
+	if f == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*f, 'g', -1, 64)
+}
+
+func seedString(s *int64) string {
+	if s == nil {
+		return "-"
+	}
+	return strconv.FormatInt(*s, 10)
+}
+
+// temperature returns the request's temperature clamped to [0, 2]; nil
+// means 0, the deterministic default of the pipeline.
+func temperature(req *llm.Request) float64 {
+	if req.Temperature == nil || math.IsNaN(*req.Temperature) {
+		return 0
+	}
+	return math.Max(0, math.Min(2, *req.Temperature))
+}

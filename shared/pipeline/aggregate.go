@@ -1,0 +1,657 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/promptml/promptml/shared/blob"
+	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/dataset"
+	"github.com/promptml/promptml/shared/eval"
+	"github.com/promptml/promptml/shared/logging"
+	"github.com/promptml/promptml/shared/optimize"
+	"github.com/promptml/promptml/shared/queue"
+	"github.com/promptml/promptml/shared/store"
+)
+
+// historySize is how many earlier candidates the optimizer sees.
+const historySize = 5
+
+// proposalTries is how many times an unparsable optimizer reply is asked
+// again before the epoch is recorded as optimizer_failed.
+const proposalTries = 3
+
+// Aggregate handles a phase-done message: it summarizes the phase once, then
+// advances the run's state machine as far as finished phases allow. holder
+// identifies the delivery (the Pub/Sub message id), so a redelivery of a
+// crashed attempt takes its lease back at once.
+func (p *Pipeline) Aggregate(ctx context.Context, msg queue.PhaseDoneMessage, holder string) error {
+	ctx = logging.With(ctx, "run_id", msg.RunID, "phase_id", msg.PhaseID)
+	r, err := p.Store.GetRun(ctx, msg.RunID)
+	if err != nil {
+		return fmt.Errorf("pipeline.Aggregate: %w", err)
+	}
+	if r.Terminal() {
+		return nil
+	}
+	ph, claimed, err := p.Store.ClaimPhase(ctx, msg.RunID, msg.PhaseID, holder, p.lease())
+	if err != nil {
+		return fmt.Errorf("pipeline.Aggregate: %w", err)
+	}
+	if claimed {
+		if err := p.finishPhase(ctx, r, ph); err != nil {
+			return err
+		}
+	} else if ph.State != store.PhaseDone {
+		// Another delivery is summarizing it (or it is not complete):
+		// that one advances the run.
+		return nil
+	}
+	return p.advance(ctx, msg.RunID, holder)
+}
+
+// score is "the score" of a phase for the gate and early stopping: the
+// statistic early_stopping.metric names.
+func score(s *eval.Summary, cfg config.Run) float64 {
+	if s == nil {
+		return 0
+	}
+	if cfg.EarlyStopping.Metric == "pass_rate" {
+		return s.PassRate
+	}
+	return s.Mean
+}
+
+func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phase) error {
+	cfg, err := runConfig(r)
+	if err != nil {
+		return err
+	}
+	results, batches, err := p.readResults(ctx, r.ID, ph)
+	if err != nil {
+		return err
+	}
+	outcomes := make([]eval.Outcome, len(results))
+	var preds, refs []string
+	for i, res := range results {
+		if res.Score == nil {
+			outcomes[i] = eval.Outcome{Err: res.Error}
+			continue
+		}
+		outcomes[i] = eval.Outcome{Value: *res.Score}
+		preds, refs = append(preds, res.Actual), append(refs, res.Expected)
+	}
+	threshold, err := passThreshold(cfg)
+	if err != nil {
+		return err
+	}
+	sum := eval.SummarizeOutcomes(outcomes, threshold)
+	done := store.Phase{Metrics: &sum}
+	for _, b := range batches {
+		done.Usage = done.Usage.Add(b.Usage)
+	}
+	if metric, err := eval.Build(cfg.Metrics, eval.Deps{}); err == nil {
+		if v, ok, err := eval.Corpus(metric, preds, refs); err == nil && ok {
+			done.Corpus = &v
+		}
+	}
+	if err := p.Store.FinishPhase(ctx, r.ID, ph.ID, done); err != nil {
+		return err
+	}
+	if err := p.Store.UpdatePrompt(ctx, r.ID, ph.PromptID, map[string]any{"scores": map[string]any{ph.Split: sum}}); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("Scored prompt %s on %s: mean %.3f, pass rate %.3f (95%% CI %.3f–%.3f) over %d examples",
+		ph.PromptID, ph.Split, sum.Mean, sum.PassRate, sum.CILow, sum.CIHigh, sum.N)
+	if sum.Errors > 0 {
+		msg += fmt.Sprintf(", %d errors not scored", sum.Errors)
+	}
+	p.event(ctx, r.ID, "phase-done/"+ph.ID, store.Event{Kind: "phase", Message: msg + ".", Epoch: r.Epoch, PhaseID: ph.ID,
+		Data: map[string]any{"split": ph.Split, "prompt_id": ph.PromptID, "mean": sum.Mean, "pass_rate": sum.PassRate}})
+	return nil
+}
+
+// step is the next state of a run, applied in one transaction.
+type step struct {
+	Stage      string
+	Pending    []string
+	Epoch      int
+	Stale      int
+	Incumbent  string
+	BestVal    float64
+	InitialVal *float64
+	AddUsage   store.Usage
+	Test       *store.TestResult
+	Finished   bool
+}
+
+func (st *step) apply(r *store.Run) {
+	r.Stage, r.StageSeq, r.Pending = st.Stage, r.StageSeq+1, st.Pending
+	r.Epoch, r.StaleEpochs = st.Epoch, st.Stale
+	r.IncumbentID, r.BestVal = st.Incumbent, st.BestVal
+	if st.InitialVal != nil {
+		r.InitialVal = *st.InitialVal
+	}
+	r.Usage = r.Usage.Add(st.AddUsage)
+	if st.Test != nil {
+		r.Test = st.Test
+	}
+	r.Lease = nil
+	if st.Finished {
+		r.Status = store.StatusSucceeded
+		r.FinishedAt = time.Now()
+	}
+}
+
+// advance moves the run through every stage whose phases are all done.
+func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
+	for {
+		r, err := p.Store.GetRun(ctx, runID)
+		if err != nil {
+			return fmt.Errorf("pipeline.advance: %w", err)
+		}
+		if r.Terminal() || r.Stage == store.StageIntake {
+			return nil
+		}
+		allDone := true
+		for _, id := range r.Pending {
+			ph, err := p.Store.GetPhase(ctx, runID, id)
+			if err != nil {
+				return fmt.Errorf("pipeline.advance: %w", err)
+			}
+			if ph.State != store.PhaseDone {
+				allDone = false
+				break
+			}
+		}
+		if !allDone {
+			if r.PublishedSeq < r.StageSeq {
+				// The transition committed but its fan-out was lost.
+				return p.fanOut(ctx, r)
+			}
+			return nil
+		}
+		seq := r.StageSeq
+		claimed, err := p.Store.UpdateRun(ctx, runID, func(cur *store.Run) error {
+			now := time.Now()
+			if cur.StageSeq != seq || cur.Terminal() {
+				return store.ErrSkip
+			}
+			if cur.Lease != nil && cur.Lease.Holder != holder && now.Before(cur.Lease.Expires) {
+				return store.ErrSkip
+			}
+			cur.Lease = &store.Lease{Holder: holder, Expires: now.Add(p.lease())}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if claimed.Lease == nil || claimed.Lease.Holder != holder || claimed.StageSeq != seq {
+			return nil // someone else is advancing this stage
+		}
+		cfg, err := runConfig(r)
+		if err != nil {
+			return err
+		}
+		st, err := p.next(ctx, r, cfg)
+		if err != nil {
+			return err
+		}
+		committed, err := p.Store.UpdateRun(ctx, runID, func(cur *store.Run) error {
+			if cur.StageSeq != seq || cur.Terminal() {
+				return store.ErrSkip
+			}
+			st.apply(cur)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if committed.StageSeq != seq+1 || committed.Terminal() {
+			return nil
+		}
+		if err := p.fanOut(ctx, committed); err != nil {
+			return err
+		}
+	}
+}
+
+// next computes the transition out of the run's current stage, whose
+// phases are all done. It writes prompts, phases and epochs idempotently; the
+// run itself changes only when the caller commits the step.
+func (p *Pipeline) next(ctx context.Context, r *store.Run, cfg config.Run) (*step, error) {
+	st := &step{Stage: r.Stage, Epoch: r.Epoch, Stale: r.StaleEpochs, Incumbent: r.IncumbentID, BestVal: r.BestVal}
+	switch r.Stage {
+	case store.StageBaseline:
+		val, err := p.Store.GetPhase(ctx, r.ID, PhaseID(dataset.Val, r.InitialPromptID))
+		if err != nil {
+			return nil, err
+		}
+		train, err := p.Store.GetPhase(ctx, r.ID, PhaseID(dataset.Train, r.InitialPromptID))
+		if err != nil {
+			return nil, err
+		}
+		v := score(val.Metrics, cfg)
+		st.InitialVal, st.BestVal = &v, v
+		p.event(ctx, r.ID, "baseline", store.Event{Kind: "baseline", Message: fmt.Sprintf(
+			"Baseline: the initial prompt scores %.3f on train and %.3f on val. This is the bar every candidate must beat.",
+			score(train.Metrics, cfg), v)})
+		return st, p.continueOrTest(ctx, r, cfg, st)
+	case store.StageCandidates:
+		return st, p.gate(ctx, r, cfg, st)
+	case store.StageIncumbentTrain:
+		ep, ok, err := p.Store.GetEpoch(ctx, r.ID, r.Epoch)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("pipeline.next: epoch %d: %v", r.Epoch, err)
+		}
+		train, err := p.Store.GetPhase(ctx, r.ID, PhaseID(dataset.Train, r.IncumbentID))
+		if err != nil {
+			return nil, err
+		}
+		t := score(train.Metrics, cfg)
+		ep.NewIncumbentTrain = &t
+		if err := p.Store.PutEpoch(ctx, r.ID, ep); err != nil {
+			return nil, err
+		}
+		return st, p.continueOrTest(ctx, r, cfg, st)
+	case store.StageTest:
+		return st, p.finish(ctx, r, cfg, st)
+	}
+	return nil, &PermanentError{Err: fmt.Errorf("run %s in unknown stage %q", r.ID, r.Stage)}
+}
+
+// continueOrTest starts the next epoch, or the test stage when training is
+// over.
+func (p *Pipeline) continueOrTest(ctx context.Context, r *store.Run, cfg config.Run, st *step) error {
+	var why string
+	switch {
+	case st.Epoch >= cfg.Epochs:
+		why = fmt.Sprintf("Training done: reached the configured %d epochs.", cfg.Epochs)
+	case cfg.EarlyStopping.Patience > 0 && st.Stale >= cfg.EarlyStopping.Patience:
+		why = fmt.Sprintf("Early stopping: no improvement for %d epochs (patience %d).", st.Stale, cfg.EarlyStopping.Patience)
+	case st.BestVal >= 1:
+		why = "Training done: the incumbent is perfect on val."
+	}
+	if why == "" {
+		return p.startEpoch(ctx, r, cfg, st, st.Epoch+1)
+	}
+	p.event(ctx, r.ID, fmt.Sprintf("stop/%d", st.Epoch), store.Event{Kind: "progress", Message: why, Epoch: st.Epoch})
+	if r.Dataset.Counts[dataset.Test] == 0 {
+		return p.finish(ctx, r, cfg, st)
+	}
+	ids := []string{r.InitialPromptID}
+	if st.Incumbent != r.InitialPromptID {
+		ids = append(ids, st.Incumbent)
+	}
+	st.Stage, st.Pending = store.StageTest, nil
+	for _, id := range ids {
+		ph, err := p.Store.EnsurePhase(ctx, r.ID, &store.Phase{ID: PhaseID(dataset.Test, id), Split: dataset.Test, PromptID: id,
+			TotalBatches: r.Dataset.Batches[dataset.Test]})
+		if err != nil {
+			return err
+		}
+		st.Pending = append(st.Pending, ph.ID)
+	}
+	p.event(ctx, r.ID, "test-start", store.Event{Kind: "progress", Message: "Scoring the initial and the best prompt once on the locked test split."})
+	return nil
+}
+
+// startEpoch asks the optimizer for candidates and schedules their
+// validation. The proposals are stored on the epoch before the transition
+// commits, so a retried transition reuses them instead of paying again.
+func (p *Pipeline) startEpoch(ctx context.Context, r *store.Run, cfg config.Run, st *step, n int) error {
+	ep, ok, err := p.Store.GetEpoch(ctx, r.ID, n)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if ep, err = p.propose(ctx, r, cfg, st, n); err != nil {
+			return err
+		}
+	}
+	st.Stage, st.Epoch, st.Pending = store.StageCandidates, n, nil
+	st.AddUsage = st.AddUsage.Add(ep.Usage)
+	for _, c := range ep.Candidates {
+		if c.Status != store.PromptCandidate {
+			continue
+		}
+		ph, err := p.Store.EnsurePhase(ctx, r.ID, &store.Phase{ID: PhaseID(dataset.Val, c.PromptID), Split: dataset.Val,
+			PromptID: c.PromptID, TotalBatches: r.Dataset.Batches[dataset.Val]})
+		if err != nil {
+			return err
+		}
+		st.Pending = append(st.Pending, ph.ID)
+	}
+	return nil
+}
+
+func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st *step, n int) (*store.Epoch, error) {
+	log := logging.FromContext(ctx)
+	inc, err := p.Store.GetPrompt(ctx, r.ID, st.Incumbent)
+	if err != nil {
+		return nil, err
+	}
+	trainPh, err := p.Store.GetPhase(ctx, r.ID, PhaseID(dataset.Train, st.Incumbent))
+	if err != nil {
+		return nil, err
+	}
+	results, _, err := p.readResults(ctx, r.ID, trainPh)
+	if err != nil {
+		return nil, err
+	}
+	scored := make([]optimize.Scored, len(results))
+	for i, res := range results {
+		scored[i] = optimize.Scored{Input: res.Input, Expected: res.Expected, Actual: res.Actual, Failed: res.Score == nil}
+		if res.Score != nil {
+			scored[i].Score = *res.Score
+		}
+	}
+	threshold, err := passThreshold(cfg)
+	if err != nil {
+		return nil, err
+	}
+	history, err := p.history(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	model, err := p.Models.Model(ctx, cfg.Optimizer.Model)
+	if err != nil {
+		return nil, &PermanentError{Err: err}
+	}
+	trainSum := trainPh.Metrics
+	if trainSum == nil {
+		trainSum = &eval.Summary{}
+	}
+	data := optimize.Data{
+		Strategy:     cfg.Optimizer.Strategy,
+		SystemPrompt: inc.System,
+		OutputPrompt: inc.Output,
+		Metrics:      optimize.Metrics{Metric: metricName(cfg), Mean: trainSum.Mean, PassRate: trainSum.PassRate, N: trainSum.N},
+		Failures:     optimize.SelectFailures(scored, threshold, cfg.Optimizer.MaxFailures),
+		History:      history,
+	}
+	ep := &store.Epoch{N: n, IncumbentID: inc.ID, IncumbentTrain: score(trainPh.Metrics, cfg), IncumbentVal: st.BestVal,
+		Candidates: []store.EpochCandidate{}, StartedAt: time.Now()}
+	seen := map[string]bool{inc.ID: true}
+	var failures []string
+	for c := 0; c < cfg.Candidates; c++ {
+		data.Candidate = c
+		var prop optimize.Proposal
+		var perr error
+		for try := 0; try < proposalTries; try++ {
+			var u store.Usage
+			prop, perr = p.proposeOnce(ctx, model, cfg, data, &u)
+			ep.Usage = ep.Usage.Add(u)
+			var pe *optimize.ParseError
+			if perr == nil || !errors.As(perr, &pe) {
+				break
+			}
+			log.Warn("optimizer reply unparsable; asking again", "epoch", n, "try", try+1, "error", perr.Error())
+		}
+		if perr != nil {
+			var pe *optimize.ParseError
+			if !errors.As(perr, &pe) && !IsPermanent(perr) {
+				return nil, perr // transient: the stage lease expires and a redelivery retries
+			}
+			failures = append(failures, perr.Error())
+			continue
+		}
+		cand := &store.Prompt{System: prop.SystemPrompt, Output: prop.OutputPrompt, Examples: inc.Examples,
+			Parent: inc.ID, Epoch: n, Candidate: c, Strategy: cfg.Optimizer.Strategy, Reasoning: prop.Reasoning,
+			Status: store.PromptCandidate, Scores: map[string]eval.Summary{}}
+		cand.ID = PromptID(cand.System, cand.Output, cand.Examples)
+		ec := store.EpochCandidate{PromptID: cand.ID, Status: store.PromptCandidate}
+		switch {
+		case cand.ID == inc.ID:
+			ec.Status, ec.Note = store.DecisionNoChange, "identical to the incumbent"
+		case seen[cand.ID]:
+			ec.Status, ec.Note = store.DecisionNoChange, "identical to another candidate of this epoch"
+		}
+		seen[cand.ID] = true
+		if ec.Status == store.PromptCandidate {
+			if err := p.Store.PutPrompt(ctx, r.ID, cand); err != nil {
+				return nil, err
+			}
+		}
+		ep.Candidates = append(ep.Candidates, ec)
+		p.event(ctx, r.ID, fmt.Sprintf("proposal/%d/%d", n, c), store.Event{Kind: "optimizer", Epoch: n,
+			Message: fmt.Sprintf("Epoch %d, candidate %d (%s): %s", n, c+1, cand.ID, prop.Reasoning),
+			Data:    map[string]any{"prompt_id": cand.ID, "system_prompt": cand.System, "output_prompt": cand.Output}})
+	}
+	if len(ep.Candidates) == 0 {
+		ep.Decision = store.DecisionOptimizerFailed
+		p.event(ctx, r.ID, fmt.Sprintf("optimizer-failed/%d", n), store.Event{Kind: "optimizer", Epoch: n,
+			Message: fmt.Sprintf("Epoch %d: the optimizer gave no usable proposal (%s); the epoch is skipped.", n, strings.Join(failures, "; "))})
+	}
+	if err := p.Store.PutEpoch(ctx, r.ID, ep); err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.Run, data optimize.Data, u *store.Usage) (optimize.Proposal, error) {
+	// Transient errors are retried like the primary's.
+	rm := retrying{p: p, g: model, usage: u}
+	prop, _, err := optimize.Propose(ctx, rm, optimize.Request{
+		MetaPrompt: cfg.Optimizer.MetaPrompt, Model: cfg.Optimizer.Model.Name,
+		Temperature: cfg.Optimizer.Model.Temperature, Data: data,
+	})
+	return prop, err
+}
+
+// history lists earlier candidates with their val scores, worst to best.
+func (p *Pipeline) history(ctx context.Context, runID string) ([]optimize.HistoryEntry, error) {
+	epochs, err := p.Store.ListEpochs(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	var out []optimize.HistoryEntry
+	for _, e := range epochs {
+		for _, c := range e.Candidates {
+			if c.Status != store.PromptAccepted && c.Status != store.PromptRejected {
+				continue
+			}
+			pr, err := p.Store.GetPrompt(ctx, runID, c.PromptID)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, optimize.HistoryEntry{SystemPrompt: pr.System, OutputPrompt: pr.Output,
+				ValScore: c.Val, Accepted: c.Status == store.PromptAccepted})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ValScore < out[j].ValScore })
+	if len(out) > historySize {
+		out = out[len(out)-historySize:]
+	}
+	return out, nil
+}
+
+// passThreshold is the run's metric's pass threshold.
+func passThreshold(cfg config.Run) (float64, error) {
+	m, err := eval.Build(cfg.Metrics, eval.Deps{})
+	if err != nil {
+		return 0, &PermanentError{Err: err}
+	}
+	return eval.Threshold(m), nil
+}
+
+func metricName(cfg config.Run) string {
+	names := make([]string, len(cfg.Metrics))
+	for i, m := range cfg.Metrics {
+		names[i] = m.Name
+	}
+	return strings.Join(names, "+")
+}
+
+// gate decides the epoch: the best candidate is accepted only if it beats
+// the incumbent's val score by more than gate.min_delta.
+func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *step) error {
+	ep, ok, err := p.Store.GetEpoch(ctx, r.ID, r.Epoch)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("pipeline.gate: epoch %d missing", r.Epoch)
+	}
+	best := -1
+	for i := range ep.Candidates {
+		c := &ep.Candidates[i]
+		if c.Status != store.PromptCandidate && c.Status != store.PromptAccepted && c.Status != store.PromptRejected {
+			continue
+		}
+		ph, err := p.Store.GetPhase(ctx, r.ID, PhaseID(dataset.Val, c.PromptID))
+		if err != nil {
+			return err
+		}
+		c.Val = score(ph.Metrics, cfg)
+		if best < 0 || c.Val > ep.Candidates[best].Val {
+			best = i
+		}
+	}
+	incVal := st.BestVal
+	var msg string
+	switch {
+	case best < 0:
+		if ep.Decision == "" {
+			ep.Decision = store.DecisionNoChange
+		}
+		st.Stale++
+		msg = fmt.Sprintf("Epoch %d: no new candidate to score (%s).", r.Epoch, ep.Decision)
+	default:
+		b := &ep.Candidates[best]
+		ep.BestCandidate, ep.BestVal = b.PromptID, b.Val
+		ep.Delta = b.Val - incVal
+		if ep.Delta > cfg.Gate.MinDelta {
+			ep.Decision = store.DecisionAccepted
+		} else {
+			ep.Decision = store.DecisionRejected
+		}
+		for i := range ep.Candidates {
+			c := &ep.Candidates[i]
+			if c.Status == store.DecisionNoChange {
+				continue
+			}
+			c.Status = store.PromptRejected
+			if i == best && ep.Decision == store.DecisionAccepted {
+				c.Status = store.PromptAccepted
+			}
+			if err := p.Store.UpdatePrompt(ctx, r.ID, c.PromptID, map[string]any{"status": c.Status}); err != nil {
+				return err
+			}
+		}
+		msg = fmt.Sprintf("Epoch %d: best candidate %s scores %.3f on val vs the incumbent's %.3f (Δ %+.3f, min_delta %.3f): %s.",
+			r.Epoch, b.PromptID, b.Val, incVal, ep.Delta, cfg.Gate.MinDelta, ep.Decision)
+		if ep.Decision == store.DecisionAccepted {
+			if ep.Delta > cfg.EarlyStopping.MinDelta {
+				st.Stale = 0
+			} else {
+				st.Stale++
+			}
+			st.Incumbent, st.BestVal = b.PromptID, b.Val
+		} else {
+			st.Stale++
+		}
+	}
+	ep.FinishedAt = time.Now()
+	if err := p.Store.PutEpoch(ctx, r.ID, ep); err != nil {
+		return err
+	}
+	p.event(ctx, r.ID, fmt.Sprintf("gate/%d", r.Epoch), store.Event{Kind: "decision", Epoch: r.Epoch, Message: msg,
+		Data: map[string]any{"decision": ep.Decision, "delta": ep.Delta}})
+	if ep.Decision == store.DecisionAccepted {
+		ph, err := p.Store.EnsurePhase(ctx, r.ID, &store.Phase{ID: PhaseID(dataset.Train, st.Incumbent), Split: dataset.Train,
+			PromptID: st.Incumbent, TotalBatches: r.Dataset.Batches[dataset.Train]})
+		if err != nil {
+			return err
+		}
+		if ph.State != store.PhaseDone {
+			// The next epoch learns from the new incumbent's train failures.
+			st.Stage, st.Pending = store.StageIncumbentTrain, []string{ph.ID}
+			return nil
+		}
+		t := score(ph.Metrics, cfg)
+		ep.NewIncumbentTrain = &t
+		if err := p.Store.PutEpoch(ctx, r.ID, ep); err != nil {
+			return err
+		}
+	}
+	return p.continueOrTest(ctx, r, cfg, st)
+}
+
+// finish records the test scores, exports the best prompt and ends the run.
+func (p *Pipeline) finish(ctx context.Context, r *store.Run, cfg config.Run, st *step) error {
+	best, err := p.Store.GetPrompt(ctx, r.ID, st.Incumbent)
+	if err != nil {
+		return err
+	}
+	if r.Dataset.Counts[dataset.Test] > 0 {
+		tr := &store.TestResult{InitialPromptID: r.InitialPromptID, BestPromptID: st.Incumbent}
+		for _, x := range []struct {
+			id  string
+			dst *eval.Summary
+		}{{r.InitialPromptID, &tr.Initial}, {st.Incumbent, &tr.Best}} {
+			ph, err := p.Store.GetPhase(ctx, r.ID, PhaseID(dataset.Test, x.id))
+			if err != nil {
+				return err
+			}
+			if ph.Metrics != nil {
+				*x.dst = *ph.Metrics
+			}
+		}
+		st.Test = tr
+	}
+	if err := p.Export(ctx, r, best); err != nil {
+		return err
+	}
+	st.Stage, st.Pending, st.Finished = store.StageDone, nil, true
+	msg := fmt.Sprintf("Run succeeded: val %.3f → %.3f with prompt %s.", initialVal(r, st), st.BestVal, st.Incumbent)
+	if st.Test != nil {
+		msg += fmt.Sprintf(" Test: initial %.3f, best %.3f (95%% CI %.3f–%.3f).", st.Test.Initial.Mean, st.Test.Best.Mean, st.Test.Best.CILow, st.Test.Best.CIHigh)
+	}
+	p.event(ctx, r.ID, "succeeded", store.Event{Kind: "succeeded", Message: msg, Epoch: st.Epoch})
+	return nil
+}
+
+func initialVal(r *store.Run, st *step) float64 {
+	if st.InitialVal != nil {
+		return *st.InitialVal
+	}
+	return r.InitialVal
+}
+
+// ExportedPrompt is prompt.json of an export.
+type ExportedPrompt struct {
+	RunID        string                  `json:"run_id"`
+	PromptID     string                  `json:"prompt_id"`
+	Parent       string                  `json:"parent,omitempty"`
+	Epoch        int                     `json:"epoch"`
+	SystemPrompt string                  `json:"system_prompt"`
+	OutputPrompt string                  `json:"output_prompt"`
+	Examples     []store.Demo            `json:"examples"`
+	Scores       map[string]eval.Summary `json:"scores"`
+}
+
+// Export writes a prompt's system.txt, output.txt and prompt.json under
+// runs/{run}/export/.
+func (p *Pipeline) Export(ctx context.Context, r *store.Run, pr *store.Prompt) error {
+	js, err := json.MarshalIndent(ExportedPrompt{RunID: r.ID, PromptID: pr.ID, Parent: pr.Parent, Epoch: pr.Epoch,
+		SystemPrompt: pr.System, OutputPrompt: pr.Output, Examples: pr.Examples, Scores: pr.Scores}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("pipeline.Export: %w", err)
+	}
+	for name, data := range map[string][]byte{"system.txt": []byte(pr.System), "output.txt": []byte(pr.Output), "prompt.json": js} {
+		ct := "text/plain; charset=utf-8"
+		if strings.HasSuffix(name, ".json") {
+			ct = "application/json"
+		}
+		if err := p.Blob.Write(ctx, p.ArtifactsBucket, blob.ExportPath(r.ID, name), ct, data); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,343 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/promptml/promptml/shared/blob"
+	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/dataset"
+	"github.com/promptml/promptml/shared/eval"
+	"github.com/promptml/promptml/shared/llm"
+	"github.com/promptml/promptml/shared/logging"
+	"github.com/promptml/promptml/shared/queue"
+	"github.com/promptml/promptml/shared/store"
+)
+
+// Result is one scored example, one JSON line of
+// runs/{run}/results/{phase}/{batch}.jsonl.
+type Result struct {
+	ID       string `json:"id"`
+	Row      int    `json:"row"`
+	Input    string `json:"user_input"`
+	Expected string `json:"expected"`
+	Actual   string `json:"actual"`
+	// Score is nil when the example has no score (Error is set): errors are
+	// not scores.
+	Score       *float64  `json:"score"`
+	Passed      bool      `json:"passed"`
+	Explanation string    `json:"explanation,omitempty"`
+	Error       string    `json:"error,omitempty"`
+	LatencyMS   int64     `json:"latency_ms"`
+	Usage       llm.Usage `json:"usage"`
+}
+
+// PrimaryRequest is the primary call for one input: system instruction =
+// system prompt (plus few-shot demonstrations); user content = user_input,
+// a blank line, then the output prompt.
+func PrimaryRequest(p *store.Prompt, m config.Model, input string) *llm.Request {
+	system := p.System
+	if len(p.Examples) > 0 {
+		var b bytes.Buffer
+		b.WriteString(system)
+		b.WriteString("\n\nExamples:\n")
+		for _, d := range p.Examples {
+			fmt.Fprintf(&b, "Input: %s\nOutput: %s\n", d.Input, d.Output)
+		}
+		system = b.String()
+	}
+	temp := m.Temperature
+	return &llm.Request{
+		Model:           m.Name,
+		System:          system,
+		Prompt:          input + "\n\n" + p.Output,
+		Temperature:     &temp,
+		MaxOutputTokens: m.MaxOutputTokens,
+		Purpose:         "primary",
+	}
+}
+
+// RunBatch answers and scores one batch of one phase, writes its results,
+// and does the fan-in. A batch already done is not recomputed.
+func (p *Pipeline) RunBatch(ctx context.Context, msg queue.BatchMessage) error {
+	ctx = logging.With(ctx, "run_id", msg.RunID, "phase_id", msg.PhaseID, "batch", msg.Batch)
+	r, err := p.Store.GetRun(ctx, msg.RunID)
+	if err != nil {
+		return fmt.Errorf("pipeline.RunBatch: %w", err)
+	}
+	if r.Terminal() {
+		logging.FromContext(ctx).Info("run has ended; batch dropped", "status", r.Status)
+		return nil
+	}
+	ph, err := p.Store.GetPhase(ctx, msg.RunID, msg.PhaseID)
+	if err != nil {
+		return fmt.Errorf("pipeline.RunBatch: %w", err)
+	}
+	if msg.Batch >= ph.TotalBatches {
+		return &PermanentError{Err: fmt.Errorf("batch %d out of range (phase has %d)", msg.Batch, ph.TotalBatches)}
+	}
+	if _, done, err := p.Store.GetBatch(ctx, msg.RunID, msg.PhaseID, msg.Batch); err != nil {
+		return err
+	} else if !done {
+		b, err := p.scoreBatch(ctx, r, ph, msg.Batch)
+		if err != nil {
+			return err
+		}
+		if _, err := p.Store.CompleteBatch(ctx, msg.RunID, msg.PhaseID, b); err != nil {
+			return err
+		}
+	}
+	triggered, err := p.Store.CheckPhaseComplete(ctx, msg.RunID, msg.PhaseID)
+	if err != nil {
+		return err
+	}
+	if triggered {
+		return p.Queue.PublishPhaseDone(ctx, queue.PhaseDoneMessage{RunID: msg.RunID, PhaseID: msg.PhaseID})
+	}
+	return nil
+}
+
+func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase, n int) (store.Batch, error) {
+	start := time.Now()
+	cfg, err := runConfig(r)
+	if err != nil {
+		return store.Batch{}, err
+	}
+	prompt, err := p.Store.GetPrompt(ctx, r.ID, ph.PromptID)
+	if err != nil {
+		return store.Batch{}, err
+	}
+	rc, err := p.Blob.Open(ctx, p.ArtifactsBucket, blob.DataPath(r.ID, ph.Split, n), 0)
+	if err != nil {
+		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", err)
+	}
+	examples, err := dataset.ReadShard(rc)
+	rc.Close()
+	if err != nil {
+		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", err)
+	}
+	model, err := p.Models.Model(ctx, cfg.Primary)
+	if err != nil {
+		return store.Batch{}, &PermanentError{Err: err}
+	}
+	metric, err := p.metric(ctx, cfg)
+	if err != nil {
+		return store.Batch{}, &PermanentError{Err: err}
+	}
+
+	results := make([]Result, len(examples))
+	sem := make(chan struct{}, max(1, cfg.Limits.Concurrency))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for i, ex := range examples {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			res, err := p.answer(ctx, model, metric, prompt, cfg, ex)
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+				return
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		// Transient failures that outlived the retries: Pub/Sub redelivers
+		// the batch later.
+		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", firstErr)
+	}
+
+	b := store.Batch{N: n, Examples: len(results)}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for _, res := range results {
+		if err := enc.Encode(res); err != nil {
+			return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", err)
+		}
+		b.Usage = b.Usage.AddCall(res.Usage)
+		if res.Score == nil {
+			b.Errors++
+			b.Usage.Errors++
+			continue
+		}
+		b.Scored++
+		b.Sum += *res.Score
+		if res.Passed {
+			b.Passed++
+		}
+	}
+	path := blob.ResultPath(r.ID, ph.ID, n)
+	if err := p.Blob.Write(ctx, p.ArtifactsBucket, path, "application/x-ndjson", buf.Bytes()); err != nil {
+		return store.Batch{}, err
+	}
+	b.ResultsURI = "gs://" + p.ArtifactsBucket + "/" + path
+	b.DurationMS = time.Since(start).Milliseconds()
+	return b, nil
+}
+
+// metric builds the run's metric; the judge of llm_judge is the optimizer
+// model.
+func (p *Pipeline) metric(ctx context.Context, cfg config.Run) (eval.Metric, error) {
+	judge, err := p.Models.Model(ctx, cfg.Optimizer.Model)
+	if err != nil {
+		return nil, err
+	}
+	return eval.Build(cfg.Metrics, eval.Deps{Judge: judge})
+}
+
+// answer calls the primary model for one example and scores the answer. It
+// returns an error only for a transient failure that retries did not fix;
+// permanent failures are recorded on the result.
+func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metric, prompt *store.Prompt, cfg config.Run, ex dataset.Example) (Result, error) {
+	res := Result{ID: ex.ID, Row: ex.Row, Input: ex.UserInput, Expected: ex.GroundTruth}
+	req := PrimaryRequest(prompt, cfg.Primary, ex.UserInput)
+	start := time.Now()
+	resp, err := p.generate(ctx, model, req)
+	res.LatencyMS = time.Since(start).Milliseconds()
+	if err != nil {
+		if llm.IsTransient(err) {
+			return Result{}, err
+		}
+		res.Error = "llm: " + err.Error()
+		return res, nil
+	}
+	res.Actual = resp.Text
+	res.Usage = resp.Usage
+	s, err := metric.Score(ctx, resp.Text, ex.GroundTruth)
+	if err != nil {
+		if ctx.Err() != nil {
+			return Result{}, ctx.Err()
+		}
+		res.Error = "score: " + err.Error()
+		return res, nil
+	}
+	v := s.Value
+	res.Score = &v
+	res.Explanation = s.Explanation
+	res.Passed = v >= eval.Threshold(metric)
+	return res, nil
+}
+
+// generate calls the model, retrying transient errors with exponential
+// backoff and full jitter.
+func (p *Pipeline) generate(ctx context.Context, model Generator, req *llm.Request) (*llm.Response, error) {
+	tries := p.LLMRetries
+	if tries <= 0 {
+		tries = 3
+	}
+	base := p.RetryBase
+	if base <= 0 {
+		base = 500 * time.Millisecond
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		var resp *llm.Response
+		resp, err = model.Generate(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		if !llm.IsTransient(err) || attempt >= tries || ctx.Err() != nil {
+			break
+		}
+		d := base << attempt
+		d = time.Duration(rand.Int64N(int64(d) + 1))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(d):
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil, err
+	}
+	return nil, err
+}
+
+// PhaseResults returns the per-example results of a finished (or partly
+// finished) phase: the batches done so far, in batch order.
+func (p *Pipeline) PhaseResults(ctx context.Context, runID, phaseID string) ([]Result, error) {
+	ph, err := p.Store.GetPhase(ctx, runID, phaseID)
+	if err != nil {
+		return nil, err
+	}
+	batches, err := p.Store.ListBatches(ctx, runID, phaseID)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(batches, func(i, j int) bool { return batches[i].N < batches[j].N })
+	out := []Result{}
+	for _, b := range batches {
+		rc, err := p.Blob.Open(ctx, p.ArtifactsBucket, blob.ResultPath(runID, ph.ID, b.N), 0)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := decodeResults(rc)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("pipeline.PhaseResults: %w", err)
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+// readResults reads every result of a phase, in batch order.
+func (p *Pipeline) readResults(ctx context.Context, runID string, ph *store.Phase) ([]Result, []store.Batch, error) {
+	batches, err := p.Store.ListBatches(ctx, runID, ph.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	byN := make([]*store.Batch, ph.TotalBatches)
+	for i := range batches {
+		if b := batches[i]; b.N < len(byN) {
+			byN[b.N] = &batches[i]
+		}
+	}
+	var out []Result
+	for n, b := range byN {
+		if b == nil {
+			return nil, nil, fmt.Errorf("pipeline.readResults: phase %s batch %d is not done", ph.ID, n)
+		}
+		rc, err := p.Blob.Open(ctx, p.ArtifactsBucket, blob.ResultPath(runID, ph.ID, n), 0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pipeline.readResults: %w", err)
+		}
+		rs, err := decodeResults(rc)
+		rc.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("pipeline.readResults %s/%d: %w", ph.ID, n, err)
+		}
+		out = append(out, rs...)
+	}
+	return out, batches, nil
+}
+
+func decodeResults(r io.Reader) ([]Result, error) {
+	dec := json.NewDecoder(r)
+	var out []Result
+	for {
+		var res Result
+		if err := dec.Decode(&res); errors.Is(err, io.EOF) {
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+	}
+}

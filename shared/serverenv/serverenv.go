@@ -1,0 +1,286 @@
+// Package serverenv builds, once per function instance, the clients every
+// function shares (Firestore, Pub/Sub, Storage, the models) from the
+// instance's configuration, and closes them.
+package serverenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/storage"
+	"github.com/goccy/go-yaml"
+
+	"github.com/promptml/promptml/shared/blob"
+	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/llm/sim"
+	"github.com/promptml/promptml/shared/llm/vertex"
+	"github.com/promptml/promptml/shared/pipeline"
+	"github.com/promptml/promptml/shared/queue"
+	"github.com/promptml/promptml/shared/store"
+)
+
+// Config is the configuration of a function instance: environment
+// variables, optionally overridden by the YAML file PROMPTML_CONFIG_FILE
+// names (same keys as the yaml tags).
+type Config struct {
+	// Project is the Google Cloud project (PROMPTML_PROJECT; required).
+	Project string `yaml:"project"`
+	// Location is the Vertex AI region (PROMPTML_LOCATION; default us-central1).
+	Location string `yaml:"location"`
+	// DatasetsBucket is where users upload CSVs (PROMPTML_DATASETS_BUCKET; required).
+	DatasetsBucket string `yaml:"datasets_bucket"`
+	// ArtifactsBucket holds shards, results and exports
+	// (PROMPTML_ARTIFACTS_BUCKET; required).
+	ArtifactsBucket string `yaml:"artifacts_bucket"`
+	// BatchesTopic (PROMPTML_BATCHES_TOPIC; default promptml-batches).
+	BatchesTopic string `yaml:"batches_topic"`
+	// PhaseDoneTopic (PROMPTML_PHASE_DONE_TOPIC; default promptml-phase-done).
+	PhaseDoneTopic string `yaml:"phase_done_topic"`
+	// FirestoreDatabase (PROMPTML_FIRESTORE_DATABASE; default "(default)").
+	FirestoreDatabase string `yaml:"firestore_database"`
+	// Lease bounds how long a crashed aggregator blocks its phase
+	// (PROMPTML_LEASE, a Go duration; default 10m = the function timeout).
+	Lease time.Duration `yaml:"lease"`
+	// SimLatency is the simulator's latency per call (PROMPTML_SIM_LATENCY; default 0).
+	SimLatency time.Duration `yaml:"sim_latency"`
+	// SimErrorRate is the share of simulator calls failing with a transient
+	// 429 (PROMPTML_SIM_ERROR_RATE; default 0).
+	SimErrorRate float64 `yaml:"sim_error_rate"`
+	// SimWrongRate is the share of inputs the simulator gets wrong whatever
+	// the prompt (PROMPTML_SIM_WRONG_RATE; default 0.05).
+	SimWrongRate float64 `yaml:"sim_wrong_rate"`
+	// SimSeed seeds the simulator (PROMPTML_SIM_SEED; default 1).
+	SimSeed int64 `yaml:"sim_seed"`
+}
+
+// FromEnv reads the configuration from the environment (and the file
+// PROMPTML_CONFIG_FILE names, if any) and validates it.
+func FromEnv() (Config, error) {
+	return load(os.Getenv)
+}
+
+func load(getenv func(string) string) (Config, error) {
+	c := Config{
+		Location:          "us-central1",
+		BatchesTopic:      queue.BatchesTopic,
+		PhaseDoneTopic:    queue.PhaseDoneTopic,
+		FirestoreDatabase: firestore.DefaultDatabaseID,
+		Lease:             10 * time.Minute,
+		SimSeed:           1,
+	}
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	str("PROMPTML_PROJECT", &c.Project)
+	str("PROMPTML_LOCATION", &c.Location)
+	str("PROMPTML_DATASETS_BUCKET", &c.DatasetsBucket)
+	str("PROMPTML_ARTIFACTS_BUCKET", &c.ArtifactsBucket)
+	str("PROMPTML_BATCHES_TOPIC", &c.BatchesTopic)
+	str("PROMPTML_PHASE_DONE_TOPIC", &c.PhaseDoneTopic)
+	str("PROMPTML_FIRESTORE_DATABASE", &c.FirestoreDatabase)
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not a duration like 10m or 200ms", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	dur("PROMPTML_LEASE", &c.Lease)
+	dur("PROMPTML_SIM_LATENCY", &c.SimLatency)
+	num := func(name string, dst *float64) {
+		if v := getenv(name); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: not a number", name, v))
+				return
+			}
+			*dst = f
+		}
+	}
+	num("PROMPTML_SIM_ERROR_RATE", &c.SimErrorRate)
+	num("PROMPTML_SIM_WRONG_RATE", &c.SimWrongRate)
+	if v := getenv("PROMPTML_SIM_SEED"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("PROMPTML_SIM_SEED=%q: not an integer", v))
+		}
+		c.SimSeed = n
+	}
+	if f := getenv("PROMPTML_CONFIG_FILE"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("PROMPTML_CONFIG_FILE: %w", err))
+		} else if err := yaml.UnmarshalWithOptions(b, &c, yaml.DisallowUnknownField()); err != nil {
+			errs = append(errs, fmt.Errorf("PROMPTML_CONFIG_FILE %s: %s", f, strings.Join(strings.Fields(err.Error()), " ")))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the configuration with a message naming the variable.
+func (c Config) Validate() error {
+	var errs []error
+	for _, r := range []struct{ name, v string }{
+		{"PROMPTML_PROJECT", c.Project},
+		{"PROMPTML_DATASETS_BUCKET", c.DatasetsBucket},
+		{"PROMPTML_ARTIFACTS_BUCKET", c.ArtifactsBucket},
+		{"PROMPTML_BATCHES_TOPIC", c.BatchesTopic},
+		{"PROMPTML_PHASE_DONE_TOPIC", c.PhaseDoneTopic},
+	} {
+		if r.v == "" {
+			errs = append(errs, fmt.Errorf("%s is required", r.name))
+		}
+	}
+	if c.DatasetsBucket != "" && c.DatasetsBucket == c.ArtifactsBucket {
+		errs = append(errs, errors.New("PROMPTML_DATASETS_BUCKET and PROMPTML_ARTIFACTS_BUCKET must differ, or writing artifacts would start runs"))
+	}
+	if c.SimErrorRate < 0 || c.SimErrorRate >= 1 {
+		errs = append(errs, fmt.Errorf("PROMPTML_SIM_ERROR_RATE must be in [0,1), got %v", c.SimErrorRate))
+	}
+	if c.SimWrongRate < 0 || c.SimWrongRate > 1 {
+		errs = append(errs, fmt.Errorf("PROMPTML_SIM_WRONG_RATE must be in [0,1], got %v", c.SimWrongRate))
+	}
+	if c.Lease < time.Second {
+		errs = append(errs, fmt.Errorf("PROMPTML_LEASE must be at least 1s, got %v", c.Lease))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("invalid function configuration:\n%w", err)
+	}
+	return nil
+}
+
+// Env holds an instance's clients.
+type Env struct {
+	Config    Config
+	Firestore *firestore.Client
+	PubSub    *pubsub.Client
+	Storage   *storage.Client
+	Publisher *queue.Publisher
+	Pipeline  *pipeline.Pipeline
+
+	mu     sync.Mutex
+	sim    *sim.Model
+	vertex map[string]*vertex.Model
+}
+
+// New builds every client. The emulator variables (FIRESTORE_EMULATOR_HOST,
+// PUBSUB_EMULATOR_HOST, STORAGE_EMULATOR_HOST) point them at the local
+// cloud.
+func New(ctx context.Context, c Config) (*Env, error) {
+	e := &Env{Config: c, vertex: map[string]*vertex.Model{}}
+	var err error
+	if e.Firestore, err = firestore.NewClientWithDatabase(ctx, c.Project, c.FirestoreDatabase); err != nil {
+		return nil, fmt.Errorf("serverenv.New: firestore: %w", err)
+	}
+	if e.PubSub, err = pubsub.NewClient(ctx, c.Project); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("serverenv.New: pubsub: %w", err)
+	}
+	if e.Storage, err = storage.NewClient(ctx); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("serverenv.New: storage: %w", err)
+	}
+	e.Publisher = queue.NewPublisher(e.PubSub, c.BatchesTopic, c.PhaseDoneTopic)
+	e.Pipeline = &pipeline.Pipeline{
+		Store:           store.New(e.Firestore),
+		Blob:            blob.New(e.Storage),
+		Queue:           e.Publisher,
+		Models:          e,
+		DatasetsBucket:  c.DatasetsBucket,
+		ArtifactsBucket: c.ArtifactsBucket,
+		Lease:           c.Lease,
+	}
+	return e, nil
+}
+
+// Model returns the model a run config names, building its client once.
+func (e *Env) Model(ctx context.Context, m config.Model) (pipeline.Generator, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch m.Provider {
+	case "sim":
+		if e.sim == nil {
+			// The simulator's answer key is the datasets bucket itself,
+			// never the pipeline's own calls (docs/simulator.md).
+			e.sim = sim.New(sim.Options{
+				Key:       sim.NewBucketKey(e.Storage, e.Config.DatasetsBucket, 2*time.Second),
+				WrongRate: e.Config.SimWrongRate,
+				Seed:      e.Config.SimSeed,
+				Latency:   e.Config.SimLatency,
+				ErrorRate: e.Config.SimErrorRate,
+			})
+		}
+		return e.sim, nil
+	case "vertex":
+		if v, ok := e.vertex[m.Name]; ok {
+			return v, nil
+		}
+		v, err := vertex.New(ctx, vertex.Options{Project: e.Config.Project, Location: e.Config.Location, Model: m.Name})
+		if err != nil {
+			return nil, fmt.Errorf("serverenv.Model: %w", err)
+		}
+		e.vertex[m.Name] = v
+		return v, nil
+	}
+	return nil, fmt.Errorf("serverenv.Model: unknown provider %q", m.Provider)
+}
+
+// Close releases the clients.
+func (e *Env) Close() error {
+	var errs []error
+	if e.Publisher != nil {
+		e.Publisher.Stop()
+	}
+	if e.PubSub != nil {
+		errs = append(errs, e.PubSub.Close())
+	}
+	if e.Firestore != nil {
+		errs = append(errs, e.Firestore.Close())
+	}
+	if e.Storage != nil {
+		errs = append(errs, e.Storage.Close())
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	instanceMu sync.Mutex
+	instance   *Env
+)
+
+// Instance returns the process's Env, building it on first use. A failed
+// build is retried on the next call (the error names what is wrong).
+func Instance(ctx context.Context) (*Env, error) {
+	instanceMu.Lock()
+	defer instanceMu.Unlock()
+	if instance != nil {
+		return instance, nil
+	}
+	c, err := FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	e, err := New(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	instance = e
+	return e, nil
+}

@@ -1,0 +1,594 @@
+// Package store keeps the pipeline's operational state in Firestore
+// (DESIGN.md "Firestore"): runs, prompt versions, phases, batches, epochs and
+// events. Every write is idempotent so at-least-once delivery is safe.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// ErrNotFound is returned when a document does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the Firestore-backed state.
+type Store struct {
+	fs *firestore.Client
+	// now is the clock; tests may replace it.
+	now func() time.Time
+}
+
+// New returns a Store on client.
+func New(client *firestore.Client) *Store {
+	return &Store{fs: client, now: time.Now}
+}
+
+// Client returns the underlying Firestore client.
+func (s *Store) Client() *firestore.Client { return s.fs }
+
+func (s *Store) run(id string) *firestore.DocumentRef { return s.fs.Collection("runs").Doc(id) }
+
+func (s *Store) phase(run, phase string) *firestore.DocumentRef {
+	return s.run(run).Collection("phases").Doc(phase)
+}
+
+func (s *Store) batch(run, phase string, n int) *firestore.DocumentRef {
+	return s.phase(run, phase).Collection("batches").Doc(fmt.Sprint(n))
+}
+
+func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
+
+func isAlreadyExists(err error) bool { return status.Code(err) == codes.AlreadyExists }
+
+// UploadKey is the document id that dedupes storage events: the hash of
+// (bucket, object, generation).
+func UploadKey(bucket, object string, generation int64) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%s\x00%d", bucket, object, generation)))
+	return hex.EncodeToString(h[:16])
+}
+
+// CreateRunForUpload creates run unless an earlier delivery of the same
+// upload (same key) already did; it returns the run of that upload and
+// whether this call created it.
+func (s *Store) CreateRunForUpload(ctx context.Context, key string, run *Run) (string, bool, error) {
+	ref := s.fs.Collection("uploads").Doc(key)
+	var id string
+	var created bool
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		created = false
+		snap, err := tx.Get(ref)
+		if err == nil {
+			v, _ := snap.DataAt("run_id")
+			id, _ = v.(string)
+			return nil
+		}
+		if !isNotFound(err) {
+			return err
+		}
+		id, created = run.ID, true
+		now := s.now()
+		run.CreatedAt, run.UpdatedAt = now, now
+		if err := tx.Create(ref, map[string]any{"run_id": run.ID, "created_at": now}); err != nil {
+			return err
+		}
+		return tx.Create(s.run(run.ID), run)
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("store.CreateRunForUpload: %w", err)
+	}
+	return id, created, nil
+}
+
+// CreateRun creates a new run document.
+func (s *Store) CreateRun(ctx context.Context, run *Run) error {
+	now := s.now()
+	run.CreatedAt, run.UpdatedAt = now, now
+	if _, err := s.run(run.ID).Create(ctx, run); err != nil {
+		return fmt.Errorf("store.CreateRun: %w", err)
+	}
+	return nil
+}
+
+// GetRun reads a run.
+func (s *Store) GetRun(ctx context.Context, id string) (*Run, error) {
+	snap, err := s.run(id).Get(ctx)
+	if isNotFound(err) {
+		return nil, fmt.Errorf("store.GetRun %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.GetRun %s: %w", id, err)
+	}
+	var r Run
+	if err := snap.DataTo(&r); err != nil {
+		return nil, fmt.Errorf("store.GetRun %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// ErrSkip, returned by an UpdateRun callback, leaves the run unchanged and
+// makes UpdateRun return nil.
+var ErrSkip = errors.New("skip update")
+
+// UpdateRun reads the run in a transaction, lets fn change it, and writes it
+// back. fn may run several times (transaction retries) and must not have
+// side effects outside r.
+func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *Run) error) (*Run, error) {
+	var out Run
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(s.run(id))
+		if isNotFound(err) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var r Run
+		if err := snap.DataTo(&r); err != nil {
+			return err
+		}
+		if err := fn(&r); err != nil {
+			out = r
+			return err
+		}
+		r.UpdatedAt = s.now()
+		out = r
+		return tx.Set(s.run(id), &r)
+	})
+	if errors.Is(err, ErrSkip) {
+		return &out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.UpdateRun %s: %w", id, err)
+	}
+	return &out, nil
+}
+
+// SetPublished records that the fan-out of stage seq has been published.
+// It only moves forward.
+func (s *Store) SetPublished(ctx context.Context, id string, seq int) error {
+	_, err := s.UpdateRun(ctx, id, func(r *Run) error {
+		if r.PublishedSeq >= seq {
+			return ErrSkip
+		}
+		r.PublishedSeq = seq
+		return nil
+	})
+	return err
+}
+
+// ListRuns lists runs, newest first, optionally only those with status.
+func (s *Store) ListRuns(ctx context.Context, status string, limit int) ([]*Run, error) {
+	q := s.fs.Collection("runs").Query
+	if status != "" {
+		q = q.Where("status", "==", status)
+	}
+	q = q.OrderBy("created_at", firestore.Desc)
+	if limit > 0 {
+		q = q.Limit(limit)
+	}
+	var out []*Run
+	it := q.Documents(ctx)
+	defer it.Stop()
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store.ListRuns: %w", err)
+		}
+		var r Run
+		if err := snap.DataTo(&r); err != nil {
+			return nil, fmt.Errorf("store.ListRuns: %w", err)
+		}
+		out = append(out, &r)
+	}
+	return out, nil
+}
+
+// PutPrompt creates a prompt version if it does not exist yet (prompt ids
+// are content hashes, so an existing one is the same prompt).
+func (s *Store) PutPrompt(ctx context.Context, run string, p *Prompt) error {
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = s.now()
+	}
+	_, err := s.run(run).Collection("prompts").Doc(p.ID).Create(ctx, p)
+	if err != nil && !isAlreadyExists(err) {
+		return fmt.Errorf("store.PutPrompt: %w", err)
+	}
+	return nil
+}
+
+// GetPrompt reads a prompt version.
+func (s *Store) GetPrompt(ctx context.Context, run, id string) (*Prompt, error) {
+	snap, err := s.run(run).Collection("prompts").Doc(id).Get(ctx)
+	if isNotFound(err) {
+		return nil, fmt.Errorf("store.GetPrompt %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.GetPrompt %s: %w", id, err)
+	}
+	var p Prompt
+	if err := snap.DataTo(&p); err != nil {
+		return nil, fmt.Errorf("store.GetPrompt %s: %w", id, err)
+	}
+	return &p, nil
+}
+
+// UpdatePrompt merges fields into a prompt version.
+func (s *Store) UpdatePrompt(ctx context.Context, run, id string, fields map[string]any) error {
+	if _, err := s.run(run).Collection("prompts").Doc(id).Set(ctx, fields, firestore.MergeAll); err != nil {
+		return fmt.Errorf("store.UpdatePrompt %s: %w", id, err)
+	}
+	return nil
+}
+
+// ListPrompts lists a run's prompt versions by epoch, then creation.
+func (s *Store) ListPrompts(ctx context.Context, run string) ([]*Prompt, error) {
+	var out []*Prompt
+	err := list(ctx, s.run(run).Collection("prompts").OrderBy("created_at", firestore.Asc), func(snap *firestore.DocumentSnapshot) error {
+		var p Prompt
+		if err := snap.DataTo(&p); err != nil {
+			return err
+		}
+		out = append(out, &p)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.ListPrompts: %w", err)
+	}
+	return out, nil
+}
+
+// EnsurePhase creates the phase unless it exists, and returns the stored
+// phase. An existing phase is how a prompt already scored on a split is
+// reused instead of recomputed.
+func (s *Store) EnsurePhase(ctx context.Context, run string, p *Phase) (*Phase, error) {
+	ref := s.phase(run, p.ID)
+	var out Phase
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if err == nil {
+			return snap.DataTo(&out)
+		}
+		if !isNotFound(err) {
+			return err
+		}
+		out = *p
+		out.CreatedAt = s.now()
+		if out.State == "" {
+			out.State = PhasePending
+		}
+		return tx.Create(ref, &out)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.EnsurePhase %s: %w", p.ID, err)
+	}
+	return &out, nil
+}
+
+// GetPhase reads a phase.
+func (s *Store) GetPhase(ctx context.Context, run, id string) (*Phase, error) {
+	snap, err := s.phase(run, id).Get(ctx)
+	if isNotFound(err) {
+		return nil, fmt.Errorf("store.GetPhase %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.GetPhase %s: %w", id, err)
+	}
+	var p Phase
+	if err := snap.DataTo(&p); err != nil {
+		return nil, fmt.Errorf("store.GetPhase %s: %w", id, err)
+	}
+	return &p, nil
+}
+
+// ListPhases lists a run's phases.
+func (s *Store) ListPhases(ctx context.Context, run string) ([]*Phase, error) {
+	var out []*Phase
+	err := list(ctx, s.run(run).Collection("phases").OrderBy("created_at", firestore.Asc), func(snap *firestore.DocumentSnapshot) error {
+		var p Phase
+		if err := snap.DataTo(&p); err != nil {
+			return err
+		}
+		out = append(out, &p)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.ListPhases: %w", err)
+	}
+	return out, nil
+}
+
+// GetBatch reads a batch document; a batch never started is returned as
+// not done with ok=false.
+func (s *Store) GetBatch(ctx context.Context, run, phase string, n int) (b Batch, ok bool, err error) {
+	snap, err := s.batch(run, phase, n).Get(ctx)
+	if isNotFound(err) {
+		return Batch{N: n}, false, nil
+	}
+	if err != nil {
+		return Batch{}, false, fmt.Errorf("store.GetBatch: %w", err)
+	}
+	if err := snap.DataTo(&b); err != nil {
+		return Batch{}, false, fmt.Errorf("store.GetBatch: %w", err)
+	}
+	return b, true, nil
+}
+
+// ListBatches lists the done batches of a phase.
+func (s *Store) ListBatches(ctx context.Context, run, phase string) ([]Batch, error) {
+	var out []Batch
+	err := list(ctx, s.phase(run, phase).Collection("batches").Where("done", "==", true), func(snap *firestore.DocumentSnapshot) error {
+		var b Batch
+		if err := snap.DataTo(&b); err != nil {
+			return err
+		}
+		out = append(out, b)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.ListBatches: %w", err)
+	}
+	return out, nil
+}
+
+// CompleteBatch records a finished batch and does the fan-in: the batch
+// document is written on its own (never one hot counter), the done batches
+// are counted, and the call that sees the count complete flips the phase
+// pending→triggered in a transaction. It reports whether the phase is
+// triggered (or later) so the caller publishes phase-done; a duplicate
+// delivery reports the same and publishes again, which the aggregator
+// absorbs.
+func (s *Store) CompleteBatch(ctx context.Context, run, phase string, b Batch) (triggered bool, err error) {
+	b.Done = true
+	if b.DoneAt.IsZero() {
+		b.DoneAt = s.now()
+	}
+	if _, err := s.batch(run, phase, b.N).Create(ctx, &b); err != nil && !isAlreadyExists(err) {
+		return false, fmt.Errorf("store.CompleteBatch: %w", err)
+	}
+	return s.CheckPhaseComplete(ctx, run, phase)
+}
+
+// CheckPhaseComplete counts the done batches of a phase and, when all are
+// done, flips it pending→triggered. It reports whether the phase is
+// triggered or beyond.
+func (s *Store) CheckPhaseComplete(ctx context.Context, run, phase string) (bool, error) {
+	p, err := s.GetPhase(ctx, run, phase)
+	if err != nil {
+		return false, fmt.Errorf("store.CheckPhaseComplete: %w", err)
+	}
+	if p.State != PhasePending {
+		return true, nil
+	}
+	q := s.phase(run, phase).Collection("batches").Where("done", "==", true)
+	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return false, fmt.Errorf("store.CheckPhaseComplete: count: %w", err)
+	}
+	n, err := countOf(res["n"])
+	if err != nil {
+		return false, fmt.Errorf("store.CheckPhaseComplete: %w", err)
+	}
+	if n < p.TotalBatches {
+		return false, nil
+	}
+	var triggered bool
+	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(s.phase(run, phase))
+		if err != nil {
+			return err
+		}
+		var cur Phase
+		if err := snap.DataTo(&cur); err != nil {
+			return err
+		}
+		triggered = true
+		if cur.State != PhasePending {
+			return nil
+		}
+		return tx.Update(s.phase(run, phase), []firestore.Update{
+			{Path: "state", Value: PhaseTriggered},
+			{Path: "triggered_at", Value: s.now()},
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("store.CheckPhaseComplete: %w", err)
+	}
+	return triggered, nil
+}
+
+func countOf(v any) (int, error) {
+	switch x := v.(type) {
+	case int64:
+		return int(x), nil
+	case int:
+		return x, nil
+	case interface{ GetIntegerValue() int64 }:
+		return int(x.GetIntegerValue()), nil
+	}
+	return 0, fmt.Errorf("unexpected count type %T", v)
+}
+
+// ClaimPhase moves a triggered phase to running under a lease held by
+// holder. It returns the phase and whether the caller holds it; a phase
+// already done is returned with ok=false. An expired lease is taken over,
+// so a crashed aggregator's phase is finished by the redelivery.
+func (s *Store) ClaimPhase(ctx context.Context, run, phase, holder string, lease time.Duration) (*Phase, bool, error) {
+	var out Phase
+	var ok bool
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		ok = false
+		snap, err := tx.Get(s.phase(run, phase))
+		if err != nil {
+			return err
+		}
+		if err := snap.DataTo(&out); err != nil {
+			return err
+		}
+		now := s.now()
+		switch out.State {
+		case PhaseTriggered:
+		case PhaseRunning:
+			if out.Lease != nil && out.Lease.Holder != holder && now.Before(out.Lease.Expires) {
+				return nil
+			}
+		default:
+			return nil
+		}
+		ok = true
+		out.State = PhaseRunning
+		out.Lease = &Lease{Holder: holder, Expires: now.Add(lease)}
+		return tx.Set(s.phase(run, phase), &out)
+	})
+	if isNotFound(err) {
+		return nil, false, fmt.Errorf("store.ClaimPhase %s: %w", phase, ErrNotFound)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store.ClaimPhase %s: %w", phase, err)
+	}
+	return &out, ok, nil
+}
+
+// FinishPhase moves a running phase to done with its metrics and adds the
+// phase's usage to the run's, in one transaction, so a duplicate message
+// never counts usage twice.
+func (s *Store) FinishPhase(ctx context.Context, run, phase string, metrics Phase) error {
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(s.phase(run, phase))
+		if err != nil {
+			return err
+		}
+		var cur Phase
+		if err := snap.DataTo(&cur); err != nil {
+			return err
+		}
+		if cur.State == PhaseDone {
+			return nil
+		}
+		cur.State = PhaseDone
+		cur.Metrics = metrics.Metrics
+		cur.Corpus = metrics.Corpus
+		cur.Usage = metrics.Usage
+		cur.Lease = nil
+		cur.DoneAt = s.now()
+		u := metrics.Usage
+		if err := tx.Update(s.run(run), []firestore.Update{
+			{Path: "usage.calls", Value: firestore.Increment(u.Calls)},
+			{Path: "usage.input_tokens", Value: firestore.Increment(u.InputTokens)},
+			{Path: "usage.output_tokens", Value: firestore.Increment(u.OutputTokens)},
+			{Path: "usage.errors", Value: firestore.Increment(u.Errors)},
+		}); err != nil {
+			return err
+		}
+		return tx.Set(s.phase(run, phase), &cur)
+	})
+	if err != nil {
+		return fmt.Errorf("store.FinishPhase %s: %w", phase, err)
+	}
+	return nil
+}
+
+// PutEpoch writes (replaces) an epoch document.
+func (s *Store) PutEpoch(ctx context.Context, run string, e *Epoch) error {
+	if _, err := s.run(run).Collection("epochs").Doc(fmt.Sprintf("%03d", e.N)).Set(ctx, e); err != nil {
+		return fmt.Errorf("store.PutEpoch: %w", err)
+	}
+	return nil
+}
+
+// GetEpoch reads an epoch; ok is false if it does not exist.
+func (s *Store) GetEpoch(ctx context.Context, run string, n int) (*Epoch, bool, error) {
+	snap, err := s.run(run).Collection("epochs").Doc(fmt.Sprintf("%03d", n)).Get(ctx)
+	if isNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("store.GetEpoch: %w", err)
+	}
+	var e Epoch
+	if err := snap.DataTo(&e); err != nil {
+		return nil, false, fmt.Errorf("store.GetEpoch: %w", err)
+	}
+	return &e, true, nil
+}
+
+// ListEpochs lists a run's epochs in order.
+func (s *Store) ListEpochs(ctx context.Context, run string) ([]*Epoch, error) {
+	var out []*Epoch
+	err := list(ctx, s.run(run).Collection("epochs").OrderBy("n", firestore.Asc), func(snap *firestore.DocumentSnapshot) error {
+		var e Epoch
+		if err := snap.DataTo(&e); err != nil {
+			return err
+		}
+		out = append(out, &e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.ListEpochs: %w", err)
+	}
+	return out, nil
+}
+
+// AddEvent writes an event. Its id is derived from key, so a duplicate
+// delivery rewrites the same event instead of adding a second line.
+func (s *Store) AddEvent(ctx context.Context, run, key string, e Event) error {
+	h := sha256.Sum256([]byte(key))
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	e.ID = fmt.Sprintf("%d-%s", e.Time.UnixMilli(), hex.EncodeToString(h[:6]))
+	ref := s.run(run).Collection("events").Doc(hex.EncodeToString(h[:12]))
+	if _, err := ref.Create(ctx, &e); err != nil && !isAlreadyExists(err) {
+		return fmt.Errorf("store.AddEvent: %w", err)
+	}
+	return nil
+}
+
+// ListEvents lists a run's events in time order, after the given time.
+func (s *Store) ListEvents(ctx context.Context, run string, after time.Time) ([]*Event, error) {
+	q := s.run(run).Collection("events").OrderBy("time", firestore.Asc)
+	if !after.IsZero() {
+		q = q.Where("time", ">", after)
+	}
+	var out []*Event
+	err := list(ctx, q, func(snap *firestore.DocumentSnapshot) error {
+		var e Event
+		if err := snap.DataTo(&e); err != nil {
+			return err
+		}
+		out = append(out, &e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store.ListEvents: %w", err)
+	}
+	return out, nil
+}
+
+func list(ctx context.Context, q firestore.Query, fn func(*firestore.DocumentSnapshot) error) error {
+	it := q.Documents(ctx)
+	defer it.Stop()
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(snap); err != nil {
+			return err
+		}
+	}
+}
