@@ -37,7 +37,7 @@ Start with the local cloud, which needs no account and no network:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newLocalCmd(), newFunctionsCmd(), newScoreCmd(), newReportURLCmd())
+	root.AddCommand(newLocalCmd(), newFunctionsCmd(), newEmulatorsCmd(), newScoreCmd(), newReportURLCmd())
 	return root
 }
 

@@ -28,20 +28,25 @@ import (
 // Default install locations of the emulators, as the google-cloud-cli-*
 // Debian packages lay them out.
 const (
-	DefaultFirestoreJar     = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
-	DefaultPubSubLauncher   = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
-	firestoreMainClass      = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
-	envFirestoreJar         = "PROMPTML_FIRESTORE_EMULATOR_JAR"
-	envPubSubLauncher       = "PROMPTML_PUBSUB_EMULATOR"
+	DefaultFirestoreJar   = "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"
+	DefaultPubSubLauncher = "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator"
+)
+
+const (
+	firestoreMainClass = "com.google.cloud.datastore.emulator.firestore.CloudFirestore"
+	envFirestoreJar    = "PROMPTML_FIRESTORE_EMULATOR_JAR"
+	envPubSubLauncher  = "PROMPTML_PUBSUB_EMULATOR"
+
+	installHint     = "install them with `apt-get install google-cloud-cli-firestore-emulator google-cloud-cli-pubsub-emulator openjdk-17-jre-headless` (Debian/Ubuntu with Google's Cloud SDK apt repository)"
+	installPathHint = "they must be at " + DefaultFirestoreJar + " and " + DefaultPubSubLauncher + ", or named by $" + envFirestoreJar + " / $" + envPubSubLauncher
+
+	emulatorLoopbackAddress = "127.0.0.1"
 	readyTimeout            = 60 * time.Second
+	readyPollInterval       = 100 * time.Millisecond
+	readyProbeTimeout       = 2 * time.Second
 	stopGrace               = 5 * time.Second
 	maxPortAttempts         = 3
 	outputTailBytes         = 4 << 10
-	installHint             = "install them with `apt-get install google-cloud-cli-firestore-emulator google-cloud-cli-pubsub-emulator openjdk-17-jre-headless` (Debian/Ubuntu with Google's Cloud SDK apt repository)"
-	installPathHint         = "they must be at " + DefaultFirestoreJar + " and " + DefaultPubSubLauncher + ", or named by $" + envFirestoreJar + " / $" + envPubSubLauncher
-	readyPollInterval       = 100 * time.Millisecond
-	readyProbeTimeout       = 2 * time.Second
-	emulatorLoopbackAddress = "127.0.0.1"
 )
 
 // EmulatorOptions configures one emulator process.
@@ -51,7 +56,8 @@ type EmulatorOptions struct {
 	// Log receives the emulator's stdout and stderr; nil discards them (the
 	// tail is still kept for error messages).
 	Log io.Writer
-	// JavaPath is the java binary; default "java" from $PATH.
+	// JavaPath is the java binary; default $JAVA_HOME/bin/java, else java
+	// from $PATH.
 	JavaPath string
 	// JarPath is the Firestore emulator jar; default $PROMPTML_FIRESTORE_EMULATOR_JAR,
 	// else DefaultFirestoreJar. Ignored by StartPubSub.
@@ -216,7 +222,7 @@ func (e *Emulator) waitReady(ctx context.Context) error {
 	}
 }
 
-// Stop kills the emulator's whole process group (the launchers fork java)
+// Stop kills the emulator's whole process group (whatever the launcher or JVM forked goes too)
 // and waits for it to exit. It is safe to call more than once.
 func (e *Emulator) Stop() error {
 	if e == nil {
@@ -284,8 +290,16 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// lookJava resolves the java binary the way the emulator launchers do:
+// the explicit path, else $JAVA_HOME/bin/java, else java on $PATH.
 func lookJava(javaPath string) (string, error) {
-	java := firstNonEmpty(javaPath, "java")
+	java := javaPath
+	if java == "" {
+		java = "java"
+		if home := os.Getenv("JAVA_HOME"); home != "" {
+			java = filepath.Join(home, "bin", "java")
+		}
+	}
 	p, err := exec.LookPath(java)
 	if err != nil {
 		return "", fmt.Errorf("java runtime %q not found (%w): the emulators need Java 11+; %s; %s", java, err, installHint, installPathHint)

@@ -17,6 +17,10 @@ import (
 	"google.golang.org/api/option"
 )
 
+// EnvStorageHost is how the Cloud Storage client library finds an emulator;
+// set it to Storage.Host to point unmodified code at the fake.
+const EnvStorageHost = "STORAGE_EMULATOR_HOST"
+
 // StorageOptions configures the in-process fake Cloud Storage.
 type StorageOptions struct {
 	// Port on 127.0.0.1; 0 picks a free one.

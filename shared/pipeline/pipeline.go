@@ -142,7 +142,7 @@ func (p *Pipeline) fail(ctx context.Context, runID string, e store.RunError) err
 		return fmt.Errorf("pipeline.fail: %w", err)
 	}
 	p.event(ctx, runID, "failed", store.Event{Kind: "failed", Message: "Run failed: " + e.Message})
-	logging.FromContext(ctx).Error("run failed", "run_id", runID, "error", e.Message)
+	logging.FromContext(ctx).Error("run failed", "error", e.Message)
 	return nil
 }
 

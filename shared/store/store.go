@@ -118,38 +118,29 @@ func (s *Store) GetRun(ctx context.Context, id string) (*Run, error) {
 // makes UpdateRun return nil.
 var ErrSkip = errors.New("skip update")
 
-// UpdateRun reads the run in a transaction, lets fn change it, and writes it
-// back. fn may run several times (transaction retries) and must not have
-// side effects outside r.
+// UpdateRun reads the run, lets fn change it, and writes it back unless
+// another write came in between (then it re-reads and calls fn again). fn
+// may run several times and must not have side effects outside r. It
+// returns the run as written (or as read, when fn returned ErrSkip).
 func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *Run) error) (*Run, error) {
-	var out Run
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(s.run(id))
-		if isNotFound(err) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		var r Run
-		if err := snap.DataTo(&r); err != nil {
-			return err
-		}
+	var r Run
+	err := s.modify(ctx, s.run(id), &r, func() (bool, func(*firestore.WriteBatch), error) {
 		if err := fn(&r); err != nil {
-			out = r
-			return err
+			return false, nil, err
 		}
 		r.UpdatedAt = s.now()
-		out = r
-		return tx.Set(s.run(id), &r)
+		return true, nil, nil
 	})
 	if errors.Is(err, ErrSkip) {
-		return &out, nil
+		return &r, nil
+	}
+	if isNotFound(err) {
+		return nil, fmt.Errorf("store.UpdateRun %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store.UpdateRun %s: %w", id, err)
 	}
-	return &out, nil
+	return &r, nil
 }
 
 // SetPublished records that the fan-out of stage seq has been published.
@@ -253,27 +244,19 @@ func (s *Store) ListPrompts(ctx context.Context, run string) ([]*Prompt, error) 
 // phase. An existing phase is how a prompt already scored on a split is
 // reused instead of recomputed.
 func (s *Store) EnsurePhase(ctx context.Context, run string, p *Phase) (*Phase, error) {
-	ref := s.phase(run, p.ID)
-	var out Phase
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if err == nil {
-			return snap.DataTo(&out)
-		}
-		if !isNotFound(err) {
-			return err
-		}
-		out = *p
-		out.CreatedAt = s.now()
-		if out.State == "" {
-			out.State = PhasePending
-		}
-		return tx.Create(ref, &out)
-	})
-	if err != nil {
+	np := *p
+	np.CreatedAt = s.now()
+	if np.State == "" {
+		np.State = PhasePending
+	}
+	_, err := s.phase(run, p.ID).Create(ctx, &np)
+	if err == nil {
+		return &np, nil
+	}
+	if !isAlreadyExists(err) {
 		return nil, fmt.Errorf("store.EnsurePhase %s: %w", p.ID, err)
 	}
-	return &out, nil
+	return s.GetPhase(ctx, run, p.ID)
 }
 
 // GetPhase reads a phase.
@@ -383,29 +366,18 @@ func (s *Store) CheckPhaseComplete(ctx context.Context, run, phase string) (bool
 	if n < p.TotalBatches {
 		return false, nil
 	}
-	var triggered bool
-	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(s.phase(run, phase))
-		if err != nil {
-			return err
-		}
-		var cur Phase
-		if err := snap.DataTo(&cur); err != nil {
-			return err
-		}
-		triggered = true
+	var cur Phase
+	err = s.modify(ctx, s.phase(run, phase), &cur, func() (bool, func(*firestore.WriteBatch), error) {
 		if cur.State != PhasePending {
-			return nil
+			return false, nil, nil
 		}
-		return tx.Update(s.phase(run, phase), []firestore.Update{
-			{Path: "state", Value: PhaseTriggered},
-			{Path: "triggered_at", Value: s.now()},
-		})
+		cur.State, cur.TriggeredAt = PhaseTriggered, s.now()
+		return true, nil, nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("store.CheckPhaseComplete: %w", err)
 	}
-	return triggered, nil
+	return true, nil
 }
 
 func countOf(v any) (int, error) {
@@ -427,29 +399,22 @@ func countOf(v any) (int, error) {
 func (s *Store) ClaimPhase(ctx context.Context, run, phase, holder string, lease time.Duration) (*Phase, bool, error) {
 	var out Phase
 	var ok bool
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.modify(ctx, s.phase(run, phase), &out, func() (bool, func(*firestore.WriteBatch), error) {
 		ok = false
-		snap, err := tx.Get(s.phase(run, phase))
-		if err != nil {
-			return err
-		}
-		if err := snap.DataTo(&out); err != nil {
-			return err
-		}
 		now := s.now()
 		switch out.State {
 		case PhaseTriggered:
 		case PhaseRunning:
 			if out.Lease != nil && out.Lease.Holder != holder && now.Before(out.Lease.Expires) {
-				return nil
+				return false, nil, nil
 			}
 		default:
-			return nil
+			return false, nil, nil
 		}
 		ok = true
 		out.State = PhaseRunning
 		out.Lease = &Lease{Holder: holder, Expires: now.Add(lease)}
-		return tx.Set(s.phase(run, phase), &out)
+		return true, nil, nil
 	})
 	if isNotFound(err) {
 		return nil, false, fmt.Errorf("store.ClaimPhase %s: %w", phase, ErrNotFound)
@@ -464,17 +429,10 @@ func (s *Store) ClaimPhase(ctx context.Context, run, phase, holder string, lease
 // phase's usage to the run's, in one transaction, so a duplicate message
 // never counts usage twice.
 func (s *Store) FinishPhase(ctx context.Context, run, phase string, metrics Phase) error {
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(s.phase(run, phase))
-		if err != nil {
-			return err
-		}
-		var cur Phase
-		if err := snap.DataTo(&cur); err != nil {
-			return err
-		}
+	var cur Phase
+	err := s.modify(ctx, s.phase(run, phase), &cur, func() (bool, func(*firestore.WriteBatch), error) {
 		if cur.State == PhaseDone {
-			return nil
+			return false, nil, nil
 		}
 		cur.State = PhaseDone
 		cur.Metrics = metrics.Metrics
@@ -483,15 +441,14 @@ func (s *Store) FinishPhase(ctx context.Context, run, phase string, metrics Phas
 		cur.Lease = nil
 		cur.DoneAt = s.now()
 		u := metrics.Usage
-		if err := tx.Update(s.run(run), []firestore.Update{
-			{Path: "usage.calls", Value: firestore.Increment(u.Calls)},
-			{Path: "usage.input_tokens", Value: firestore.Increment(u.InputTokens)},
-			{Path: "usage.output_tokens", Value: firestore.Increment(u.OutputTokens)},
-			{Path: "usage.errors", Value: firestore.Increment(u.Errors)},
-		}); err != nil {
-			return err
-		}
-		return tx.Set(s.phase(run, phase), &cur)
+		return true, func(b *firestore.WriteBatch) {
+			b.Update(s.run(run), []firestore.Update{
+				{Path: "usage.calls", Value: firestore.Increment(u.Calls)},
+				{Path: "usage.input_tokens", Value: firestore.Increment(u.InputTokens)},
+				{Path: "usage.output_tokens", Value: firestore.Increment(u.OutputTokens)},
+				{Path: "usage.errors", Value: firestore.Increment(u.Errors)},
+			})
+		}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("store.FinishPhase %s: %w", phase, err)

@@ -1,0 +1,45 @@
+# promptml — see README.md. Every target works on a fresh machine with Go,
+# Java 17 and the Firestore/Pub/Sub emulators installed (see README).
+
+GO      ?= go
+BIN     := bin/promptml
+DATA    ?= samples/translation-fr.csv
+CONFIG  ?= samples/translation-fr.yaml
+PROJECT ?=
+REGION  ?= us-central1
+export GCE_METADATA_HOST := 127.0.0.1:1
+
+.PHONY: build run test test-short vet bench package deploy clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/promptml
+
+## run: train the translation sample on the local cloud with the simulator.
+run: build
+	$(BIN) local --data $(DATA) --config $(CONFIG)
+
+## test: vet, then every test (unit, emulator integration, end to end),
+## with one pair of emulators shared by all packages.
+test: build vet
+	$(BIN) emulators -- $(GO) test -count=1 -timeout 15m ./...
+
+## test-short: unit tests only (no emulators).
+test-short:
+	$(GO) test -short ./...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+
+## bench: Go benchmarks (not part of make test).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
+
+package:
+	bash scripts/package.sh
+
+deploy:
+	PROJECT=$(PROJECT) REGION=$(REGION) bash scripts/deploy.sh
+
+clean:
+	rm -rf bin dist

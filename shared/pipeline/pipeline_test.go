@@ -1,0 +1,392 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/storage"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/promptml/promptml/shared/blob"
+	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/llm/sim"
+	"github.com/promptml/promptml/shared/localcloud"
+	"github.com/promptml/promptml/shared/pipeline"
+	"github.com/promptml/promptml/shared/queue"
+	"github.com/promptml/promptml/shared/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(localcloud.RunTests(m)) }
+
+const (
+	datasets  = "datasets"
+	artifacts = "artifacts"
+)
+
+// fakeQueue records published messages; the test delivers them.
+type fakeQueue struct {
+	mu      sync.Mutex
+	batches []queue.BatchMessage
+	done    []queue.PhaseDoneMessage
+}
+
+func (q *fakeQueue) PublishBatches(_ context.Context, msgs []queue.BatchMessage) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.batches = append(q.batches, msgs...)
+	return nil
+}
+
+func (q *fakeQueue) PublishPhaseDone(_ context.Context, m queue.PhaseDoneMessage) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.done = append(q.done, m)
+	return nil
+}
+
+func (q *fakeQueue) take() ([]queue.BatchMessage, []queue.PhaseDoneMessage) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b, d := q.batches, q.done
+	q.batches, q.done = nil, nil
+	return b, d
+}
+
+type simModels struct{ m *sim.Model }
+
+func (s simModels) Model(context.Context, config.Model) (pipeline.Generator, error) { return s.m, nil }
+
+type env struct {
+	p   *pipeline.Pipeline
+	q   *fakeQueue
+	gcs *storage.Client
+}
+
+func newEnv(t *testing.T, csv string) *env {
+	t.Helper()
+	localcloud.RequireEmulators(t)
+	ctx := t.Context()
+	fs, err := firestore.NewClient(ctx, localcloud.ProjectID(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: datasets})
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: artifacts})
+	key := map[string]string{}
+	if csv != "" {
+		if key, err = sim.ParseCSV(strings.NewReader(csv)); err != nil {
+			key = map[string]string{}
+		}
+	}
+	q := &fakeQueue{}
+	return &env{
+		p: &pipeline.Pipeline{
+			Store: store.New(fs), Blob: blob.New(srv.Client()), Queue: q,
+			Models:         simModels{sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1})},
+			DatasetsBucket: datasets, ArtifactsBucket: artifacts, LLMRetries: 1, RetryBase: 1,
+		},
+		q:   q,
+		gcs: srv.Client(),
+	}
+}
+
+func (e *env) upload(t *testing.T, name, data string) pipeline.Upload {
+	t.Helper()
+	w := e.gcs.Bucket(datasets).Object(name).NewWriter(t.Context())
+	if _, err := w.Write([]byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return pipeline.Upload{Bucket: datasets, Object: name, Generation: w.Attrs().Generation}
+}
+
+// drain delivers every published message until none is left; with dup
+// each is delivered twice, the two deliveries running concurrently.
+func (e *env) drain(t *testing.T, dup bool) {
+	t.Helper()
+	ctx := t.Context()
+	copies := 1
+	if dup {
+		copies = 2
+	}
+	for range 10000 {
+		bs, ds := e.q.take()
+		if len(bs) == 0 && len(ds) == 0 {
+			return
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, copies*(len(bs)+len(ds)))
+		for _, b := range bs {
+			for range copies {
+				wg.Go(func() { errs <- e.p.RunBatch(ctx, b) })
+			}
+		}
+		wg.Wait()
+		for i, d := range ds {
+			for c := range copies {
+				wg.Go(func() { errs <- e.p.Aggregate(ctx, d, fmt.Sprintf("msg-%s-%d-%d", d.PhaseID, i, c)) })
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("delivery failed: %v", err)
+			}
+		}
+	}
+	t.Fatal("messages never drained")
+}
+
+func readSample(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../../samples/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// snapshot is the part of a run's state that must not depend on how often
+// messages were delivered.
+type snapshot struct {
+	Status, Stage   string
+	Initial, Best   string
+	InitialVal      float64
+	BestVal         float64
+	Usage           store.Usage
+	Test            *store.TestResult
+	Prompts         []string
+	Epochs          []string
+	Phases          []string
+	Events          int
+	BatchesPerPhase map[string]int
+}
+
+func takeSnapshot(t *testing.T, p *pipeline.Pipeline, id string) snapshot {
+	t.Helper()
+	ctx := t.Context()
+	r, err := p.Store.GetRun(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := snapshot{Status: r.Status, Stage: r.Stage, Initial: r.InitialPromptID, Best: r.IncumbentID,
+		InitialVal: r.InitialVal, BestVal: r.BestVal, Usage: r.Usage, Test: r.Test, BatchesPerPhase: map[string]int{}}
+	prompts, err := p.Store.ListPrompts(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range prompts {
+		s.Prompts = append(s.Prompts, fmt.Sprintf("%s parent=%s epoch=%d status=%s scores=%v", pr.ID, pr.Parent, pr.Epoch, pr.Status, pr.Scores))
+	}
+	sort.Strings(s.Prompts)
+	epochs, err := p.Store.ListEpochs(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range epochs {
+		s.Epochs = append(s.Epochs, fmt.Sprintf("%d inc=%s val=%.4f best=%s %.4f delta=%.4f %s usage=%+v", e.N, e.IncumbentID, e.IncumbentVal, e.BestCandidate, e.BestVal, e.Delta, e.Decision, e.Usage))
+	}
+	phases, err := p.Store.ListPhases(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ph := range phases {
+		s.Phases = append(s.Phases, fmt.Sprintf("%s %s %+v usage=%+v", ph.ID, ph.State, *ph.Metrics, ph.Usage))
+		bs, err := p.Store.ListBatches(ctx, id, ph.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.BatchesPerPhase[ph.ID] = len(bs)
+	}
+	sort.Strings(s.Phases)
+	events, err := p.Store.ListEvents(ctx, id, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Events = len(events)
+	return s
+}
+
+func TestTrainingRun(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	e := newEnv(t, csv)
+	ctx := t.Context()
+	_ = e.upload(t, "translation-fr.yaml", readSample(t, "translation-fr.yaml"))
+	u := e.upload(t, "translation-fr.csv", csv)
+	id, err := e.p.StartFromUpload(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t, false)
+	s := takeSnapshot(t, e.p, id)
+	if s.Status != store.StatusSucceeded {
+		t.Fatalf("status = %s, want succeeded (snapshot %+v)", s.Status, s)
+	}
+	if s.InitialVal > 0.5 || s.BestVal < 0.85 {
+		t.Errorf("val went %.3f → %.3f, want ≤ 0.5 → ≥ 0.85", s.InitialVal, s.BestVal)
+	}
+	if s.Test == nil || s.Test.Best.N == 0 || s.Test.Initial.N == 0 {
+		t.Fatalf("test scores missing: %+v", s.Test)
+	}
+	// Every example of every phase is scored exactly once.
+	r, _ := e.p.Store.GetRun(ctx, id)
+	phases, _ := e.p.Store.ListPhases(ctx, id)
+	for _, ph := range phases {
+		if got, want := ph.Metrics.N+ph.Metrics.Errors, r.Dataset.Counts[ph.Split]; got != want {
+			t.Errorf("phase %s scored %d examples, want %d", ph.ID, got, want)
+		}
+	}
+	// The export holds the best prompt.
+	b, err := e.p.Blob.ReadAll(ctx, artifacts, blob.ExportPath(id, "output.txt"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, err := e.p.Store.GetPrompt(ctx, id, r.IncumbentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != best.Output {
+		t.Errorf("exported output.txt = %q, want %q", b, best.Output)
+	}
+	if best.Parent == "" || best.Reasoning == "" {
+		t.Errorf("best prompt lacks parent or reasoning: %+v", best)
+	}
+}
+
+func TestDuplicateDeliveriesChangeNothing(t *testing.T) {
+	csv := readSample(t, "sentiment.csv")
+	run := func(dup bool) snapshot {
+		e := newEnv(t, csv)
+		u := e.upload(t, "sentiment.csv", csv)
+		id, err := e.p.StartFromUpload(t.Context(), u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dup {
+			// The upload event is delivered twice too.
+			id2, err := e.p.StartFromUpload(t.Context(), u)
+			if err != nil || id2 != id {
+				t.Fatalf("redelivered upload: id %q err %v, want %q", id2, err, id)
+			}
+		}
+		e.drain(t, dup)
+		return takeSnapshot(t, e.p, id)
+	}
+	once, twice := run(false), run(true)
+	if once.Status != store.StatusSucceeded {
+		t.Fatalf("single delivery: status %s", once.Status)
+	}
+	if d := cmp.Diff(once, twice); d != "" {
+		t.Errorf("state after duplicated deliveries differs (-once +twice):\n%s", d)
+	}
+}
+
+func TestBadCSVFailsRunWithRowAndColumn(t *testing.T) {
+	tests := []struct {
+		name       string
+		csv        string
+		wantRow    int
+		wantColumn string
+		wantIn     string
+	}{
+		{"empty ground truth", "user_input,ground_truth_output\nhello,bonjour\nbye,\n", 3, "ground_truth_output", "empty"},
+		{"missing column", "user_input,answer\nhello,bonjour\n", 1, "ground_truth_output", "missing required column"},
+		{"ragged row", "user_input,ground_truth_output\nhello,bonjour\na,b,c\n", 3, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, "")
+			id, err := e.p.StartFromUpload(t.Context(), e.upload(t, "bad.csv", tt.csv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := e.p.Store.GetRun(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != store.StatusFailed || r.Error == nil {
+				t.Fatalf("run = %s %+v, want failed with an error", r.Status, r.Error)
+			}
+			if r.Error.Row != tt.wantRow || r.Error.Column != tt.wantColumn || !strings.Contains(r.Error.Message, tt.wantIn) {
+				t.Errorf("error = %+v, want row %d column %q mentioning %q", r.Error, tt.wantRow, tt.wantColumn, tt.wantIn)
+			}
+			if bs, ds := e.q.take(); len(bs)+len(ds) > 0 {
+				t.Errorf("a failed intake published %d messages", len(bs)+len(ds))
+			}
+		})
+	}
+}
+
+func TestBadSidecarConfigFailsRun(t *testing.T) {
+	csv := "user_input,ground_truth_output\nhello,bonjour\nbye,au revoir\nyes,oui\nno,non\n"
+	e := newEnv(t, csv)
+	e.upload(t, "data.yaml", "epochs: 3\nsplit:\n  vall: 0.2\n")
+	id, err := e.p.StartFromUpload(t.Context(), e.upload(t, "data.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.p.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusFailed || r.Error == nil || r.Error.Path != "split.vall" {
+		t.Fatalf("run = %s %+v, want failed at split.vall", r.Status, r.Error)
+	}
+}
+
+func TestNonCSVUploadIgnored(t *testing.T) {
+	e := newEnv(t, "")
+	id, err := e.p.StartFromUpload(t.Context(), e.upload(t, "notes.txt", "hi"))
+	if err != nil || id != "" {
+		t.Fatalf("StartFromUpload(notes.txt) = %q, %v; want nothing started", id, err)
+	}
+}
+
+func TestCancelStopsFanOut(t *testing.T) {
+	csv := readSample(t, "sentiment.csv")
+	e := newEnv(t, csv)
+	ctx := t.Context()
+	id, err := e.p.StartFromUpload(ctx, e.upload(t, "s.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.p.Cancel(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t, false)
+	r, err := e.p.Store.GetRun(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusCancelled {
+		t.Errorf("status = %s, want cancelled", r.Status)
+	}
+	bs, err := e.p.Store.ListBatches(ctx, id, pipeline.PhaseID("train", r.InitialPromptID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 0 {
+		t.Errorf("%d batches ran after cancel", len(bs))
+	}
+	if _, err := e.p.Cancel(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Cancel(unknown) = %v, want ErrNotFound", err)
+	}
+}
