@@ -113,6 +113,7 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 	}
 	p.event(ctx, r.ID, "phase-done/"+ph.ID, store.Event{Kind: "phase", Message: msg + ".", Epoch: r.Epoch, PhaseID: ph.ID,
 		Data: map[string]any{"split": ph.Split, "prompt_id": ph.PromptID, "mean": sum.Mean, "pass_rate": sum.PassRate}})
+	p.reportPhase(ctx, r.ID, ph, results)
 	return nil
 }
 
@@ -212,7 +213,11 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 		if err != nil {
 			return err
 		}
-		if committed.StageSeq != seq+1 || committed.Terminal() {
+		if committed.StageSeq != seq+1 {
+			return nil
+		}
+		p.reportRun(ctx, committed)
+		if committed.Terminal() {
 			return nil
 		}
 		if err := p.fanOut(ctx, committed); err != nil {
@@ -563,6 +568,7 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 	}
 	p.event(ctx, r.ID, fmt.Sprintf("gate/%d", r.Epoch), store.Event{Kind: "decision", Epoch: r.Epoch, Message: msg,
 		Data: map[string]any{"decision": ep.Decision, "delta": ep.Delta}})
+	p.reportEpoch(ctx, r.ID, ep)
 	if ep.Decision == store.DecisionAccepted {
 		ph, err := p.Store.EnsurePhase(ctx, r.ID, &store.Phase{ID: PhaseID(dataset.Train, st.Incumbent), Split: dataset.Train,
 			PromptID: st.Incumbent, TotalBatches: r.Dataset.Batches[dataset.Train]})

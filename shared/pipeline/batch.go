@@ -27,6 +27,7 @@ import (
 type Result struct {
 	ID       string `json:"id"`
 	Row      int    `json:"row"`
+	Batch    int    `json:"batch"`
 	Input    string `json:"user_input"`
 	Expected string `json:"expected"`
 	Actual   string `json:"actual"`
@@ -152,6 +153,7 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 				mu.Unlock()
 				return
 			}
+			res.Batch = n
 			results[i] = res
 		}()
 	}

@@ -46,6 +46,9 @@ type Pipeline struct {
 	Blob   *blob.Store
 	Queue  publisher
 	Models Models
+	// Analytics, when set, receives the BigQuery rows (runs, epochs,
+	// prompt versions, per-example results).
+	Analytics analyticsSink
 	// DatasetsBucket receives the users' CSVs (and sidecar configs).
 	DatasetsBucket string
 	// ArtifactsBucket receives shards, results and exports.
@@ -142,6 +145,9 @@ func (p *Pipeline) fail(ctx context.Context, runID string, e store.RunError) err
 		return fmt.Errorf("pipeline.fail: %w", err)
 	}
 	p.event(ctx, runID, "failed", store.Event{Kind: "failed", Message: "Run failed: " + e.Message})
+	if r, err := p.Store.GetRun(ctx, runID); err == nil {
+		p.reportRun(ctx, r)
+	}
 	logging.FromContext(ctx).Error("run failed", "error", e.Message)
 	return nil
 }
@@ -163,6 +169,7 @@ func (p *Pipeline) Cancel(ctx context.Context, runID string) (*store.Run, error)
 	}
 	if r.Status == store.StatusCancelled {
 		p.event(ctx, runID, "cancelled", store.Event{Kind: "cancelled", Message: "Run cancelled."})
+		p.reportRun(ctx, r)
 	}
 	return r, nil
 }

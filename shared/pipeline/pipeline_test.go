@@ -16,6 +16,7 @@ import (
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/promptml/promptml/shared/analytics"
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/llm/sim"
@@ -59,6 +60,43 @@ func (q *fakeQueue) take() ([]queue.BatchMessage, []queue.PhaseDoneMessage) {
 	b, d := q.batches, q.done
 	q.batches, q.done = nil, nil
 	return b, d
+}
+
+// fakeAnalytics records the rows the pipeline appends.
+type fakeAnalytics struct {
+	mu      sync.Mutex
+	runs    []analytics.RunRow
+	epochs  []analytics.EpochRow
+	prompts []analytics.PromptRow
+	results []analytics.ResultRow
+}
+
+func (f *fakeAnalytics) InsertRuns(_ context.Context, rows []analytics.RunRow) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runs = append(f.runs, rows...)
+	return nil
+}
+
+func (f *fakeAnalytics) InsertEpochs(_ context.Context, rows []analytics.EpochRow) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.epochs = append(f.epochs, rows...)
+	return nil
+}
+
+func (f *fakeAnalytics) InsertPrompts(_ context.Context, rows []analytics.PromptRow) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.prompts = append(f.prompts, rows...)
+	return nil
+}
+
+func (f *fakeAnalytics) InsertResults(_ context.Context, rows []analytics.ResultRow) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.results = append(f.results, rows...)
+	return nil
 }
 
 type simModels struct{ m *sim.Model }
@@ -229,6 +267,8 @@ func TestTrainingRun(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	e := newEnv(t, csv)
 	ctx := t.Context()
+	fa := &fakeAnalytics{}
+	e.p.Analytics = fa
 	_ = e.upload(t, "translation-fr.yaml", readSample(t, "translation-fr.yaml"))
 	u := e.upload(t, "translation-fr.csv", csv)
 	id, err := e.p.StartFromUpload(ctx, u)
@@ -268,6 +308,31 @@ func TestTrainingRun(t *testing.T) {
 	}
 	if best.Parent == "" || best.Reasoning == "" {
 		t.Errorf("best prompt lacks parent or reasoning: %+v", best)
+	}
+
+	// The analytics rows mirror the run.
+	epochs, _ := e.p.Store.ListEpochs(ctx, id)
+	if len(fa.epochs) != len(epochs) {
+		t.Errorf("%d epoch rows, want %d", len(fa.epochs), len(epochs))
+	}
+	wantResults := 0
+	for _, ph := range phases {
+		wantResults += ph.Metrics.N + ph.Metrics.Errors
+	}
+	if len(fa.results) != wantResults || len(fa.prompts) != len(phases) {
+		t.Errorf("%d result rows and %d prompt rows, want %d and %d", len(fa.results), len(fa.prompts), wantResults, len(phases))
+	}
+	if last := fa.runs[len(fa.runs)-1]; last.Status != store.StatusSucceeded || !last.TestScoreBest.Valid || last.BestPromptID != r.IncumbentID {
+		t.Errorf("last run row = %+v, want succeeded with test scores", last)
+	}
+	batches := map[int64]int{}
+	for _, row := range fa.results {
+		if row.PhaseID == pipeline.PhaseID("train", r.InitialPromptID) {
+			batches[row.Batch]++
+		}
+	}
+	if len(batches) != r.Dataset.Batches["train"] {
+		t.Errorf("result rows of the baseline train phase span batches %v, want %d batches", batches, r.Dataset.Batches["train"])
 	}
 }
 

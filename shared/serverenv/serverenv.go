@@ -18,6 +18,7 @@ import (
 	"cloud.google.com/go/storage"
 	"github.com/goccy/go-yaml"
 
+	"github.com/promptml/promptml/shared/analytics"
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/llm/sim"
@@ -46,6 +47,9 @@ type Config struct {
 	PhaseDoneTopic string `yaml:"phase_done_topic"`
 	// FirestoreDatabase (PROMPTML_FIRESTORE_DATABASE; default "(default)").
 	FirestoreDatabase string `yaml:"firestore_database"`
+	// BigQueryDataset receives the analytics rows
+	// (PROMPTML_BIGQUERY_DATASET; empty disables analytics).
+	BigQueryDataset string `yaml:"bigquery_dataset"`
 	// Lease bounds how long a crashed aggregator blocks its phase
 	// (PROMPTML_LEASE, a Go duration; default 10m = the function timeout).
 	Lease time.Duration `yaml:"lease"`
@@ -89,6 +93,7 @@ func load(getenv func(string) string) (Config, error) {
 	str("PROMPTML_BATCHES_TOPIC", &c.BatchesTopic)
 	str("PROMPTML_PHASE_DONE_TOPIC", &c.PhaseDoneTopic)
 	str("PROMPTML_FIRESTORE_DATABASE", &c.FirestoreDatabase)
+	str("PROMPTML_BIGQUERY_DATASET", &c.BigQueryDataset)
 	dur := func(name string, dst *time.Duration) {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
@@ -173,6 +178,7 @@ type Env struct {
 	PubSub    *pubsub.Client
 	Storage   *storage.Client
 	Publisher *queue.Publisher
+	Analytics *analytics.Writer
 	Pipeline  *pipeline.Pipeline
 
 	mu     sync.Mutex
@@ -198,6 +204,12 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		return nil, fmt.Errorf("serverenv.New: storage: %w", err)
 	}
 	e.Publisher = queue.NewPublisher(e.PubSub, c.BatchesTopic, c.PhaseDoneTopic)
+	if c.BigQueryDataset != "" {
+		if e.Analytics, err = analytics.New(ctx, c.Project, c.BigQueryDataset); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("serverenv.New: analytics: %w", err)
+		}
+	}
 	e.Pipeline = &pipeline.Pipeline{
 		Store:           store.New(e.Firestore),
 		Blob:            blob.New(e.Storage),
@@ -206,6 +218,11 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		DatasetsBucket:  c.DatasetsBucket,
 		ArtifactsBucket: c.ArtifactsBucket,
 		Lease:           c.Lease,
+	}
+	if e.Analytics != nil {
+		// Only a configured writer: a nil *Writer in the interface would
+		// not compare equal to nil.
+		e.Pipeline.Analytics = e.Analytics
 	}
 	return e, nil
 }
@@ -247,6 +264,9 @@ func (e *Env) Close() error {
 	var errs []error
 	if e.Publisher != nil {
 		e.Publisher.Stop()
+	}
+	if e.Analytics != nil {
+		errs = append(errs, e.Analytics.Close())
 	}
 	if e.PubSub != nil {
 		errs = append(errs, e.PubSub.Close())

@@ -1,0 +1,95 @@
+package pipeline
+
+import (
+	"context"
+
+	"cloud.google.com/go/bigquery"
+
+	"github.com/promptml/promptml/shared/analytics"
+	"github.com/promptml/promptml/shared/logging"
+	"github.com/promptml/promptml/shared/store"
+)
+
+// analyticsSink appends rows to the BigQuery tables (shared/analytics).
+// Rows carry deterministic insert ids, so a redelivered step that appends
+// again is deduplicated by BigQuery, and the *_latest views keep the newest
+// row per key.
+type analyticsSink interface {
+	InsertRuns(ctx context.Context, rows []analytics.RunRow) error
+	InsertEpochs(ctx context.Context, rows []analytics.EpochRow) error
+	InsertPrompts(ctx context.Context, rows []analytics.PromptRow) error
+	InsertResults(ctx context.Context, rows []analytics.ResultRow) error
+}
+
+// Analytics are best effort: Firestore is the source of truth, so a failed
+// append is logged and the pipeline goes on.
+func (p *Pipeline) logAnalytics(ctx context.Context, what string, err error) {
+	if err != nil {
+		logging.FromContext(ctx).Warn("analytics append failed", "table", what, "error", err.Error())
+	}
+}
+
+func (p *Pipeline) reportRun(ctx context.Context, r *store.Run) {
+	if p.Analytics == nil || r == nil {
+		return
+	}
+	row := analytics.RunRow{RunID: r.ID, Status: r.Status, DatasetURI: r.Dataset.URI, CreatedAt: r.CreatedAt,
+		UpdatedAt: r.UpdatedAt, Epoch: int64(r.Epoch), BestPromptID: r.IncumbentID,
+		Calls: int64(r.Usage.Calls), InputTokens: int64(r.Usage.InputTokens), OutputTokens: int64(r.Usage.OutputTokens)}
+	if r.Stage != store.StageIntake && r.Stage != store.StageBaseline {
+		row.InitialValScore, row.BestValScore = analytics.Float(r.InitialVal), analytics.Float(r.BestVal)
+	}
+	if r.Test != nil {
+		row.TestScoreInitial, row.TestScoreBest = analytics.Float(r.Test.Initial.Mean), analytics.Float(r.Test.Best.Mean)
+	}
+	if r.Error != nil {
+		row.Error = r.Error.Message
+	}
+	p.logAnalytics(ctx, analytics.RunsTable, p.Analytics.InsertRuns(ctx, []analytics.RunRow{row}))
+}
+
+func (p *Pipeline) reportEpoch(ctx context.Context, runID string, e *store.Epoch) {
+	if p.Analytics == nil {
+		return
+	}
+	row := analytics.EpochRow{RunID: runID, Epoch: int64(e.N), IncumbentID: e.IncumbentID, BestCandidateID: e.BestCandidate,
+		IncumbentVal: analytics.Float(e.IncumbentVal), Decision: e.Decision, Calls: int64(e.Usage.Calls),
+		StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, CandidateIDs: []string{}}
+	for _, c := range e.Candidates {
+		row.CandidateIDs = append(row.CandidateIDs, c.PromptID)
+	}
+	if e.BestCandidate != "" {
+		row.CandidateVal, row.Delta = analytics.Float(e.BestVal), analytics.Float(e.Delta)
+	}
+	if e.PValue != nil {
+		row.PValue = analytics.Float(*e.PValue)
+	}
+	p.logAnalytics(ctx, analytics.EpochsTable, p.Analytics.InsertEpochs(ctx, []analytics.EpochRow{row}))
+}
+
+func (p *Pipeline) reportPhase(ctx context.Context, runID string, ph *store.Phase, results []Result) {
+	if p.Analytics == nil {
+		return
+	}
+	if pr, err := p.Store.GetPrompt(ctx, runID, ph.PromptID); err == nil {
+		row := analytics.PromptRow{RunID: runID, PromptID: pr.ID, ParentID: pr.Parent, Epoch: int64(pr.Epoch),
+			Strategy: pr.Strategy, SystemPrompt: pr.System, OutputPrompt: pr.Output, Reasoning: pr.Reasoning, Status: pr.Status}
+		for split, dst := range map[string]*bigquery.NullFloat64{"train": &row.TrainScore, "val": &row.ValScore, "test": &row.TestScore} {
+			if s, ok := pr.Scores[split]; ok {
+				*dst = analytics.Float(s.Mean)
+			}
+		}
+		p.logAnalytics(ctx, analytics.PromptVersionsTable, p.Analytics.InsertPrompts(ctx, []analytics.PromptRow{row}))
+	}
+	rows := make([]analytics.ResultRow, 0, len(results))
+	for _, res := range results {
+		row := analytics.ResultRow{RunID: runID, PhaseID: ph.ID, PromptID: ph.PromptID, Split: ph.Split,
+			Batch: int64(res.Batch), ExampleID: res.ID, UserInput: res.Input, Expected: res.Expected, Actual: res.Actual,
+			Error: res.Error, LatencyMS: res.LatencyMS, InputTokens: int64(res.Usage.InputTokens), OutputTokens: int64(res.Usage.OutputTokens)}
+		if res.Score != nil {
+			row.Score = *res.Score
+		}
+		rows = append(rows, row)
+	}
+	p.logAnalytics(ctx, analytics.ExampleResultsTable, p.Analytics.InsertResults(ctx, rows))
+}
