@@ -211,6 +211,9 @@ func runLocal(ctx context.Context, out io.Writer, o localOptions) error {
 	fmt.Fprintf(out, "Run %s\n\n", runID)
 	sum, err := watchRun(wctx, out, api, runID)
 	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{130, fmt.Errorf("interrupted: stopped the local cloud; run %s was left unfinished", runID)}
+		}
 		return err
 	}
 	printSummary(out, sum)

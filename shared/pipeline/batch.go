@@ -194,13 +194,13 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 }
 
 // metric builds the run's metric; the judge of llm_judge is the optimizer
-// model.
+// model, the embedder of semantic_similarity the instance's.
 func (p *Pipeline) metric(ctx context.Context, cfg config.Run) (eval.Metric, error) {
 	judge, err := p.Models.Model(ctx, cfg.Optimizer.Model)
 	if err != nil {
 		return nil, err
 	}
-	return eval.Build(cfg.Metrics, eval.Deps{Judge: judge})
+	return eval.Build(cfg.Metrics, eval.Deps{Judge: judge, Embedder: p.Embedder})
 }
 
 // answer calls the primary model for one example and scores the answer. It
@@ -221,7 +221,8 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 	}
 	res.Actual = resp.Text
 	res.Usage = resp.Usage
-	s, err := metric.Score(ctx, resp.Text, ex.GroundTruth)
+	// The judge of llm_judge sees the question too.
+	s, err := metric.Score(eval.WithInput(ctx, ex.UserInput), resp.Text, ex.GroundTruth)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()

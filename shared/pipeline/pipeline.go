@@ -17,6 +17,7 @@ import (
 
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/eval"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/queue"
@@ -46,6 +47,13 @@ type Pipeline struct {
 	Blob   *blob.Store
 	Queue  publisher
 	Models Models
+	// Defaults is the deployment's config layer, applied over the embedded
+	// defaults and under the sidecar and the request (e.g. Vertex AI models
+	// in the cloud). Empty means none.
+	Defaults []byte
+	// Embedder embeds texts for the semantic_similarity metric; it is
+	// shared by every run of the instance, so each text is embedded once.
+	Embedder eval.Embedder
 	// Analytics, when set, receives the BigQuery rows (runs, epochs,
 	// prompt versions, per-example results).
 	Analytics analyticsSink

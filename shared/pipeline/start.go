@@ -124,6 +124,9 @@ func (p *Pipeline) resume(ctx context.Context, id string, override []byte) error
 func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*store.Run, error) {
 	src := r.Source
 	layers := []config.Layer{}
+	if len(p.Defaults) > 0 {
+		layers = append(layers, config.Layer{Source: "deployment defaults", Data: p.Defaults})
+	}
 	sidecar := blob.SidecarName(src.Object)
 	b, err := p.Blob.ReadAll(ctx, src.Bucket, sidecar, maxSidecarBytes)
 	switch {

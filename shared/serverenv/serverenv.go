@@ -17,10 +17,12 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/storage"
 	"github.com/goccy/go-yaml"
+	"google.golang.org/genai"
 
 	"github.com/promptml/promptml/shared/analytics"
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/eval"
 	"github.com/promptml/promptml/shared/llm/sim"
 	"github.com/promptml/promptml/shared/llm/vertex"
 	"github.com/promptml/promptml/shared/pipeline"
@@ -47,6 +49,20 @@ type Config struct {
 	PhaseDoneTopic string `yaml:"phase_done_topic"`
 	// FirestoreDatabase (PROMPTML_FIRESTORE_DATABASE; default "(default)").
 	FirestoreDatabase string `yaml:"firestore_database"`
+	// LLMProvider is the provider runs use unless their config names one:
+	// "sim" (the offline simulator) or "vertex" (PROMPTML_LLM_PROVIDER;
+	// default sim, set to vertex by Terraform).
+	LLMProvider string `yaml:"llm_provider"`
+	// PrimaryModel is the default primary model with the vertex provider
+	// (PROMPTML_PRIMARY_MODEL; default gemini-2.5-flash).
+	PrimaryModel string `yaml:"primary_model"`
+	// OptimizerModel is the default optimizer model with the vertex
+	// provider (PROMPTML_OPTIMIZER_MODEL; default gemini-2.5-pro).
+	OptimizerModel string `yaml:"optimizer_model"`
+	// EmbeddingModel is the Vertex AI embedding model of the
+	// semantic_similarity metric (PROMPTML_EMBEDDING_MODEL; default
+	// text-embedding-005).
+	EmbeddingModel string `yaml:"embedding_model"`
 	// BigQueryDataset receives the analytics rows
 	// (PROMPTML_BIGQUERY_DATASET; empty disables analytics).
 	BigQueryDataset string `yaml:"bigquery_dataset"`
@@ -79,6 +95,10 @@ func load(getenv func(string) string) (Config, error) {
 		FirestoreDatabase: firestore.DefaultDatabaseID,
 		Lease:             10 * time.Minute,
 		SimSeed:           1,
+		LLMProvider:       "sim",
+		PrimaryModel:      "gemini-2.5-flash",
+		OptimizerModel:    "gemini-2.5-pro",
+		EmbeddingModel:    "text-embedding-005",
 	}
 	var errs []error
 	str := func(name string, dst *string) {
@@ -94,6 +114,10 @@ func load(getenv func(string) string) (Config, error) {
 	str("PROMPTML_PHASE_DONE_TOPIC", &c.PhaseDoneTopic)
 	str("PROMPTML_FIRESTORE_DATABASE", &c.FirestoreDatabase)
 	str("PROMPTML_BIGQUERY_DATASET", &c.BigQueryDataset)
+	str("PROMPTML_LLM_PROVIDER", &c.LLMProvider)
+	str("PROMPTML_PRIMARY_MODEL", &c.PrimaryModel)
+	str("PROMPTML_OPTIMIZER_MODEL", &c.OptimizerModel)
+	str("PROMPTML_EMBEDDING_MODEL", &c.EmbeddingModel)
 	dur := func(name string, dst *time.Duration) {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
@@ -156,6 +180,9 @@ func (c Config) Validate() error {
 	if c.DatasetsBucket != "" && c.DatasetsBucket == c.ArtifactsBucket {
 		errs = append(errs, errors.New("PROMPTML_DATASETS_BUCKET and PROMPTML_ARTIFACTS_BUCKET must differ, or writing artifacts would start runs"))
 	}
+	if c.LLMProvider != "sim" && c.LLMProvider != "vertex" {
+		errs = append(errs, fmt.Errorf("PROMPTML_LLM_PROVIDER must be sim or vertex, got %q", c.LLMProvider))
+	}
 	if c.SimErrorRate < 0 || c.SimErrorRate >= 1 {
 		errs = append(errs, fmt.Errorf("PROMPTML_SIM_ERROR_RATE must be in [0,1), got %v", c.SimErrorRate))
 	}
@@ -211,6 +238,8 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		}
 	}
 	e.Pipeline = &pipeline.Pipeline{
+		Defaults:        c.defaultsLayer(),
+		Embedder:        eval.NewCachedEmbedder(&lazyEmbedder{env: e}, 100000),
 		Store:           store.New(e.Firestore),
 		Blob:            blob.New(e.Storage),
 		Queue:           e.Publisher,
@@ -225,6 +254,41 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		e.Pipeline.Analytics = e.Analytics
 	}
 	return e, nil
+}
+
+// defaultsLayer is the deployment's config layer between the embedded
+// defaults and a run's own: it points runs at Vertex AI when the deployment
+// says so.
+func (c Config) defaultsLayer() []byte {
+	if c.LLMProvider != "vertex" {
+		return nil
+	}
+	return []byte(fmt.Sprintf("primary: {provider: vertex, name: %q}\noptimizer: {model: {provider: vertex, name: %q}}\n",
+		c.PrimaryModel, c.OptimizerModel))
+}
+
+// lazyEmbedder builds the Vertex AI embedding client on first use, so
+// instances whose runs never use semantic_similarity never build it.
+type lazyEmbedder struct {
+	env  *Env
+	mu   sync.Mutex
+	next *eval.GenAIEmbedder
+}
+
+func (l *lazyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	l.mu.Lock()
+	if l.next == nil {
+		client, err := genai.NewClient(ctx, &genai.ClientConfig{Backend: genai.BackendVertexAI,
+			Project: l.env.Config.Project, Location: l.env.Config.Location})
+		if err != nil {
+			l.mu.Unlock()
+			return nil, fmt.Errorf("serverenv: embedding client: %w", err)
+		}
+		l.next = eval.NewGenAIEmbedder(client, l.env.Config.EmbeddingModel)
+	}
+	next := l.next
+	l.mu.Unlock()
+	return next.Embed(ctx, texts)
 }
 
 // Model returns the model a run config names, building its client once.
