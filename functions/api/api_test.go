@@ -187,12 +187,16 @@ func (e *env) getJSON(t *testing.T, target string, v any) {
 // wantError checks an error reply: the code and a JSON {"error": ...}.
 func wantError(t *testing.T, r response, code int, mention string) {
 	t.Helper()
+	body := string(r.body)
+	if len(body) > 300 {
+		body = body[:300] + "…"
+	}
 	if r.code != code {
-		t.Errorf("code = %d, want %d (body %s)", r.code, code, r.body)
+		t.Errorf("code = %d, want %d (body %s)", r.code, code, body)
 	}
 	var eb api.ErrorBody
 	if err := json.Unmarshal(r.body, &eb); err != nil || eb.Error == "" {
-		t.Errorf("body %q is not a JSON error (%v)", r.body, err)
+		t.Errorf("body %q is not a JSON error (%v)", body, err)
 	}
 	if !strings.Contains(eb.Error, mention) {
 		t.Errorf("error %q does not mention %q", eb.Error, mention)
@@ -581,6 +585,8 @@ func TestStartRun(t *testing.T) {
 			if bs, ds := e.q.take(); len(bs)+len(ds) > 0 {
 				t.Errorf("a failed start published %d messages", len(bs)+len(ds))
 			}
+			// A run that never got a prompt has nothing to export.
+			wantError(t, e.do(t, http.MethodGet, "/runs/"+got.Run.ID+"/export", nil), http.StatusConflict, "no prompt")
 		})
 	}
 
@@ -597,6 +603,8 @@ func TestStartRun(t *testing.T) {
 		{"missing object", []byte(`{"dataset":"gs://datasets/missing.csv"}`), http.StatusBadRequest, "does not exist"},
 		{"no dataset", []byte(`{}`), http.StatusBadRequest, "dataset"},
 		{"malformed JSON", []byte(`{"dataset":`), http.StatusBadRequest, "JSON"},
+		{"trailing data after the JSON", []byte(`{"dataset":"gs://datasets/sentiment.csv"} {"dataset":`), http.StatusBadRequest, "JSON"},
+		{"empty body", []byte(``), http.StatusBadRequest, "JSON"},
 		{"not an object", []byte(`["gs://datasets/sentiment.csv"]`), http.StatusBadRequest, "JSON"},
 		{"unknown field", []byte(`{"dataset":"gs://datasets/sentiment.csv","epochs":3}`), http.StatusBadRequest, "epochs"},
 		{"body over 1 MiB", []byte(`{"dataset":"gs://datasets/sentiment.csv","config":"` + strings.Repeat("a", 1<<20) + `"}`), http.StatusRequestEntityTooLarge, "larger than"},

@@ -335,7 +335,8 @@ func join(path, key string) string {
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// Validate checks every value, returning the first bad one as *FieldError.
+// Validate checks every value and returns every bad one, each a
+// *FieldError, joined (errors.As finds the first).
 func (r Run) Validate() error {
 	var errs []error
 	bad := func(path, format string, args ...any) {
@@ -382,7 +383,16 @@ func (r Run) Validate() error {
 	if len(r.Metrics) == 0 {
 		bad("metrics", "at least one metric is required")
 	} else if _, err := eval.Build(r.Metrics, eval.Deps{}); err != nil {
-		bad("metrics", "%v", err)
+		var se *eval.SpecError
+		if errors.As(err, &se) {
+			reason := se.Msg
+			if se.Field != "name" {
+				reason += fmt.Sprintf(" (metric %s)", se.Metric)
+			}
+			bad(fmt.Sprintf("metrics[%d].%s", se.Index, se.Field), "%s", reason)
+		} else {
+			bad("metrics", "%v", err)
+		}
 	}
 	if r.Gate.MinDelta < 0 || r.Gate.MinDelta >= 1 {
 		bad("gate.min_delta", "must be in [0,1), got %v", r.Gate.MinDelta)

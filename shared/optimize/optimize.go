@@ -23,7 +23,9 @@ type Request struct {
 	MetaPrompt  string
 	Model       string
 	Temperature float64
-	Data        Data
+	// MaxOutputTokens caps the reply (0 = provider default).
+	MaxOutputTokens int
+	Data            Data
 }
 
 // Propose asks the optimizer model for one candidate. A reply that cannot be
@@ -42,11 +44,12 @@ func Propose(ctx context.Context, gen generator, req Request) (Proposal, llm.Usa
 	}
 	temp := req.Temperature
 	resp, err := gen.Generate(ctx, &llm.Request{
-		Model:          req.Model,
-		Prompt:         strings.Replace(meta, "{{DATA}}", block, 1),
-		Temperature:    &temp,
-		ResponseSchema: ProposalSchema(),
-		Purpose:        "optimizer",
+		Model:           req.Model,
+		Prompt:          strings.Replace(meta, "{{DATA}}", block, 1),
+		Temperature:     &temp,
+		MaxOutputTokens: req.MaxOutputTokens,
+		ResponseSchema:  ProposalSchema(),
+		Purpose:         "optimizer",
 	})
 	if err != nil {
 		return Proposal{}, llm.Usage{}, fmt.Errorf("optimize.Propose: %w", err)

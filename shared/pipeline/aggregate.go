@@ -29,9 +29,14 @@ const proposalTries = 3
 // Aggregate handles a phase-done message: it summarizes the phase once, then
 // advances the run's state machine as far as finished phases allow. holder
 // identifies the delivery (the Pub/Sub message id), so a redelivery of a
-// crashed attempt takes its lease back at once.
+// crashed attempt takes its lease back at once. A permanent error fails the
+// run.
 func (p *Pipeline) Aggregate(ctx context.Context, msg queue.PhaseDoneMessage, holder string) error {
 	ctx = logging.With(ctx, "run_id", msg.RunID, "phase_id", msg.PhaseID)
+	return p.failOnPermanent(ctx, msg.RunID, p.aggregate(ctx, msg, holder))
+}
+
+func (p *Pipeline) aggregate(ctx context.Context, msg queue.PhaseDoneMessage, holder string) error {
 	r, err := p.Store.GetRun(ctx, msg.RunID)
 	if err != nil {
 		return fmt.Errorf("pipeline.Aggregate: %w", err)
@@ -444,7 +449,7 @@ func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.
 	rm := retrying{p: p, g: model, usage: u}
 	prop, _, err := optimize.Propose(ctx, rm, optimize.Request{
 		MetaPrompt: cfg.Optimizer.MetaPrompt, Model: cfg.Optimizer.Model.Name,
-		Temperature: cfg.Optimizer.Model.Temperature, Data: data,
+		Temperature: cfg.Optimizer.Model.Temperature, MaxOutputTokens: cfg.Optimizer.Model.MaxOutputTokens, Data: data,
 	})
 	return prop, err
 }

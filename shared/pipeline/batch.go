@@ -67,9 +67,14 @@ func PrimaryRequest(p *store.Prompt, m config.Model, input string) *llm.Request 
 }
 
 // RunBatch answers and scores one batch of one phase, writes its results,
-// and does the fan-in. A batch already done is not recomputed.
+// and does the fan-in. A batch already done is not recomputed. A permanent
+// error fails the run.
 func (p *Pipeline) RunBatch(ctx context.Context, msg queue.BatchMessage) error {
 	ctx = logging.With(ctx, "run_id", msg.RunID, "phase_id", msg.PhaseID, "batch", msg.Batch)
+	return p.failOnPermanent(ctx, msg.RunID, p.runBatch(ctx, msg))
+}
+
+func (p *Pipeline) runBatch(ctx context.Context, msg queue.BatchMessage) error {
 	r, err := p.Store.GetRun(ctx, msg.RunID)
 	if err != nil {
 		return fmt.Errorf("pipeline.RunBatch: %w", err)
@@ -200,7 +205,8 @@ func (p *Pipeline) metric(ctx context.Context, cfg config.Run) (eval.Metric, err
 	if err != nil {
 		return nil, err
 	}
-	return eval.Build(cfg.Metrics, eval.Deps{Judge: judge, Embedder: p.Embedder})
+	// The judge's transient errors are retried like the primary's.
+	return eval.Build(cfg.Metrics, eval.Deps{Judge: retrying{p: p, g: judge}, Embedder: p.Embedder})
 }
 
 // answer calls the primary model for one example and scores the answer. It

@@ -160,6 +160,20 @@ func (p *Pipeline) fail(ctx context.Context, runID string, e store.RunError) err
 	return nil
 }
 
+// failOnPermanent records a permanent error of a step on its run, so the
+// run ends failed instead of waiting forever for a message that was acked.
+// It returns err (or, if recording failed, that failure, so the message is
+// retried).
+func (p *Pipeline) failOnPermanent(ctx context.Context, runID string, err error) error {
+	if err == nil || !IsPermanent(err) || errors.Is(err, queue.ErrBadMessage) {
+		return err
+	}
+	if ferr := p.fail(ctx, runID, store.RunError{Message: err.Error()}); ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
+		return ferr
+	}
+	return err
+}
+
 // Cancel stops a run: no new fan-out happens, in-flight batches are dropped
 // when they start, and the history is kept.
 func (p *Pipeline) Cancel(ctx context.Context, runID string) (*store.Run, error) {

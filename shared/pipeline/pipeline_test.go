@@ -101,7 +101,14 @@ func (f *fakeAnalytics) InsertResults(_ context.Context, rows []analytics.Result
 
 type simModels struct{ m *sim.Model }
 
-func (s simModels) Model(context.Context, config.Model) (pipeline.Generator, error) { return s.m, nil }
+// Model serves the simulator for "sim"; any other provider is unavailable,
+// as a provider the deployment cannot build would be.
+func (s simModels) Model(_ context.Context, m config.Model) (pipeline.Generator, error) {
+	if m.Provider != "sim" {
+		return nil, fmt.Errorf("provider %q is not available here", m.Provider)
+	}
+	return s.m, nil
+}
 
 type env struct {
 	p   *pipeline.Pipeline
@@ -414,6 +421,31 @@ func TestBadSidecarConfigFailsRun(t *testing.T) {
 	}
 	if r.Status != store.StatusFailed || r.Error == nil || r.Error.Path != "split.vall" {
 		t.Fatalf("run = %s %+v, want failed at split.vall", r.Status, r.Error)
+	}
+}
+
+func TestPermanentErrorFailsRun(t *testing.T) {
+	csv := readSample(t, "sentiment.csv")
+	e := newEnv(t, csv)
+	e.upload(t, "s.yaml", "primary: {provider: vertex, name: gemini-2.5-flash}\n")
+	id, err := e.p.StartFromUpload(t.Context(), e.upload(t, "s.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, _ := e.q.take()
+	if len(bs) == 0 {
+		t.Fatal("nothing fanned out")
+	}
+	err = e.p.RunBatch(t.Context(), bs[0])
+	if !pipeline.IsPermanent(err) {
+		t.Fatalf("RunBatch = %v, want a permanent error", err)
+	}
+	r, err := e.p.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusFailed || r.Error == nil || !strings.Contains(r.Error.Message, "not available") {
+		t.Errorf("run = %s %+v, want failed naming the provider problem", r.Status, r.Error)
 	}
 }
 

@@ -92,6 +92,11 @@ func (p *Pipeline) StartFromAPI(ctx context.Context, req StartRequest) (*store.R
 	ctx = logging.With(ctx, "run_id", run.ID)
 	p.event(ctx, run.ID, "created", store.Event{Kind: "created", Message: fmt.Sprintf("Run created by the API for %s.", req.Dataset)})
 	if err := p.resume(ctx, run.ID, req.Config); err != nil {
+		// Nothing will resume an API run (no message carries it): end it
+		// now, so it is not left "running", and let the caller retry.
+		if ferr := p.fail(ctx, run.ID, store.RunError{Message: "intake interrupted: " + err.Error() + "; start the run again"}); ferr != nil {
+			logging.FromContext(ctx).Error("run left in intake", "error", ferr.Error())
+		}
 		return nil, err
 	}
 	return p.Store.GetRun(ctx, run.ID)

@@ -95,6 +95,7 @@ func load(getenv func(string) string) (Config, error) {
 		FirestoreDatabase: firestore.DefaultDatabaseID,
 		Lease:             10 * time.Minute,
 		SimSeed:           1,
+		SimWrongRate:      0.05,
 		LLMProvider:       "sim",
 		PrimaryModel:      "gemini-2.5-flash",
 		OptimizerModel:    "gemini-2.5-pro",
@@ -267,6 +268,15 @@ func (c Config) defaultsLayer() []byte {
 		c.PrimaryModel, c.OptimizerModel))
 }
 
+// simWrongRate maps our 0 ("never wrong") to the simulator's "never"
+// (negative); the simulator reads 0 as "its default".
+func simWrongRate(r float64) float64 {
+	if r == 0 {
+		return -1
+	}
+	return r
+}
+
 // lazyEmbedder builds the Vertex AI embedding client on first use, so
 // instances whose runs never use semantic_similarity never build it.
 type lazyEmbedder struct {
@@ -297,12 +307,18 @@ func (e *Env) Model(ctx context.Context, m config.Model) (pipeline.Generator, er
 	defer e.mu.Unlock()
 	switch m.Provider {
 	case "sim":
+		if e.Config.LLMProvider != "sim" {
+			// The simulator's answer key is the datasets bucket, which the
+			// deployed RunBatch and Aggregate may not read (least
+			// privilege): it is a local-cloud provider.
+			return nil, fmt.Errorf("serverenv.Model: the sim provider runs only on the local cloud; this deployment uses %s (set primary.provider and optimizer.model.provider to %s)", e.Config.LLMProvider, e.Config.LLMProvider)
+		}
 		if e.sim == nil {
 			// The simulator's answer key is the datasets bucket itself,
 			// never the pipeline's own calls (docs/simulator.md).
 			e.sim = sim.New(sim.Options{
 				Key:       sim.NewBucketKey(e.Storage, e.Config.DatasetsBucket, 2*time.Second),
-				WrongRate: e.Config.SimWrongRate,
+				WrongRate: simWrongRate(e.Config.SimWrongRate),
 				Seed:      e.Config.SimSeed,
 				Latency:   e.Config.SimLatency,
 				ErrorRate: e.Config.SimErrorRate,

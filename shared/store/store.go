@@ -328,7 +328,7 @@ func (s *Store) ListBatches(ctx context.Context, run, phase string) ([]Batch, er
 // CompleteBatch records a finished batch and does the fan-in: the batch
 // document is written on its own (never one hot counter), the done batches
 // are counted, and the call that sees the count complete flips the phase
-// pending→triggered in a transaction. It reports whether the phase is
+// pending→triggered with an optimistic write. It reports whether the phase is
 // triggered (or later) so the caller publishes phase-done; a duplicate
 // delivery reports the same and publishes again, which the aggregator
 // absorbs.
@@ -426,7 +426,7 @@ func (s *Store) ClaimPhase(ctx context.Context, run, phase, holder string, lease
 }
 
 // FinishPhase moves a running phase to done with its metrics and adds the
-// phase's usage to the run's, in one transaction, so a duplicate message
+// phase's usage to the run's, in one atomic batch, so a duplicate message
 // never counts usage twice.
 func (s *Store) FinishPhase(ctx context.Context, run, phase string, metrics Phase) error {
 	var cur Phase
@@ -498,7 +498,7 @@ func (s *Store) ListEpochs(ctx context.Context, run string) ([]*Epoch, error) {
 }
 
 // AddEvent writes an event. Its id is derived from key, so a duplicate
-// delivery rewrites the same event instead of adding a second line.
+// delivery finds the event already there and adds no second line.
 func (s *Store) AddEvent(ctx context.Context, run, key string, e Event) error {
 	h := sha256.Sum256([]byte(key))
 	if e.Time.IsZero() {
