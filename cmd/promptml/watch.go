@@ -54,6 +54,8 @@ func watchRun(ctx context.Context, out io.Writer, api *apiClient, id string) (*S
 	start := time.Now()
 	var last time.Time
 	seen := map[string]bool{}
+	shown := map[string]int{}
+	lastProgress := time.Now()
 	for {
 		r, err := api.run(ctx, id)
 		if err != nil {
@@ -79,6 +81,12 @@ func watchRun(ctx context.Context, out io.Writer, api *apiClient, id string) (*S
 				last = e.Time
 			}
 		}
+		if time.Since(lastProgress) >= 2*time.Second && !r.Terminal() {
+			lastProgress = time.Now()
+			if err := printProgress(ctx, out, api, id, shown); err != nil {
+				return nil, err
+			}
+		}
 		if r.Terminal() {
 			s, err := summarize(ctx, api, r)
 			if err != nil {
@@ -93,6 +101,23 @@ func watchRun(ctx context.Context, out io.Writer, api *apiClient, id string) (*S
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
+}
+
+// printProgress prints the batches done of each unfinished phase, when it
+// changed since the last call.
+func printProgress(ctx context.Context, out io.Writer, api *apiClient, id string, shown map[string]int) error {
+	phases, err := api.phases(ctx, id)
+	if err != nil {
+		return err
+	}
+	for _, ph := range phases {
+		if ph.State != store.PhasePending || ph.DoneBatches == 0 || shown[ph.ID] == ph.DoneBatches {
+			continue
+		}
+		shown[ph.ID] = ph.DoneBatches
+		fmt.Fprintf(out, "%s    %s: %d/%d batches scored\n", time.Now().Format("15:04:05"), ph.ID, ph.DoneBatches, ph.TotalBatches)
+	}
+	return nil
 }
 
 func summarize(ctx context.Context, api *apiClient, r *store.Run) (*Summary, error) {

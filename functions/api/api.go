@@ -246,13 +246,24 @@ func (h *Handler) listEpochs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) listPhases(w http.ResponseWriter, r *http.Request) {
-	ps, err := h.p.Store.ListPhases(r.Context(), r.PathValue("id"))
+	ctx := r.Context()
+	ps, err := h.p.Store.ListPhases(ctx, r.PathValue("id"))
 	if err != nil {
-		fail(r.Context(), w, err)
+		fail(ctx, w, err)
 		return
 	}
 	if ps == nil {
 		ps = []*store.Phase{}
+	}
+	for _, ph := range ps {
+		if ph.State == store.PhasePending {
+			if ph.DoneBatches, err = h.p.Store.CountDoneBatches(ctx, r.PathValue("id"), ph.ID); err != nil {
+				fail(ctx, w, err)
+				return
+			}
+		} else {
+			ph.DoneBatches = ph.TotalBatches
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"phases": ps})
 }

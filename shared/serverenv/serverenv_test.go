@@ -41,6 +41,7 @@ func defaults() Config {
 		OptimizerModel:    "gemini-2.5-pro",
 		EmbeddingModel:    "text-embedding-005",
 		Lease:             10 * time.Minute,
+		SimWrongRate:      0.05, // the documented default
 		SimSeed:           1,
 	}
 }
@@ -203,5 +204,15 @@ func TestValidate(t *testing.T) {
 	c.BatchesTopic = ""
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "PROMPTML_BATCHES_TOPIC") {
 		t.Errorf("Validate(no batches topic) = %v", err)
+	}
+}
+
+// 0 in the instance configuration means "never wrong", which the simulator
+// spells as a negative rate (its 0 is "use the default").
+func TestSimWrongRate(t *testing.T) {
+	for in, want := range map[float64]float64{0: -1, 0.05: 0.05, 1: 1} {
+		if got := simWrongRate(in); got != want {
+			t.Errorf("simWrongRate(%v) = %v, want %v", in, got, want)
+		}
 	}
 }

@@ -194,12 +194,15 @@ type Prompt struct {
 
 // Phase is runs/{run}/phases/{phase}: one prompt scored on one split.
 type Phase struct {
-	ID           string        `firestore:"id" json:"id"`
-	Split        string        `firestore:"split" json:"split"`
-	PromptID     string        `firestore:"prompt_id" json:"prompt_id"`
-	TotalBatches int           `firestore:"total_batches" json:"total_batches"`
-	State        string        `firestore:"state" json:"state"`
-	Metrics      *eval.Summary `firestore:"metrics,omitempty" json:"metrics,omitempty"`
+	ID           string `firestore:"id" json:"id"`
+	Split        string `firestore:"split" json:"split"`
+	PromptID     string `firestore:"prompt_id" json:"prompt_id"`
+	TotalBatches int    `firestore:"total_batches" json:"total_batches"`
+	// DoneBatches is not stored: readers that show progress count the done
+	// batch documents (CountDoneBatches).
+	DoneBatches int           `firestore:"-" json:"done_batches"`
+	State       string        `firestore:"state" json:"state"`
+	Metrics     *eval.Summary `firestore:"metrics,omitempty" json:"metrics,omitempty"`
 	// Corpus is the corpus-level value where the metric defines one.
 	Corpus      *float64  `firestore:"corpus,omitempty" json:"corpus,omitempty"`
 	Usage       Usage     `firestore:"usage" json:"usage"`

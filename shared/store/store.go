@@ -354,12 +354,7 @@ func (s *Store) CheckPhaseComplete(ctx context.Context, run, phase string) (bool
 	if p.State != PhasePending {
 		return true, nil
 	}
-	q := s.phase(run, phase).Collection("batches").Where("done", "==", true)
-	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
-	if err != nil {
-		return false, fmt.Errorf("store.CheckPhaseComplete: count: %w", err)
-	}
-	n, err := countOf(res["n"])
+	n, err := s.CountDoneBatches(ctx, run, phase)
 	if err != nil {
 		return false, fmt.Errorf("store.CheckPhaseComplete: %w", err)
 	}
@@ -378,6 +373,17 @@ func (s *Store) CheckPhaseComplete(ctx context.Context, run, phase string) (bool
 		return false, fmt.Errorf("store.CheckPhaseComplete: %w", err)
 	}
 	return true, nil
+}
+
+// CountDoneBatches counts the done batches of a phase with an aggregation
+// query (one read, whatever the count).
+func (s *Store) CountDoneBatches(ctx context.Context, run, phase string) (int, error) {
+	q := s.phase(run, phase).Collection("batches").Where("done", "==", true)
+	res, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store.CountDoneBatches: %w", err)
+	}
+	return countOf(res["n"])
 }
 
 func countOf(v any) (int, error) {
