@@ -132,6 +132,10 @@ func (h *Handler) startRun(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, `body must be JSON like {"dataset":"gs://bucket/data.csv","config":{...}}: `+err.Error())
 		return
 	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "body must hold one JSON object; found more after it")
+		return
+	}
 	if req.Dataset == "" {
 		writeError(w, http.StatusBadRequest, `"dataset" is required (gs://bucket/data.csv)`)
 		return
@@ -212,7 +216,20 @@ func (h *Handler) runAction(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, run)
 }
 
+// runExists answers 404 for an unknown run, so its sub-resources are not
+// mistaken for empty lists.
+func (h *Handler) runExists(w http.ResponseWriter, r *http.Request) bool {
+	if _, err := h.p.Store.GetRun(r.Context(), r.PathValue("id")); err != nil {
+		fail(r.Context(), w, err)
+		return false
+	}
+	return true
+}
+
 func (h *Handler) listPrompts(w http.ResponseWriter, r *http.Request) {
+	if !h.runExists(w, r) {
+		return
+	}
 	ps, err := h.p.Store.ListPrompts(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(r.Context(), w, err)
@@ -234,6 +251,9 @@ func (h *Handler) getPrompt(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) listEpochs(w http.ResponseWriter, r *http.Request) {
+	if !h.runExists(w, r) {
+		return
+	}
 	es, err := h.p.Store.ListEpochs(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(r.Context(), w, err)
@@ -246,6 +266,9 @@ func (h *Handler) listEpochs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) listPhases(w http.ResponseWriter, r *http.Request) {
+	if !h.runExists(w, r) {
+		return
+	}
 	ctx := r.Context()
 	ps, err := h.p.Store.ListPhases(ctx, r.PathValue("id"))
 	if err != nil {
@@ -269,6 +292,9 @@ func (h *Handler) listPhases(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
+	if !h.runExists(w, r) {
+		return
+	}
 	var after time.Time
 	if v := r.URL.Query().Get("after"); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)

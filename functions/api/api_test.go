@@ -278,6 +278,9 @@ func TestAPI(t *testing.T) {
 
 	t.Run("get unknown run", func(t *testing.T) {
 		wantError(t, e.do(t, http.MethodGet, "/runs/nope", nil), http.StatusNotFound, "not found")
+		for _, sub := range []string{"prompts", "epochs", "phases", "events"} {
+			wantError(t, e.do(t, http.MethodGet, "/runs/nope/"+sub, nil), http.StatusNotFound, "not found")
+		}
 	})
 
 	var prompts []store.Prompt

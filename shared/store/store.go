@@ -61,31 +61,26 @@ func UploadKey(bucket, object string, generation int64) string {
 // whether this call created it.
 func (s *Store) CreateRunForUpload(ctx context.Context, key string, run *Run) (string, bool, error) {
 	ref := s.fs.Collection("uploads").Doc(key)
-	var id string
-	var created bool
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		created = false
-		snap, err := tx.Get(ref)
-		if err == nil {
-			v, _ := snap.DataAt("run_id")
-			id, _ = v.(string)
-			return nil
-		}
-		if !isNotFound(err) {
-			return err
-		}
-		id, created = run.ID, true
-		now := s.now()
-		run.CreatedAt, run.UpdatedAt = now, now
-		if err := tx.Create(ref, map[string]any{"run_id": run.ID, "created_at": now}); err != nil {
-			return err
-		}
-		return tx.Create(s.run(run.ID), run)
-	})
+	now := s.now()
+	run.CreatedAt, run.UpdatedAt = now, now
+	// Both creates commit atomically or not at all; the upload document's
+	// must-not-exist precondition is what dedupes, with no lock to wait on.
+	b := s.fs.Batch()
+	b.Create(ref, map[string]any{"run_id": run.ID, "created_at": now})
+	b.Create(s.run(run.ID), run)
+	_, err := b.Commit(ctx)
+	if err == nil {
+		return run.ID, true, nil
+	}
+	if !isAlreadyExists(err) {
+		return "", false, fmt.Errorf("store.CreateRunForUpload: %w", err)
+	}
+	snap, err := ref.Get(ctx)
 	if err != nil {
 		return "", false, fmt.Errorf("store.CreateRunForUpload: %w", err)
 	}
-	return id, created, nil
+	id, _ := snap.Data()["run_id"].(string)
+	return id, false, nil
 }
 
 // CreateRun creates a new run document.
