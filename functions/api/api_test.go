@@ -2,147 +2,34 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"cloud.google.com/go/firestore"
-	"cloud.google.com/go/storage"
-	"github.com/fsouza/fake-gcs-server/fakestorage"
-
 	"github.com/promptml/promptml/functions/api"
-	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
-	"github.com/promptml/promptml/shared/llm/sim"
 	"github.com/promptml/promptml/shared/localcloud"
 	"github.com/promptml/promptml/shared/pipeline"
-	"github.com/promptml/promptml/shared/queue"
+	"github.com/promptml/promptml/shared/pipeline/pipelinetest"
 	"github.com/promptml/promptml/shared/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(localcloud.RunTests(m)) }
 
-const (
-	datasets  = "datasets"
-	artifacts = "artifacts"
-)
-
-// fakeQueue records published messages; the test delivers them.
-type fakeQueue struct {
-	mu      sync.Mutex
-	batches []queue.BatchMessage
-	done    []queue.PhaseDoneMessage
-}
-
-func (q *fakeQueue) PublishBatches(_ context.Context, msgs []queue.BatchMessage) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.batches = append(q.batches, msgs...)
-	return nil
-}
-
-func (q *fakeQueue) PublishPhaseDone(_ context.Context, m queue.PhaseDoneMessage) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.done = append(q.done, m)
-	return nil
-}
-
-func (q *fakeQueue) take() ([]queue.BatchMessage, []queue.PhaseDoneMessage) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	b, d := q.batches, q.done
-	q.batches, q.done = nil, nil
-	return b, d
-}
-
-type simModels struct{ m *sim.Model }
-
-func (s simModels) Model(context.Context, config.Model) (pipeline.Generator, error) { return s.m, nil }
-
 type env struct {
-	p   *pipeline.Pipeline
-	q   *fakeQueue
-	gcs *storage.Client
-	h   http.Handler
+	*pipelinetest.Env
+	h http.Handler
 }
 
 func newEnv(t *testing.T, csv string) *env {
 	t.Helper()
-	localcloud.RequireEmulators(t)
-	ctx := t.Context()
-	fs, err := firestore.NewClient(ctx, localcloud.ProjectID(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fs.Close() })
-	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: datasets})
-	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: artifacts})
-	key, err := sim.ParseCSV(strings.NewReader(csv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := &fakeQueue{}
-	p := &pipeline.Pipeline{
-		Store: store.New(fs), Blob: blob.New(srv.Client()), Queue: q,
-		Models:         simModels{sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1})},
-		DatasetsBucket: datasets, ArtifactsBucket: artifacts, LLMRetries: 1, RetryBase: 1,
-	}
-	return &env{p: p, q: q, gcs: srv.Client(), h: api.NewHandler(p)}
-}
-
-func (e *env) upload(t *testing.T, name, data string) pipeline.Upload {
-	t.Helper()
-	w := e.gcs.Bucket(datasets).Object(name).NewWriter(t.Context())
-	if _, err := w.Write([]byte(data)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return pipeline.Upload{Bucket: datasets, Object: name, Generation: w.Attrs().Generation}
-}
-
-// drain delivers every published message until none is left.
-func (e *env) drain(t *testing.T) {
-	t.Helper()
-	ctx := t.Context()
-	for i := range 10000 {
-		bs, ds := e.q.take()
-		if len(bs) == 0 && len(ds) == 0 {
-			return
-		}
-		var wg sync.WaitGroup
-		errs := make(chan error, len(bs)+len(ds))
-		for _, b := range bs {
-			wg.Go(func() { errs <- e.p.RunBatch(ctx, b) })
-		}
-		wg.Wait()
-		for j, d := range ds {
-			wg.Go(func() { errs <- e.p.Aggregate(ctx, d, fmt.Sprintf("msg-%d-%d", i, j)) })
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatalf("delivery failed: %v", err)
-			}
-		}
-	}
-	t.Fatal("messages never drained")
+	e := pipelinetest.New(t, csv)
+	return &env{Env: e, h: api.NewHandler(e.P)}
 }
 
 // response is a recorded reply.
@@ -216,13 +103,13 @@ func TestAPI(t *testing.T) {
 	csv := readSample(t, "sentiment.csv")
 	e := newEnv(t, csv)
 	ctx := t.Context()
-	e.upload(t, "sentiment.yaml", readSample(t, "sentiment.yaml"))
-	id, err := e.p.StartFromUpload(ctx, e.upload(t, "sentiment.csv", csv))
+	e.Upload(t, "sentiment.yaml", readSample(t, "sentiment.yaml"))
+	id, err := e.P.StartFromUpload(ctx, e.Upload(t, "sentiment.csv", csv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.drain(t)
-	run, err := e.p.Store.GetRun(ctx, id)
+	e.Drain(t, false)
+	run, err := e.P.Store.GetRun(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +313,7 @@ func TestAPI(t *testing.T) {
 	t.Run("export", func(t *testing.T) {
 		var got pipeline.ExportedPrompt
 		e.getJSON(t, "/runs/"+id+"/export", &got)
-		best, err := e.p.Store.GetPrompt(ctx, id, run.IncumbentID)
+		best, err := e.P.Store.GetPrompt(ctx, id, run.IncumbentID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -461,7 +348,7 @@ func TestAPI(t *testing.T) {
 		if err := json.Unmarshal(r.body, &got); err != nil {
 			t.Fatal(err)
 		}
-		stored, err := e.p.Store.GetRun(ctx, id)
+		stored, err := e.P.Store.GetRun(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -481,8 +368,8 @@ func TestStartRun(t *testing.T) {
 	csv := readSample(t, "sentiment.csv")
 	e := newEnv(t, csv)
 	ctx := t.Context()
-	e.upload(t, "sentiment.csv", csv)
-	e.upload(t, "notes/sub/data.csv", csv)
+	e.Upload(t, "sentiment.csv", csv)
+	e.Upload(t, "notes/sub/data.csv", csv)
 
 	var started string
 	t.Run("created", func(t *testing.T) {
@@ -501,7 +388,7 @@ func TestStartRun(t *testing.T) {
 		if loc := r.header.Get("Location"); loc != "/runs/"+started {
 			t.Errorf("Location = %q, want /runs/%s", loc, started)
 		}
-		stored, err := e.p.Store.GetRun(ctx, started)
+		stored, err := e.P.Store.GetRun(ctx, started)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -512,7 +399,7 @@ func TestStartRun(t *testing.T) {
 		if cfg.Epochs != 1 || cfg.BatchSize != 40 || stored.Source.Kind != "api" {
 			t.Errorf("stored run: epochs %d batch_size %d source %+v; want the request's config, kind api", cfg.Epochs, cfg.BatchSize, stored.Source)
 		}
-		if bs, _ := e.q.take(); len(bs) == 0 {
+		if bs, _ := e.Q.Take(); len(bs) == 0 {
 			t.Error("a started run published no batches")
 		}
 	})
@@ -533,7 +420,7 @@ func TestStartRun(t *testing.T) {
 		if cfg.Epochs != 2 || cfg.Split.Seed != 5 {
 			t.Errorf("config = epochs %d seed %d, want 2, 5", cfg.Epochs, cfg.Split.Seed)
 		}
-		e.q.take()
+		e.Q.Take()
 	})
 
 	t.Run("cancel running run", func(t *testing.T) {
@@ -545,7 +432,7 @@ func TestStartRun(t *testing.T) {
 		if err := json.Unmarshal(r.body, &got); err != nil {
 			t.Fatal(err)
 		}
-		stored, err := e.p.Store.GetRun(ctx, started)
+		stored, err := e.P.Store.GetRun(ctx, started)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -578,14 +465,14 @@ func TestStartRun(t *testing.T) {
 			if got.Run == nil || got.Run.Status != store.StatusFailed || got.Run.Error == nil || got.Run.Error.Path != tt.path {
 				t.Fatalf("reply run = %+v, want failed at %s", got.Run, tt.path)
 			}
-			stored, err := e.p.Store.GetRun(ctx, got.Run.ID)
+			stored, err := e.P.Store.GetRun(ctx, got.Run.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if stored.Status != store.StatusFailed || stored.Error == nil || stored.Error.Path != tt.path {
 				t.Errorf("stored run = %s %+v, want failed at %s", stored.Status, stored.Error, tt.path)
 			}
-			if bs, ds := e.q.take(); len(bs)+len(ds) > 0 {
+			if bs, ds := e.Q.Take(); len(bs)+len(ds) > 0 {
 				t.Errorf("a failed start published %d messages", len(bs)+len(ds))
 			}
 			// A run that never got a prompt has nothing to export.
@@ -614,12 +501,12 @@ func TestStartRun(t *testing.T) {
 	}
 	for _, tt := range badRequests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, err := e.p.Store.ListRuns(ctx, "", 0)
+			before, err := e.P.Store.ListRuns(ctx, "", 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			wantError(t, e.do(t, http.MethodPost, "/runs", tt.body), tt.code, tt.mention)
-			after, err := e.p.Store.ListRuns(ctx, "", 0)
+			after, err := e.P.Store.ListRuns(ctx, "", 0)
 			if err != nil {
 				t.Fatal(err)
 			}

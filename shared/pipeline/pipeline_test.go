@@ -11,56 +11,17 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/firestore"
-	"cloud.google.com/go/storage"
-	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/promptml/promptml/shared/analytics"
 	"github.com/promptml/promptml/shared/blob"
-	"github.com/promptml/promptml/shared/config"
-	"github.com/promptml/promptml/shared/llm/sim"
 	"github.com/promptml/promptml/shared/localcloud"
 	"github.com/promptml/promptml/shared/pipeline"
-	"github.com/promptml/promptml/shared/queue"
+	"github.com/promptml/promptml/shared/pipeline/pipelinetest"
 	"github.com/promptml/promptml/shared/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(localcloud.RunTests(m)) }
-
-const (
-	datasets  = "datasets"
-	artifacts = "artifacts"
-)
-
-// fakeQueue records published messages; the test delivers them.
-type fakeQueue struct {
-	mu      sync.Mutex
-	batches []queue.BatchMessage
-	done    []queue.PhaseDoneMessage
-}
-
-func (q *fakeQueue) PublishBatches(_ context.Context, msgs []queue.BatchMessage) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.batches = append(q.batches, msgs...)
-	return nil
-}
-
-func (q *fakeQueue) PublishPhaseDone(_ context.Context, m queue.PhaseDoneMessage) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.done = append(q.done, m)
-	return nil
-}
-
-func (q *fakeQueue) take() ([]queue.BatchMessage, []queue.PhaseDoneMessage) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	b, d := q.batches, q.done
-	q.batches, q.done = nil, nil
-	return b, d
-}
 
 // fakeAnalytics records the rows the pipeline appends.
 type fakeAnalytics struct {
@@ -97,107 +58,6 @@ func (f *fakeAnalytics) InsertResults(_ context.Context, rows []analytics.Result
 	defer f.mu.Unlock()
 	f.results = append(f.results, rows...)
 	return nil
-}
-
-type simModels struct{ m *sim.Model }
-
-// Model serves the simulator for "sim"; any other provider is unavailable,
-// as a provider the deployment cannot build would be.
-func (s simModels) Model(_ context.Context, m config.Model) (pipeline.Generator, error) {
-	if m.Provider != "sim" {
-		return nil, fmt.Errorf("provider %q is not available here", m.Provider)
-	}
-	return s.m, nil
-}
-
-type env struct {
-	p   *pipeline.Pipeline
-	q   *fakeQueue
-	gcs *storage.Client
-}
-
-func newEnv(t *testing.T, csv string) *env {
-	t.Helper()
-	localcloud.RequireEmulators(t)
-	ctx := t.Context()
-	fs, err := firestore.NewClient(ctx, localcloud.ProjectID(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { fs.Close() })
-	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
-	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: datasets})
-	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: artifacts})
-	key := map[string]string{}
-	if csv != "" {
-		if key, err = sim.ParseCSV(strings.NewReader(csv)); err != nil {
-			key = map[string]string{}
-		}
-	}
-	q := &fakeQueue{}
-	return &env{
-		p: &pipeline.Pipeline{
-			Store: store.New(fs), Blob: blob.New(srv.Client()), Queue: q,
-			Models:         simModels{sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1})},
-			DatasetsBucket: datasets, ArtifactsBucket: artifacts, LLMRetries: 1, RetryBase: 1,
-		},
-		q:   q,
-		gcs: srv.Client(),
-	}
-}
-
-func (e *env) upload(t *testing.T, name, data string) pipeline.Upload {
-	t.Helper()
-	w := e.gcs.Bucket(datasets).Object(name).NewWriter(t.Context())
-	if _, err := w.Write([]byte(data)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return pipeline.Upload{Bucket: datasets, Object: name, Generation: w.Attrs().Generation}
-}
-
-// drain delivers every published message until none is left; with dup
-// each is delivered twice, the two deliveries running concurrently.
-func (e *env) drain(t *testing.T, dup bool) {
-	t.Helper()
-	ctx := t.Context()
-	copies := 1
-	if dup {
-		copies = 2
-	}
-	for range 10000 {
-		bs, ds := e.q.take()
-		if len(bs) == 0 && len(ds) == 0 {
-			return
-		}
-		var wg sync.WaitGroup
-		errs := make(chan error, copies*(len(bs)+len(ds)))
-		for _, b := range bs {
-			for range copies {
-				wg.Go(func() { errs <- e.p.RunBatch(ctx, b) })
-			}
-		}
-		wg.Wait()
-		for i, d := range ds {
-			for c := range copies {
-				wg.Go(func() { errs <- e.p.Aggregate(ctx, d, fmt.Sprintf("msg-%s-%d-%d", d.PhaseID, i, c)) })
-			}
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatalf("delivery failed: %v", err)
-			}
-		}
-	}
-	t.Fatal("messages never drained")
 }
 
 func readSample(t *testing.T, name string) string {
@@ -272,18 +132,18 @@ func takeSnapshot(t *testing.T, p *pipeline.Pipeline, id string) snapshot {
 
 func TestTrainingRun(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
-	e := newEnv(t, csv)
+	e := pipelinetest.New(t, csv)
 	ctx := t.Context()
 	fa := &fakeAnalytics{}
-	e.p.Analytics = fa
-	_ = e.upload(t, "translation-fr.yaml", readSample(t, "translation-fr.yaml"))
-	u := e.upload(t, "translation-fr.csv", csv)
-	id, err := e.p.StartFromUpload(ctx, u)
+	e.P.Analytics = fa
+	_ = e.Upload(t, "translation-fr.yaml", readSample(t, "translation-fr.yaml"))
+	u := e.Upload(t, "translation-fr.csv", csv)
+	id, err := e.P.StartFromUpload(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.drain(t, false)
-	s := takeSnapshot(t, e.p, id)
+	e.Drain(t, false)
+	s := takeSnapshot(t, e.P, id)
 	if s.Status != store.StatusSucceeded {
 		t.Fatalf("status = %s, want succeeded (snapshot %+v)", s.Status, s)
 	}
@@ -294,19 +154,19 @@ func TestTrainingRun(t *testing.T) {
 		t.Fatalf("test scores missing: %+v", s.Test)
 	}
 	// Every example of every phase is scored exactly once.
-	r, _ := e.p.Store.GetRun(ctx, id)
-	phases, _ := e.p.Store.ListPhases(ctx, id)
+	r, _ := e.P.Store.GetRun(ctx, id)
+	phases, _ := e.P.Store.ListPhases(ctx, id)
 	for _, ph := range phases {
 		if got, want := ph.Metrics.N+ph.Metrics.Errors, r.Dataset.Counts[ph.Split]; got != want {
 			t.Errorf("phase %s scored %d examples, want %d", ph.ID, got, want)
 		}
 	}
 	// The export holds the best prompt.
-	b, err := e.p.Blob.ReadAll(ctx, artifacts, blob.ExportPath(id, "output.txt"), 0)
+	b, err := e.P.Blob.ReadAll(ctx, pipelinetest.Artifacts, blob.ExportPath(id, "output.txt"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	best, err := e.p.Store.GetPrompt(ctx, id, r.IncumbentID)
+	best, err := e.P.Store.GetPrompt(ctx, id, r.IncumbentID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +178,7 @@ func TestTrainingRun(t *testing.T) {
 	}
 
 	// The analytics rows mirror the run.
-	epochs, _ := e.p.Store.ListEpochs(ctx, id)
+	epochs, _ := e.P.Store.ListEpochs(ctx, id)
 	if len(fa.epochs) != len(epochs) {
 		t.Errorf("%d epoch rows, want %d", len(fa.epochs), len(epochs))
 	}
@@ -346,21 +206,21 @@ func TestTrainingRun(t *testing.T) {
 func TestDuplicateDeliveriesChangeNothing(t *testing.T) {
 	csv := readSample(t, "sentiment.csv")
 	run := func(dup bool) snapshot {
-		e := newEnv(t, csv)
-		u := e.upload(t, "sentiment.csv", csv)
-		id, err := e.p.StartFromUpload(t.Context(), u)
+		e := pipelinetest.New(t, csv)
+		u := e.Upload(t, "sentiment.csv", csv)
+		id, err := e.P.StartFromUpload(t.Context(), u)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if dup {
 			// The upload event is delivered twice too.
-			id2, err := e.p.StartFromUpload(t.Context(), u)
+			id2, err := e.P.StartFromUpload(t.Context(), u)
 			if err != nil || id2 != id {
 				t.Fatalf("redelivered upload: id %q err %v, want %q", id2, err, id)
 			}
 		}
-		e.drain(t, dup)
-		return takeSnapshot(t, e.p, id)
+		e.Drain(t, dup)
+		return takeSnapshot(t, e.P, id)
 	}
 	once, twice := run(false), run(true)
 	if once.Status != store.StatusSucceeded {
@@ -385,12 +245,12 @@ func TestBadCSVFailsRunWithRowAndColumn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, "")
-			id, err := e.p.StartFromUpload(t.Context(), e.upload(t, "bad.csv", tt.csv))
+			e := pipelinetest.New(t, "")
+			id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "bad.csv", tt.csv))
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := e.p.Store.GetRun(t.Context(), id)
+			r, err := e.P.Store.GetRun(t.Context(), id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -400,7 +260,7 @@ func TestBadCSVFailsRunWithRowAndColumn(t *testing.T) {
 			if r.Error.Row != tt.wantRow || r.Error.Column != tt.wantColumn || !strings.Contains(r.Error.Message, tt.wantIn) {
 				t.Errorf("error = %+v, want row %d column %q mentioning %q", r.Error, tt.wantRow, tt.wantColumn, tt.wantIn)
 			}
-			if bs, ds := e.q.take(); len(bs)+len(ds) > 0 {
+			if bs, ds := e.Q.Take(); len(bs)+len(ds) > 0 {
 				t.Errorf("a failed intake published %d messages", len(bs)+len(ds))
 			}
 		})
@@ -409,13 +269,13 @@ func TestBadCSVFailsRunWithRowAndColumn(t *testing.T) {
 
 func TestBadSidecarConfigFailsRun(t *testing.T) {
 	csv := "user_input,ground_truth_output\nhello,bonjour\nbye,au revoir\nyes,oui\nno,non\n"
-	e := newEnv(t, csv)
-	e.upload(t, "data.yaml", "epochs: 3\nsplit:\n  vall: 0.2\n")
-	id, err := e.p.StartFromUpload(t.Context(), e.upload(t, "data.csv", csv))
+	e := pipelinetest.New(t, csv)
+	e.Upload(t, "data.yaml", "epochs: 3\nsplit:\n  vall: 0.2\n")
+	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "data.csv", csv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := e.p.Store.GetRun(t.Context(), id)
+	r, err := e.P.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,21 +286,21 @@ func TestBadSidecarConfigFailsRun(t *testing.T) {
 
 func TestPermanentErrorFailsRun(t *testing.T) {
 	csv := readSample(t, "sentiment.csv")
-	e := newEnv(t, csv)
-	e.upload(t, "s.yaml", "primary: {provider: vertex, name: gemini-2.5-flash}\n")
-	id, err := e.p.StartFromUpload(t.Context(), e.upload(t, "s.csv", csv))
+	e := pipelinetest.New(t, csv)
+	e.Upload(t, "s.yaml", "primary: {provider: vertex, name: gemini-2.5-flash}\n")
+	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "s.csv", csv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, _ := e.q.take()
+	bs, _ := e.Q.Take()
 	if len(bs) == 0 {
 		t.Fatal("nothing fanned out")
 	}
-	err = e.p.RunBatch(t.Context(), bs[0])
+	err = e.P.RunBatch(t.Context(), bs[0])
 	if !pipeline.IsPermanent(err) {
 		t.Fatalf("RunBatch = %v, want a permanent error", err)
 	}
-	r, err := e.p.Store.GetRun(t.Context(), id)
+	r, err := e.P.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,8 +310,8 @@ func TestPermanentErrorFailsRun(t *testing.T) {
 }
 
 func TestNonCSVUploadIgnored(t *testing.T) {
-	e := newEnv(t, "")
-	id, err := e.p.StartFromUpload(t.Context(), e.upload(t, "notes.txt", "hi"))
+	e := pipelinetest.New(t, "")
+	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "notes.txt", "hi"))
 	if err != nil || id != "" {
 		t.Fatalf("StartFromUpload(notes.txt) = %q, %v; want nothing started", id, err)
 	}
@@ -459,31 +319,31 @@ func TestNonCSVUploadIgnored(t *testing.T) {
 
 func TestCancelStopsFanOut(t *testing.T) {
 	csv := readSample(t, "sentiment.csv")
-	e := newEnv(t, csv)
+	e := pipelinetest.New(t, csv)
 	ctx := t.Context()
-	id, err := e.p.StartFromUpload(ctx, e.upload(t, "s.csv", csv))
+	id, err := e.P.StartFromUpload(ctx, e.Upload(t, "s.csv", csv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.p.Cancel(ctx, id); err != nil {
+	if _, err := e.P.Cancel(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	e.drain(t, false)
-	r, err := e.p.Store.GetRun(ctx, id)
+	e.Drain(t, false)
+	r, err := e.P.Store.GetRun(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Status != store.StatusCancelled {
 		t.Errorf("status = %s, want cancelled", r.Status)
 	}
-	bs, err := e.p.Store.ListBatches(ctx, id, pipeline.PhaseID("train", r.InitialPromptID))
+	bs, err := e.P.Store.ListBatches(ctx, id, pipeline.PhaseID("train", r.InitialPromptID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(bs) != 0 {
 		t.Errorf("%d batches ran after cancel", len(bs))
 	}
-	if _, err := e.p.Cancel(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.P.Cancel(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Cancel(unknown) = %v, want ErrNotFound", err)
 	}
 }

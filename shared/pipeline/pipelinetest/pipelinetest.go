@@ -1,0 +1,171 @@
+// Package pipelinetest builds a whole pipeline in-process for tests: the
+// Firestore emulator (a project of its own per test), an in-memory Cloud
+// Storage, a queue whose messages the test delivers, and the simulator.
+package pipelinetest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/storage"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+
+	"github.com/promptml/promptml/shared/blob"
+	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/llm/sim"
+	"github.com/promptml/promptml/shared/localcloud"
+	"github.com/promptml/promptml/shared/pipeline"
+	"github.com/promptml/promptml/shared/queue"
+	"github.com/promptml/promptml/shared/store"
+)
+
+// Bucket names of the test pipeline.
+const (
+	Datasets  = "datasets"
+	Artifacts = "artifacts"
+)
+
+// Queue records published messages; the test delivers them.
+type Queue struct {
+	mu      sync.Mutex
+	batches []queue.BatchMessage
+	done    []queue.PhaseDoneMessage
+}
+
+// PublishBatches records msgs.
+func (q *Queue) PublishBatches(_ context.Context, msgs []queue.BatchMessage) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.batches = append(q.batches, msgs...)
+	return nil
+}
+
+// PublishPhaseDone records m.
+func (q *Queue) PublishPhaseDone(_ context.Context, m queue.PhaseDoneMessage) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.done = append(q.done, m)
+	return nil
+}
+
+// Take returns and forgets the messages published so far.
+func (q *Queue) Take() ([]queue.BatchMessage, []queue.PhaseDoneMessage) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	b, d := q.batches, q.done
+	q.batches, q.done = nil, nil
+	return b, d
+}
+
+// SimModels serves the simulator for provider "sim"; any other provider is
+// unavailable, as one the deployment cannot build would be.
+type SimModels struct{ M *sim.Model }
+
+// Model implements pipeline.Models.
+func (s SimModels) Model(_ context.Context, m config.Model) (pipeline.Generator, error) {
+	if m.Provider != "sim" {
+		return nil, fmt.Errorf("provider %q is not available here", m.Provider)
+	}
+	return s.M, nil
+}
+
+// Env is a test pipeline.
+type Env struct {
+	P   *pipeline.Pipeline
+	Q   *Queue
+	GCS *storage.Client
+}
+
+// New builds a pipeline whose simulator's answer key is keyCSV (a CSV with
+// user_input and ground_truth_output columns; "" for none). It needs the
+// emulators (localcloud.RunTests in TestMain) and skips under -short.
+func New(t *testing.T, keyCSV string) *Env {
+	t.Helper()
+	localcloud.RequireEmulators(t)
+	fs, err := firestore.NewClient(t.Context(), localcloud.ProjectID(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: Datasets})
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: Artifacts})
+	key := map[string]string{}
+	if keyCSV != "" {
+		if key, err = sim.ParseCSV(strings.NewReader(keyCSV)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := &Queue{}
+	return &Env{
+		P: &pipeline.Pipeline{
+			Store: store.New(fs), Blob: blob.New(srv.Client()), Queue: q,
+			Models:         SimModels{sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1})},
+			DatasetsBucket: Datasets, ArtifactsBucket: Artifacts, LLMRetries: 1, RetryBase: 1,
+		},
+		Q:   q,
+		GCS: srv.Client(),
+	}
+}
+
+// Upload writes an object to the datasets bucket and returns its upload.
+func (e *Env) Upload(t *testing.T, name, data string) pipeline.Upload {
+	t.Helper()
+	w := e.GCS.Bucket(Datasets).Object(name).NewWriter(t.Context())
+	if _, err := w.Write([]byte(data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return pipeline.Upload{Bucket: Datasets, Object: name, Generation: w.Attrs().Generation}
+}
+
+// Drain delivers every published message until none is left, in rounds
+// (all batches at once, then all phase-done messages at once). With dup,
+// each message is delivered twice, both deliveries at once.
+func (e *Env) Drain(t *testing.T, dup bool) {
+	t.Helper()
+	ctx := t.Context()
+	copies := 1
+	if dup {
+		copies = 2
+	}
+	for range 10000 {
+		bs, ds := e.Q.Take()
+		if len(bs) == 0 && len(ds) == 0 {
+			return
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, copies*(len(bs)+len(ds)))
+		for _, b := range bs {
+			for range copies {
+				wg.Go(func() { errs <- e.P.RunBatch(ctx, b) })
+			}
+		}
+		wg.Wait()
+		for i, d := range ds {
+			for c := range copies {
+				// A duplicate is a different message (own id), as a
+				// second publish would be.
+				wg.Go(func() { errs <- e.P.Aggregate(ctx, d, fmt.Sprintf("msg-%s-%d-%d", d.PhaseID, i, c)) })
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("delivery failed: %v", err)
+			}
+		}
+	}
+	t.Fatal("messages never drained")
+}
