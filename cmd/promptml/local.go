@@ -90,7 +90,7 @@ type localCloud struct {
 	emulators *localcloud.Emulators
 	storage   *localcloud.Storage
 	pubsub    *pubsub.Client
-	procs     []*exec.Cmd
+	procs     []*functionProc
 	servers   []*http.Server
 	apiURL    string
 	cancel    context.CancelFunc
@@ -106,18 +106,14 @@ func (lc *localCloud) stop() {
 		_ = s.Close()
 	}
 	for _, p := range lc.procs {
-		if p.Process != nil {
-			_ = syscall.Kill(-p.Process.Pid, syscall.SIGTERM)
-		}
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	}
 	for _, p := range lc.procs {
-		done := make(chan struct{})
-		go func() { _ = p.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-p.done:
 		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-p.Process.Pid, syscall.SIGKILL)
-			<-done
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
 		}
 	}
 	lc.wg.Wait()
@@ -280,31 +276,15 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 	}
 	urls := map[string]string{}
 	for _, fn := range functionNames {
-		port := 0
+		fixed := 0
 		if fn == "API" && o.serve {
-			port = o.port
+			fixed = o.port
 		}
-		if port == 0 {
-			if port, err = localcloud.FreePort(); err != nil {
-				return err
-			}
+		u, err := lc.startFunction(ctx, self, fn, fixed, env)
+		if err != nil {
+			return err
 		}
-		cmd := exec.Command(self, "functions", "--target", fn, "--port", strconv.Itoa(port))
-		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = lc.logs, lc.logs
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start function %s: %w", fn, err)
-		}
-		lc.procs = append(lc.procs, cmd)
-		urls[fn] = "http://127.0.0.1:" + strconv.Itoa(port)
-	}
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for fn, u := range urls {
-		if err := waitReady(rctx, u); err != nil {
-			return fmt.Errorf("function %s did not start: %w", fn, err)
-		}
+		urls[fn] = u
 	}
 	lc.apiURL = urls["API"]
 
@@ -343,6 +323,63 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		}
 	}()
 	return nil
+}
+
+// functionProc is one `promptml functions` child process.
+type functionProc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+}
+
+// startFunction starts one function on 127.0.0.1 and waits until it
+// answers. A free port can be taken by another process between our probe
+// and the child's bind; the child then exits, and we retry on another port.
+func (lc *localCloud) startFunction(ctx context.Context, self, fn string, fixedPort int, env []string) (string, error) {
+	var lastErr error
+	for range 5 {
+		port := fixedPort
+		if port == 0 {
+			var err error
+			if port, err = localcloud.FreePort(); err != nil {
+				return "", err
+			}
+		}
+		cmd := exec.Command(self, "functions", "--target", fn, "--port", strconv.Itoa(port))
+		cmd.Env = append(env, "FUNCTION_TARGET="+fn)
+		cmd.Stdout, cmd.Stderr = lc.logs, lc.logs
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			return "", fmt.Errorf("start function %s: %w", fn, err)
+		}
+		p := &functionProc{cmd: cmd, done: make(chan struct{})}
+		go func() { _ = cmd.Wait(); close(p.done) }()
+		lc.procs = append(lc.procs, p)
+		u := "http://127.0.0.1:" + strconv.Itoa(port)
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		ready := make(chan error, 1)
+		go func() { ready <- waitReady(rctx, u) }()
+		select {
+		case err := <-ready:
+			cancel()
+			if err != nil {
+				return "", fmt.Errorf("function %s did not start: %w", fn, err)
+			}
+			select {
+			case <-p.done: // something else answered on that port
+				lastErr = fmt.Errorf("function %s exited at start (port %d taken?)", fn, port)
+				continue
+			default:
+				return u, nil
+			}
+		case <-p.done:
+			cancel()
+			lastErr = fmt.Errorf("function %s exited at start (port %d taken?); run with --verbose to see why", fn, port)
+			if fixedPort != 0 {
+				return "", lastErr
+			}
+		}
+	}
+	return "", lastErr
 }
 
 // deliveryProxy forwards a push delivery to a function; with duplicate set

@@ -16,6 +16,7 @@ import (
 
 func init() {
 	functions.CloudEvent("Aggregate", Handle)
+	handler.ColdStart("Aggregate")
 }
 
 // Handle decodes the phase-done message and advances the run.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
+	"github.com/promptml/promptml/functions/internal/handler"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/serverenv"
@@ -23,6 +24,7 @@ import (
 
 func init() {
 	functions.HTTP("API", serve)
+	handler.ColdStart("API")
 }
 
 // maxBody bounds request bodies: a run request is a URI and a config.

@@ -20,6 +20,7 @@ import (
 
 func init() {
 	functions.CloudEvent("OnDatasetUpload", Handle)
+	handler.ColdStart("OnDatasetUpload")
 }
 
 // objectData is the part of a google.cloud.storage.object.v1.finalized

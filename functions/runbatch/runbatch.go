@@ -16,6 +16,7 @@ import (
 
 func init() {
 	functions.CloudEvent("RunBatch", Handle)
+	handler.ColdStart("RunBatch")
 }
 
 // Handle decodes the batch message and scores the batch. A transient error

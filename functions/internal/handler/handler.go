@@ -6,12 +6,29 @@ package handler
 import (
 	"context"
 	"encoding/json"
+	"os"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/pipeline"
+	"github.com/promptml/promptml/shared/serverenv"
 )
+
+// ColdStart validates the instance's configuration when this process
+// serves the function name (FUNCTION_TARGET, as Cloud Functions and the
+// local cloud set it), and exits with the reason if it is invalid: a
+// misconfigured deployment then fails at once, with the message in the
+// logs, instead of at its first event.
+func ColdStart(name string) {
+	if os.Getenv("FUNCTION_TARGET") != name {
+		return
+	}
+	if _, err := serverenv.FromEnv(); err != nil {
+		logging.Default().Error("invalid function configuration; exiting", "function", name, "error", err.Error())
+		os.Exit(1)
+	}
+}
 
 // Context returns ctx with the instance logger, tagged with the function
 // and the event id.

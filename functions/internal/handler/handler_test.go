@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -129,5 +131,41 @@ func TestContextTagsLogger(t *testing.T) {
 		if rec[k] != want {
 			t.Errorf("log %s = %v, want %q (record %s)", k, rec[k], want, out)
 		}
+	}
+}
+
+// TestColdStart runs ColdStart in a child process (it exits on a bad
+// configuration) and checks the exit status and the message.
+func TestColdStart(t *testing.T) {
+	if os.Getenv("HANDLER_COLD_START_CHILD") == "1" {
+		ColdStart("API")
+		return
+	}
+	tests := []struct {
+		name     string
+		env      []string
+		wantExit int
+		wantLog  string
+	}{
+		{"other function", []string{"FUNCTION_TARGET=RunBatch"}, 0, ""},
+		{"missing variables", []string{"FUNCTION_TARGET=API"}, 1, "PROMPTML_PROJECT is required"},
+		{"valid", []string{"FUNCTION_TARGET=API", "PROMPTML_PROJECT=p", "PROMPTML_DATASETS_BUCKET=d", "PROMPTML_ARTIFACTS_BUCKET=a"}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestColdStart$")
+			cmd.Env = append([]string{"HANDLER_COLD_START_CHILD=1", "PATH=" + os.Getenv("PATH")}, tt.env...)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.wantExit || !strings.Contains(string(out), tt.wantLog) {
+				t.Errorf("exit %d, output %q; want exit %d mentioning %q", code, out, tt.wantExit, tt.wantLog)
+			}
+		})
 	}
 }
