@@ -27,10 +27,10 @@ const historySize = 5
 const proposalTries = 3
 
 // Aggregate handles a phase-done message: it summarizes the phase once, then
-// advances the run's state machine as far as finished phases allow. holder
-// identifies the delivery (the Pub/Sub message id), so a redelivery of a
-// crashed attempt takes its lease back at once. A permanent error fails the
-// run.
+// advances the run's state machine as far as finished phases allow.
+// holder identifies this invocation (unique per delivery attempt), so two
+// concurrent deliveries of one message never both hold a lease. A permanent
+// error fails the run.
 func (p *Pipeline) Aggregate(ctx context.Context, msg queue.PhaseDoneMessage, holder string) error {
 	ctx = logging.With(ctx, "run_id", msg.RunID, "phase_id", msg.PhaseID)
 	return p.failOnPermanent(ctx, msg.RunID, p.aggregate(ctx, msg, holder))
@@ -52,9 +52,11 @@ func (p *Pipeline) aggregate(ctx context.Context, msg queue.PhaseDoneMessage, ho
 		if err := p.finishPhase(ctx, r, ph); err != nil {
 			return err
 		}
+	} else if ph.State == store.PhaseRunning {
+		// Another delivery is summarizing it.
+		return ErrBusy
 	} else if ph.State != store.PhaseDone {
-		// Another delivery is summarizing it (or it is not complete):
-		// that one advances the run.
+		// Not complete: a stray message; the last batch triggers it.
 		return nil
 	}
 	return p.advance(ctx, msg.RunID, holder)
@@ -154,7 +156,9 @@ func (st *step) apply(r *store.Run) {
 	}
 }
 
-// advance moves the run through every stage whose phases are all done.
+// advance moves the run through every stage whose phases are all done. The
+// stage lease makes the transition exclusive: a concurrent duplicate gets
+// ErrBusy and is retried later.
 func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 	for {
 		r, err := p.Store.GetRun(ctx, runID)
@@ -197,8 +201,11 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 		if err != nil {
 			return err
 		}
-		if claimed.Lease == nil || claimed.Lease.Holder != holder || claimed.StageSeq != seq {
-			return nil // someone else is advancing this stage
+		if claimed.Terminal() || claimed.StageSeq != seq {
+			continue // someone else advanced it: look at the new stage
+		}
+		if claimed.Lease == nil || claimed.Lease.Holder != holder {
+			return ErrBusy // someone else is advancing this stage
 		}
 		cfg, err := runConfig(r)
 		if err != nil {
@@ -438,10 +445,11 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 		p.event(ctx, r.ID, fmt.Sprintf("optimizer-failed/%d", n), store.Event{Kind: "optimizer", Epoch: n,
 			Message: fmt.Sprintf("Epoch %d: the optimizer gave no usable proposal (%s); the epoch is skipped.", n, strings.Join(failures, "; "))})
 	}
-	if err := p.Store.PutEpoch(ctx, r.ID, ep); err != nil {
+	created, err := p.Store.CreateEpoch(ctx, r.ID, ep)
+	if err != nil {
 		return nil, err
 	}
-	return ep, nil
+	return created, nil
 }
 
 func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.Run, data optimize.Data, u *store.Usage) (optimize.Proposal, error) {

@@ -87,6 +87,12 @@ type PermanentError struct{ Err error }
 func (e *PermanentError) Error() string { return e.Err.Error() }
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// ErrBusy means another delivery holds the lease of the phase or stage this
+// one would work on. It is transient on purpose: if the holder finishes, the
+// redelivery is a no-op; if it crashed, the redelivery takes over once the
+// lease expires. Acking instead would lose the work of a crashed holder.
+var ErrBusy = errors.New("another delivery holds the lease; retry later")
+
 // IsPermanent reports whether err should not be retried.
 func IsPermanent(err error) bool {
 	var pe *PermanentError

@@ -465,6 +465,20 @@ func (s *Store) PutEpoch(ctx context.Context, run string, e *Epoch) error {
 	return nil
 }
 
+// CreateEpoch creates an epoch document unless it exists, and returns the
+// stored one: the first proposals of an epoch are the ones it keeps.
+func (s *Store) CreateEpoch(ctx context.Context, run string, e *Epoch) (*Epoch, error) {
+	_, err := s.run(run).Collection("epochs").Doc(fmt.Sprintf("%03d", e.N)).Create(ctx, e)
+	if err == nil {
+		return e, nil
+	}
+	if !isAlreadyExists(err) {
+		return nil, fmt.Errorf("store.CreateEpoch: %w", err)
+	}
+	got, _, err := s.GetEpoch(ctx, run, e.N)
+	return got, err
+}
+
 // GetEpoch reads an epoch; ok is false if it does not exist.
 func (s *Store) GetEpoch(ctx context.Context, run string, n int) (*Epoch, bool, error) {
 	snap, err := s.run(run).Collection("epochs").Doc(fmt.Sprintf("%03d", n)).Get(ctx)

@@ -5,7 +5,10 @@ package handler
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -37,18 +40,22 @@ func Context(ctx context.Context, function string, e cloudevents.Event) context.
 	return logging.WithLogger(ctx, l)
 }
 
-// DeliveryID identifies a message across redeliveries: the Pub/Sub message
-// id when the event carries one, else the event id.
+// DeliveryID identifies one invocation: the Pub/Sub message id (or the
+// event id) plus a random suffix, because Pub/Sub may deliver the same
+// message twice at once and two invocations must never share a lease.
 func DeliveryID(e cloudevents.Event) string {
 	var d struct {
 		Message struct {
 			ID string `json:"messageId"`
 		} `json:"message"`
 	}
+	id := e.ID()
 	if err := json.Unmarshal(e.Data(), &d); err == nil && d.Message.ID != "" {
-		return d.Message.ID
+		id = d.Message.ID
 	}
-	return e.ID()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return id + "/" + hex.EncodeToString(b[:])
 }
 
 // Classify decides the fate of a delivery: nil and permanent errors are
@@ -59,6 +66,10 @@ func Classify(ctx context.Context, err error) error {
 		return nil
 	}
 	log := logging.FromContext(ctx)
+	if errors.Is(err, pipeline.ErrBusy) {
+		log.Info("another delivery is on it; will be retried", "error", err.Error())
+		return err
+	}
 	if pipeline.IsPermanent(err) {
 		log.Error("permanent failure; message acked", "error", err.Error())
 		return nil

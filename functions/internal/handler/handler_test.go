@@ -38,6 +38,7 @@ func TestClassify(t *testing.T) {
 		{"joined with a permanent one", errors.Join(transient, &pipeline.PermanentError{Err: errors.New("x")}), false, "ERROR"},
 		{"transient", transient, true, "WARNING"},
 		{"wrapped transient", fmt.Errorf("pipeline.RunBatch: %w", transient), true, "WARNING"},
+		{"busy", fmt.Errorf("pipeline.Aggregate: %w", pipeline.ErrBusy), true, "INFO"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,8 +100,14 @@ func TestDeliveryID(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := DeliveryID(newEvent(t, "evt-42", tt.data)); got != tt.want {
-				t.Errorf("DeliveryID = %q, want %q", got, tt.want)
+			e := newEvent(t, "evt-42", tt.data)
+			got, again := DeliveryID(e), DeliveryID(e)
+			if !strings.HasPrefix(got, tt.want+"/") {
+				t.Errorf("DeliveryID = %q, want %q/<random>", got, tt.want)
+			}
+			// Two invocations of one message must never share a lease.
+			if got == again {
+				t.Errorf("DeliveryID gave %q twice", got)
 			}
 		})
 	}
