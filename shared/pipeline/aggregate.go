@@ -50,6 +50,10 @@ func (p *Pipeline) aggregate(ctx context.Context, msg queue.PhaseDoneMessage, ho
 	}
 	if claimed {
 		if err := p.finishPhase(ctx, r, ph); err != nil {
+			// Let the redelivery retry at once rather than after the lease.
+			if rerr := p.Store.ReleasePhase(context.WithoutCancel(ctx), msg.RunID, msg.PhaseID, holder); rerr != nil {
+				logging.FromContext(ctx).Warn("phase lease not released", "error", rerr.Error())
+			}
 			return err
 		}
 	} else if ph.State == store.PhaseRunning {
@@ -213,6 +217,7 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 		}
 		st, err := p.next(ctx, r, cfg)
 		if err != nil {
+			p.releaseStage(context.WithoutCancel(ctx), runID, holder, seq)
 			return err
 		}
 		committed, err := p.Store.UpdateRun(ctx, runID, func(cur *store.Run) error {
@@ -235,6 +240,21 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 		if err := p.fanOut(ctx, committed); err != nil {
 			return err
 		}
+	}
+}
+
+// releaseStage clears the run lease if holder still holds it at seq, so the
+// redelivery of a failed transition need not wait for the lease to expire.
+func (p *Pipeline) releaseStage(ctx context.Context, runID, holder string, seq int) {
+	_, err := p.Store.UpdateRun(ctx, runID, func(r *store.Run) error {
+		if r.StageSeq != seq || r.Lease == nil || r.Lease.Holder != holder {
+			return store.ErrSkip
+		}
+		r.Lease = nil
+		return nil
+	})
+	if err != nil {
+		logging.FromContext(ctx).Warn("stage lease not released", "error", err.Error())
 	}
 }
 

@@ -12,9 +12,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/promptml/promptml/shared/analytics"
 	"github.com/promptml/promptml/shared/blob"
+	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/localcloud"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/pipeline/pipelinetest"
@@ -228,6 +231,67 @@ func TestDuplicateDeliveriesChangeNothing(t *testing.T) {
 	}
 	if d := cmp.Diff(once, twice); d != "" {
 		t.Errorf("state after duplicated deliveries differs (-once +twice):\n%s", d)
+	}
+}
+
+// flakyOptimizer fails the first n optimizer calls with a transient 429.
+type flakyOptimizer struct {
+	pipeline.Generator
+	mu sync.Mutex
+	n  int
+}
+
+func (f *flakyOptimizer) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	f.mu.Lock()
+	fail := req.Purpose == "optimizer" && f.n > 0
+	if fail {
+		f.n--
+	}
+	f.mu.Unlock()
+	if fail {
+		return nil, &llm.Error{Kind: llm.Transient, Code: 429, Reason: "rate_limited", Err: errors.New("quota")}
+	}
+	return f.Generator.Generate(ctx, req)
+}
+
+type flakyModels struct{ g *flakyOptimizer }
+
+func (f flakyModels) Model(context.Context, config.Model) (pipeline.Generator, error) {
+	return f.g, nil
+}
+
+// TestAggregatorFailureRecovers makes the optimizer fail past the in-process
+// retries, so Aggregate returns an error mid-transition; the redeliveries
+// must finish the run exactly as a run without failures.
+func TestAggregatorFailureRecovers(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	run := func(failures int) (snapshot, int) {
+		e := pipelinetest.New(t, csv)
+		sm := e.P.Models.(pipelinetest.SimModels)
+		e.P.Models = flakyModels{&flakyOptimizer{Generator: sm.M, n: failures}}
+		id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := e.Drain(t, false)
+		return takeSnapshot(t, e.P, id), n
+	}
+	clean, _ := run(0)
+	flaky, redelivered := run(5)
+	if redelivered == 0 {
+		t.Fatal("no delivery failed: the test does not exercise recovery")
+	}
+	if clean.Status != store.StatusSucceeded {
+		t.Fatalf("clean run: %s", clean.Status)
+	}
+	// The failed optimizer calls are counted in the usage of the flaky run
+	// (errors), so compare everything but usage.
+	ignore := cmpopts.IgnoreFields(snapshot{}, "Usage", "Epochs", "Phases")
+	if d := cmp.Diff(clean, flaky, ignore); d != "" {
+		t.Errorf("recovered run differs (-clean +flaky):\n%s", d)
+	}
+	if d := cmp.Diff(clean.Phases, flaky.Phases); d != "" {
+		t.Errorf("phases differ (-clean +flaky):\n%s", d)
 	}
 }
 

@@ -426,6 +426,24 @@ func (s *Store) ClaimPhase(ctx context.Context, run, phase, holder string, lease
 	return &out, ok, nil
 }
 
+// ReleasePhase hands a phase back (running→triggered) if holder still holds
+// it, so the redelivery of a failed attempt need not wait for the lease to
+// expire.
+func (s *Store) ReleasePhase(ctx context.Context, run, phase, holder string) error {
+	var cur Phase
+	err := s.modify(ctx, s.phase(run, phase), &cur, func() (bool, func(*firestore.WriteBatch), error) {
+		if cur.State != PhaseRunning || cur.Lease == nil || cur.Lease.Holder != holder {
+			return false, nil, nil
+		}
+		cur.State, cur.Lease = PhaseTriggered, nil
+		return true, nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("store.ReleasePhase %s: %w", phase, err)
+	}
+	return nil
+}
+
 // FinishPhase moves a running phase to done with its metrics and adds the
 // phase's usage to the run's, in one atomic batch, so a duplicate message
 // never counts usage twice.

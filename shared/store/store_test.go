@@ -732,3 +732,35 @@ func TestEpochs(t *testing.T) {
 		t.Errorf("GetEpoch(2) = %+v, %v, %v", e, ok, err)
 	}
 }
+
+func TestReleasePhase(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	mustCreateRun(t, s, &Run{ID: "r", Status: StatusRunning})
+	if _, err := s.EnsurePhase(ctx, "r", &Phase{ID: "val-p1", TotalBatches: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CompleteBatch(ctx, "r", "val-p1", Batch{N: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.ClaimPhase(ctx, "r", "val-p1", "a", time.Hour); err != nil || !ok {
+		t.Fatalf("ClaimPhase(a) ok=%v err=%v", ok, err)
+	}
+	// Only the holder can release.
+	if err := s.ReleasePhase(ctx, "r", "val-p1", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.ClaimPhase(ctx, "r", "val-p1", "b", time.Hour); ok {
+		t.Fatal("b claimed a phase a still holds")
+	}
+	if err := s.ReleasePhase(ctx, "r", "val-p1", "a"); err != nil {
+		t.Fatal(err)
+	}
+	ph, err := s.GetPhase(ctx, "r", "val-p1")
+	if err != nil || ph.State != PhaseTriggered || ph.Lease != nil {
+		t.Fatalf("after release: %+v %v; want triggered with no lease", ph, err)
+	}
+	if _, ok, err := s.ClaimPhase(ctx, "r", "val-p1", "b", time.Hour); err != nil || !ok {
+		t.Errorf("ClaimPhase(b) after release ok=%v err=%v; want true", ok, err)
+	}
+}

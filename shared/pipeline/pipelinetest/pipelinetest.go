@@ -5,7 +5,6 @@ package pipelinetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -131,56 +130,61 @@ func (e *Env) Upload(t *testing.T, name, data string) pipeline.Upload {
 }
 
 // Drain delivers every published message until none is left, in rounds
-// (all batches at once, then all phase-done messages at once). With dup,
-// each message is delivered twice, both deliveries at once. A delivery that
-// answers ErrBusy is delivered again in the next round, as Pub/Sub would.
-func (e *Env) Drain(t *testing.T, dup bool) {
+// (all batches at once, then all phase-done messages at once), as Pub/Sub
+// push would: a delivery that fails with a transient error (ErrBusy
+// included) is delivered again in the next round; a permanent one is acked,
+// as the functions' handler does. With dup, each message is delivered twice,
+// both deliveries at once. It returns the number of redeliveries.
+func (e *Env) Drain(t *testing.T, dup bool) int {
 	t.Helper()
 	ctx := t.Context()
 	copies := 1
 	if dup {
 		copies = 2
 	}
+	redelivered := 0
 	for round := range 10000 {
 		bs, ds := e.Q.Take()
 		if len(bs) == 0 && len(ds) == 0 {
-			return
+			return redelivered
 		}
+		var mu sync.Mutex
+		var retryB []queue.BatchMessage
+		var retryD []queue.PhaseDoneMessage
 		var wg sync.WaitGroup
-		errs := make(chan error, copies*(len(bs)+len(ds)))
 		for _, b := range bs {
 			for range copies {
-				wg.Go(func() { errs <- e.P.RunBatch(ctx, b) })
-			}
-		}
-		wg.Wait()
-		var busy []queue.PhaseDoneMessage
-		var mu sync.Mutex
-		for i, d := range ds {
-			for c := range copies {
 				wg.Go(func() {
-					err := e.P.Aggregate(ctx, d, fmt.Sprintf("msg-%s-%d-%d-%d", d.PhaseID, round, i, c))
-					if errors.Is(err, pipeline.ErrBusy) {
-						// Pub/Sub would redeliver it later.
+					if err := e.P.RunBatch(ctx, b); err != nil && !pipeline.IsPermanent(err) {
 						mu.Lock()
-						busy = append(busy, d)
+						retryB = append(retryB, b)
 						mu.Unlock()
-						err = nil
 					}
-					errs <- err
 				})
 			}
 		}
 		wg.Wait()
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Fatalf("delivery failed: %v", err)
+		for i, d := range ds {
+			for c := range copies {
+				wg.Go(func() {
+					holder := fmt.Sprintf("msg-%s-%d-%d-%d", d.PhaseID, round, i, c)
+					if err := e.P.Aggregate(ctx, d, holder); err != nil && !pipeline.IsPermanent(err) {
+						mu.Lock()
+						retryD = append(retryD, d)
+						mu.Unlock()
+					}
+				})
 			}
 		}
-		for _, d := range busy {
+		wg.Wait()
+		redelivered += len(retryB) + len(retryD)
+		if len(retryB) > 0 {
+			_ = e.Q.PublishBatches(ctx, retryB)
+		}
+		for _, d := range retryD {
 			_ = e.Q.PublishPhaseDone(ctx, d)
 		}
 	}
 	t.Fatal("messages never drained")
+	return redelivered
 }
