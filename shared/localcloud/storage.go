@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -60,6 +61,22 @@ var envMu sync.Mutex
 // NotifyBucket set, finalized objects in it are published to NotifyTopic on
 // the Pub/Sub emulator in the JSON_API_V1 notification format.
 func StartStorage(ctx context.Context, opts StorageOptions) (*Storage, error) {
+	if opts.Port != 0 {
+		return startStorage(ctx, opts)
+	}
+	// A free port can be taken by another process between FreePort and
+	// the server's bind: try another one.
+	var err error
+	for range 5 {
+		var s *Storage
+		if s, err = startStorage(ctx, opts); err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+			return s, err
+		}
+	}
+	return nil, err
+}
+
+func startStorage(ctx context.Context, opts StorageOptions) (*Storage, error) {
 	port := opts.Port
 	if port == 0 {
 		p, err := FreePort()
