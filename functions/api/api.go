@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -52,15 +53,15 @@ func NewHandler(p *pipeline.Pipeline) *Handler {
 	h := &Handler{p: p, mux: http.NewServeMux()}
 	h.mux.HandleFunc("POST /runs", h.startRun)
 	h.mux.HandleFunc("GET /runs", h.listRuns)
-	h.mux.HandleFunc("GET /runs/{id}", h.getRun)
-	h.mux.HandleFunc("POST /runs/{id}", h.runAction)
-	h.mux.HandleFunc("GET /runs/{id}/prompts", h.listPrompts)
-	h.mux.HandleFunc("GET /runs/{id}/prompts/{prompt}", h.getPrompt)
-	h.mux.HandleFunc("GET /runs/{id}/epochs", h.listEpochs)
-	h.mux.HandleFunc("GET /runs/{id}/phases", h.listPhases)
-	h.mux.HandleFunc("GET /runs/{id}/events", h.listEvents)
-	h.mux.HandleFunc("GET /runs/{id}/examples", h.listExamples)
-	h.mux.HandleFunc("GET /runs/{id}/export", h.export)
+	h.mux.HandleFunc("GET /runs/{id}", checkIDs(h.getRun))
+	h.mux.HandleFunc("POST /runs/{id}", checkIDs(h.runAction))
+	h.mux.HandleFunc("GET /runs/{id}/prompts", checkIDs(h.listPrompts))
+	h.mux.HandleFunc("GET /runs/{id}/prompts/{prompt}", checkIDs(h.getPrompt))
+	h.mux.HandleFunc("GET /runs/{id}/epochs", checkIDs(h.listEpochs))
+	h.mux.HandleFunc("GET /runs/{id}/phases", checkIDs(h.listPhases))
+	h.mux.HandleFunc("GET /runs/{id}/events", checkIDs(h.listEvents))
+	h.mux.HandleFunc("GET /runs/{id}/examples", checkIDs(h.listExamples))
+	h.mux.HandleFunc("GET /runs/{id}/export", checkIDs(h.export))
 	h.mux.HandleFunc("GET /{$}", h.index)
 	return h
 }
@@ -69,6 +70,42 @@ func NewHandler(p *pipeline.Pipeline) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	h.mux.ServeHTTP(w, r)
+}
+
+// The shapes of the ids the API accepts. Checking them before Firestore is
+// reached matters: a path value is URL-decoded, so "%2F" would otherwise
+// address a document in another collection.
+var (
+	runIDPattern    = regexp.MustCompile(`^[a-z2-7]{26}$`)
+	promptIDPattern = regexp.MustCompile(`^p[0-9a-f]{12}$`)
+	phaseIDPattern  = regexp.MustCompile(`^(train|val|test)-p[0-9a-f]{12}$`)
+)
+
+// checkIDs rejects malformed run, prompt and phase ids in the path and the
+// query: an unknown-looking run or prompt is "not found", a malformed
+// query parameter a bad request.
+func checkIDs(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, _, _ := strings.Cut(r.PathValue("id"), ":")
+		if !runIDPattern.MatchString(id) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("not found: no run %q (run ids are 26 characters a-z, 2-7)", id))
+			return
+		}
+		if p := r.PathValue("prompt"); p != "" && !promptIDPattern.MatchString(p) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("not found: no prompt %q (prompt ids look like p0123456789ab)", p))
+			return
+		}
+		q := r.URL.Query()
+		if v := q.Get("version"); v != "" && !promptIDPattern.MatchString(v) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("version %q is not a prompt id (like p0123456789ab)", v))
+			return
+		}
+		if v := q.Get("phase"); v != "" && !phaseIDPattern.MatchString(v) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("phase %q is not a phase id (like val-p0123456789ab)", v))
+			return
+		}
+		next(w, r)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
@@ -317,8 +354,9 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"events": es})
 }
 
-// listExamples serves GET /runs/{id}/examples?phase=PHASE: the per-example
-// results of one phase.
+// listExamples serves GET /runs/{id}/examples?phase=PHASE[&batch_from=N]
+// [&limit=N]: the per-example results of one phase, a page of whole batches
+// at a time (next_batch_from says where the next page starts).
 func (h *Handler) listExamples(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, phaseID := r.PathValue("id"), r.URL.Query().Get("phase")
@@ -326,13 +364,41 @@ func (h *Handler) listExamples(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "phase is required, e.g. ?phase=val-p0123456789ab (see GET /runs/{id}/phases)")
 		return
 	}
-	results, err := h.p.PhaseResults(ctx, id, phaseID)
+	from, limit := 0, defaultExamples
+	for _, q := range []struct {
+		name    string
+		dst     *int
+		lo, hi  int
+		example string
+	}{{"batch_from", &from, 0, 1 << 30, "0"}, {"limit", &limit, 1, maxExamples, "1000"}} {
+		if v := r.URL.Query().Get(q.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < q.lo || n > q.hi {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("%s must be a whole number from %d to %d, e.g. %s", q.name, q.lo, q.hi, q.example))
+				return
+			}
+			*q.dst = n
+		}
+	}
+	results, next, err := h.p.PhaseResults(ctx, id, phaseID, from, limit)
 	if err != nil {
 		fail(ctx, w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"phase": phaseID, "examples": results})
+	body := map[string]any{"phase": phaseID, "examples": results}
+	if next >= 0 {
+		// Whole batches are returned; ask again from here for the rest.
+		body["next_batch_from"] = next
+	}
+	writeJSON(w, http.StatusOK, body)
 }
+
+// Page sizes of GET /runs/{id}/examples, in examples (whole batches are
+// returned, so a page can exceed the limit by less than one batch).
+const (
+	defaultExamples = 1000
+	maxExamples     = 5000
+)
 
 // export serves GET /runs/{id}/export[?version=PROMPT]: the best (or a
 // chosen) prompt as prompt.json.

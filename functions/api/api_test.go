@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/promptml/promptml/functions/api"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/localcloud"
@@ -307,7 +309,32 @@ func TestAPI(t *testing.T) {
 			}
 		}
 		wantError(t, e.do(t, http.MethodGet, "/runs/"+id+"/examples", nil), http.StatusBadRequest, "phase")
-		wantError(t, e.do(t, http.MethodGet, "/runs/"+id+"/examples?phase=val-pnope", nil), http.StatusNotFound, "not found")
+		wantError(t, e.do(t, http.MethodGet, "/runs/"+id+"/examples?phase=val-p000000000000", nil), http.StatusNotFound, "not found")
+		wantError(t, e.do(t, http.MethodGet, "/runs/"+id+"/examples?phase=val-pnope", nil), http.StatusBadRequest, "not a phase id")
+		wantError(t, e.do(t, http.MethodGet, "/runs/"+id+"/examples?phase="+phase+"&limit=0", nil), http.StatusBadRequest, "limit")
+
+		// Pages of whole batches: a limit of one example returns one batch
+		// and says where the next page starts, until the phase is read.
+		var all []pipeline.Result
+		from := 0
+		for pages := 0; ; pages++ {
+			var page struct {
+				Examples []pipeline.Result
+				Next     *int `json:"next_batch_from"`
+			}
+			e.getJSON(t, fmt.Sprintf("/runs/%s/examples?phase=%s&limit=1&batch_from=%d", id, phase, from), &page)
+			all = append(all, page.Examples...)
+			if page.Next == nil {
+				if pages+1 != run.Dataset.Batches["val"] {
+					t.Errorf("%d pages, want one per batch (%d)", pages+1, run.Dataset.Batches["val"])
+				}
+				break
+			}
+			from = *page.Next
+		}
+		if d := cmp.Diff(got.Examples, all); d != "" {
+			t.Errorf("paged examples differ from the whole phase (-whole +paged):\n%s", d)
+		}
 	})
 
 	t.Run("export", func(t *testing.T) {
@@ -325,8 +352,29 @@ func TestAPI(t *testing.T) {
 		if v0.PromptID != run.InitialPromptID || v0.SystemPrompt != "You are a helpful assistant." || v0.OutputPrompt != "Answer the request." || v0.Parent != "" {
 			t.Errorf("export of v0 = %+v", v0)
 		}
-		wantError(t, e.do(t, http.MethodGet, "/runs/"+id+"/export?version=pnope", nil), http.StatusNotFound, "not found")
+		wantError(t, e.do(t, http.MethodGet, "/runs/"+id+"/export?version=p000000000000", nil), http.StatusNotFound, "not found")
+		wantError(t, e.do(t, http.MethodGet, "/runs/"+id+"/export?version=pnope", nil), http.StatusBadRequest, "not a prompt id")
 		wantError(t, e.do(t, http.MethodGet, "/runs/nope/export", nil), http.StatusNotFound, "not found")
+	})
+
+	t.Run("encoded slashes never reach another document", func(t *testing.T) {
+		phase := pipeline.PhaseID("val", run.InitialPromptID)
+		for _, target := range []string{
+			"/runs/" + id + "%2Fphases%2F" + phase,
+			"/runs/" + id + "%2Fphases%2F" + phase + ":cancel",
+			"/runs/" + id + "/prompts/" + run.InitialPromptID + "%2Fx",
+			"/runs/..%2F..%2Fuploads",
+		} {
+			method := http.MethodGet
+			if strings.HasSuffix(target, ":cancel") {
+				method = http.MethodPost
+			}
+			wantError(t, e.do(t, method, target, nil), http.StatusNotFound, "not found")
+		}
+		ph, err := e.P.Store.GetPhase(ctx, id, phase)
+		if err != nil || ph.State != "done" {
+			t.Errorf("phase after the attempts: %+v %v; want it untouched (done)", ph, err)
+		}
 	})
 
 	t.Run("index", func(t *testing.T) {

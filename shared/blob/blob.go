@@ -159,9 +159,11 @@ func DataPath(run, split string, batch int) string {
 	return fmt.Sprintf("runs/%s/data/%s/%d.jsonl", run, split, batch)
 }
 
-// ResultPath is the object of one scored batch: runs/{run}/results/{phase}/{batch}.jsonl.
-func ResultPath(run, phase string, batch int) string {
-	return fmt.Sprintf("runs/%s/results/%s/%d.jsonl", run, phase, batch)
+// ResultPath is the object of one attempt at scoring a batch:
+// runs/{run}/results/{phase}/{batch}.{attempt}.jsonl. The batch document
+// names the attempt that counts.
+func ResultPath(run, phase string, batch int, attempt string) string {
+	return fmt.Sprintf("runs/%s/results/%s/%d.%s.jsonl", run, phase, batch, attempt)
 }
 
 // ExportPath is an exported prompt file: runs/{run}/export/{file}.

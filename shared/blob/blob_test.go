@@ -61,7 +61,7 @@ func TestPaths(t *testing.T) {
 	}{
 		{"DataPath", DataPath("r1", "train", 3), "runs/r1/data/train/3.jsonl"},
 		{"DataPath batch 0", DataPath("r1", "val", 0), "runs/r1/data/val/0.jsonl"},
-		{"ResultPath", ResultPath("r1", "val-p0123", 12), "runs/r1/results/val-p0123/12.jsonl"},
+		{"ResultPath", ResultPath("r1", "val-p0123", 12, "a1b2c3"), "runs/r1/results/val-p0123/12.a1b2c3.jsonl"},
 		{"ExportPath", ExportPath("r1", "prompt.json"), "runs/r1/export/prompt.json"},
 		{"ExportPath system", ExportPath("r1", "system.txt"), "runs/r1/export/system.txt"},
 		{"SidecarName", SidecarName("data.csv"), "data.yaml"},

@@ -13,6 +13,7 @@ import (
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/dataset"
 	"github.com/promptml/promptml/shared/eval"
+	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/optimize"
 	"github.com/promptml/promptml/shared/queue"
@@ -111,9 +112,9 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 			done.Corpus = &v
 		}
 	}
-	if err := p.Store.FinishPhase(ctx, r.ID, ph.ID, done); err != nil {
-		return err
-	}
+	// Everything derived from the phase is written before it is marked done:
+	// a redelivery skips a done phase, so nothing after FinishPhase would be
+	// retried. Each of these writes is idempotent.
 	if err := p.Store.UpdatePrompt(ctx, r.ID, ph.PromptID, map[string]any{"scores": map[string]any{ph.Split: sum}}); err != nil {
 		return err
 	}
@@ -125,7 +126,7 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 	p.event(ctx, r.ID, "phase-done/"+ph.ID, store.Event{Kind: "phase", Message: msg + ".", Epoch: r.Epoch, PhaseID: ph.ID,
 		Data: map[string]any{"split": ph.Split, "prompt_id": ph.PromptID, "mean": sum.Mean, "pass_rate": sum.PassRate}})
 	p.reportPhase(ctx, r.ID, ph, results)
-	return nil
+	return p.Store.FinishPhase(ctx, r.ID, ph.ID, done)
 }
 
 // step is the next state of a run, applied in one transaction.
@@ -142,7 +143,10 @@ type step struct {
 	Finished   bool
 }
 
-func (st *step) apply(r *store.Run) {
+// apply moves r to the step's state. The committing invocation keeps the
+// run lease until its fan-out is published (SetPublished clears it), so no
+// other delivery republishes the new stage meanwhile.
+func (st *step) apply(r *store.Run, lease *store.Lease) {
 	r.Stage, r.StageSeq, r.Pending = st.Stage, r.StageSeq+1, st.Pending
 	r.Epoch, r.StaleEpochs = st.Epoch, st.Stale
 	r.IncumbentID, r.BestVal = st.Incumbent, st.BestVal
@@ -153,8 +157,9 @@ func (st *step) apply(r *store.Run) {
 	if st.Test != nil {
 		r.Test = st.Test
 	}
-	r.Lease = nil
+	r.Lease = lease
 	if st.Finished {
+		r.Lease = nil
 		r.Status = store.StatusSucceeded
 		r.FinishedAt = time.Now()
 	}
@@ -185,7 +190,12 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 		}
 		if !allDone {
 			if r.PublishedSeq < r.StageSeq {
-				// The transition committed but its fan-out was lost.
+				// The transition committed but its fan-out is not
+				// recorded: it is under way (the committer holds the lease
+				// until it is), or was lost with a crashed committer.
+				if r.Lease != nil && r.Lease.Holder != holder && time.Now().Before(r.Lease.Expires) {
+					return ErrBusy
+				}
 				return p.fanOut(ctx, r)
 			}
 			return nil
@@ -224,7 +234,7 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 			if cur.StageSeq != seq || cur.Terminal() {
 				return store.ErrSkip
 			}
-			st.apply(cur)
+			st.apply(cur, &store.Lease{Holder: holder, Expires: time.Now().Add(p.lease())})
 			return nil
 		})
 		if err != nil {
@@ -238,6 +248,7 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 			return nil
 		}
 		if err := p.fanOut(ctx, committed); err != nil {
+			p.releaseStage(context.WithoutCancel(ctx), runID, holder, seq+1)
 			return err
 		}
 	}
@@ -351,6 +362,9 @@ func (p *Pipeline) startEpoch(ctx context.Context, r *store.Run, cfg config.Run,
 			return err
 		}
 	}
+	if err := p.materialize(ctx, r, cfg, ep); err != nil {
+		return err
+	}
 	st.Stage, st.Epoch, st.Pending = store.StageCandidates, n, nil
 	st.AddUsage = st.AddUsage.Add(ep.Usage)
 	for _, c := range ep.Candidates {
@@ -431,45 +445,71 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 			log.Warn("optimizer reply unparsable; asking again", "epoch", n, "try", try+1, "error", perr.Error())
 		}
 		if perr != nil {
-			var pe *optimize.ParseError
-			if !errors.As(perr, &pe) && !IsPermanent(perr) {
-				return nil, perr // transient: the stage lease expires and a redelivery retries
+			if !proposalFailed(perr) {
+				return nil, perr // transient: the lease is released and the redelivery retries
 			}
 			failures = append(failures, perr.Error())
 			continue
 		}
-		cand := &store.Prompt{System: prop.SystemPrompt, Output: prop.OutputPrompt, Examples: inc.Examples,
-			Parent: inc.ID, Epoch: n, Candidate: c, Strategy: cfg.Optimizer.Strategy, Reasoning: prop.Reasoning,
-			Status: store.PromptCandidate, Scores: map[string]eval.Summary{}}
-		cand.ID = PromptID(cand.System, cand.Output, cand.Examples)
-		ec := store.EpochCandidate{PromptID: cand.ID, Status: store.PromptCandidate}
+		id := PromptID(prop.SystemPrompt, prop.OutputPrompt, inc.Examples)
+		ec := store.EpochCandidate{PromptID: id, Status: store.PromptCandidate,
+			System: prop.SystemPrompt, Output: prop.OutputPrompt, Reasoning: prop.Reasoning}
 		switch {
-		case cand.ID == inc.ID:
+		case id == inc.ID:
 			ec.Status, ec.Note = store.DecisionNoChange, "identical to the incumbent"
-		case seen[cand.ID]:
+		case seen[id]:
 			ec.Status, ec.Note = store.DecisionNoChange, "identical to another candidate of this epoch"
 		}
-		seen[cand.ID] = true
-		if ec.Status == store.PromptCandidate {
-			if err := p.Store.PutPrompt(ctx, r.ID, cand); err != nil {
-				return nil, err
-			}
-		}
+		seen[id] = true
 		ep.Candidates = append(ep.Candidates, ec)
-		p.event(ctx, r.ID, fmt.Sprintf("proposal/%d/%d", n, c), store.Event{Kind: "optimizer", Epoch: n,
-			Message: fmt.Sprintf("Epoch %d, candidate %d (%s): %s", n, c+1, cand.ID, prop.Reasoning),
-			Data:    map[string]any{"prompt_id": cand.ID, "system_prompt": cand.System, "output_prompt": cand.Output}})
 	}
 	if len(ep.Candidates) == 0 {
 		ep.Decision = store.DecisionOptimizerFailed
-		p.event(ctx, r.ID, fmt.Sprintf("optimizer-failed/%d", n), store.Event{Kind: "optimizer", Epoch: n,
-			Message: fmt.Sprintf("Epoch %d: the optimizer gave no usable proposal (%s); the epoch is skipped.", n, strings.Join(failures, "; "))})
+		ep.Note = strings.Join(failures, "; ")
 	}
-	created, err := p.Store.CreateEpoch(ctx, r.ID, ep)
+	// The first stored proposals of an epoch are the ones it keeps, so a
+	// concurrent or retried proposal never leaves prompts or events behind.
+	return p.Store.CreateEpoch(ctx, r.ID, ep)
+}
+
+// proposalFailed reports whether a proposal error ends that candidate (an
+// unparsable reply after the tries, a permanent model error such as a
+// safety block or a bad request) rather than calling for a retry.
+func proposalFailed(err error) bool {
+	var pe *optimize.ParseError
+	var le *llm.Error
+	return errors.As(err, &pe) || IsPermanent(err) || (errors.As(err, &le) && le.Kind == llm.Permanent)
+}
+
+// materialize creates the prompt versions and the events of an epoch's
+// stored proposals; every write is create-once, so it is safe to repeat.
+func (p *Pipeline) materialize(ctx context.Context, r *store.Run, cfg config.Run, ep *store.Epoch) error {
+	if ep.Decision == store.DecisionOptimizerFailed {
+		p.event(ctx, r.ID, fmt.Sprintf("optimizer-failed/%d", ep.N), store.Event{Kind: "optimizer", Epoch: ep.N,
+			Message: fmt.Sprintf("Epoch %d: the optimizer gave no usable proposal (%s); the epoch is skipped.", ep.N, ep.Note)})
+		return nil
+	}
+	inc, err := p.Store.GetPrompt(ctx, r.ID, ep.IncumbentID)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return created, nil
+	for c, ec := range ep.Candidates {
+		if ec.Status == store.PromptCandidate {
+			cand := &store.Prompt{ID: ec.PromptID, System: ec.System, Output: ec.Output, Examples: inc.Examples,
+				Parent: inc.ID, Epoch: ep.N, Candidate: c, Strategy: cfg.Optimizer.Strategy, Reasoning: ec.Reasoning,
+				Status: store.PromptCandidate, Scores: map[string]eval.Summary{}}
+			if err := p.Store.PutPrompt(ctx, r.ID, cand); err != nil {
+				return err
+			}
+		}
+		msg := fmt.Sprintf("Epoch %d, candidate %d (%s): %s", ep.N, c+1, ec.PromptID, ec.Reasoning)
+		if ec.Note != "" {
+			msg += " [" + ec.Note + "]"
+		}
+		p.event(ctx, r.ID, fmt.Sprintf("proposal/%d/%d", ep.N, c), store.Event{Kind: "optimizer", Epoch: ep.N, Message: msg,
+			Data: map[string]any{"prompt_id": ec.PromptID, "system_prompt": ec.System, "output_prompt": ec.Output}})
+	}
+	return nil
 }
 
 func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.Run, data optimize.Data, u *store.Usage) (optimize.Proposal, error) {

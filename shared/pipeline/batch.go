@@ -3,11 +3,13 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
+	mrand "math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -144,7 +146,14 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
+	// The first transient failure dooms the batch (it is redelivered whole):
+	// stop paying for the calls that are still to come.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	for i, ex := range examples {
+		if ctx.Err() != nil {
+			break
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -154,6 +163,7 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
+					cancel()
 				}
 				mu.Unlock()
 				return
@@ -189,7 +199,10 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 			b.Passed++
 		}
 	}
-	path := blob.ResultPath(r.ID, ph.ID, n)
+	// Each attempt writes its own object and the batch document (created
+	// once) names the one that counts, so a concurrent duplicate can never
+	// replace the results a summary was computed from.
+	path := blob.ResultPath(r.ID, ph.ID, n, attemptID())
 	if err := p.Blob.Write(ctx, p.ArtifactsBucket, path, "application/x-ndjson", buf.Bytes()); err != nil {
 		return store.Batch{}, err
 	}
@@ -233,6 +246,13 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()
 		}
+		// A judge or embedding call that stayed unavailable is retried with
+		// the batch: an unscored example would make candidates comparable
+		// on different subsets.
+		var le *llm.Error
+		if errors.As(err, &le) && le.Kind == llm.Transient {
+			return Result{}, err
+		}
 		res.Error = "score: " + err.Error()
 		return res, nil
 	}
@@ -265,7 +285,7 @@ func (p *Pipeline) generate(ctx context.Context, model Generator, req *llm.Reque
 			break
 		}
 		d := base << attempt
-		d = time.Duration(rand.Int64N(int64(d) + 1))
+		d = time.Duration(mrand.Int64N(int64(d) + 1))
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -278,32 +298,56 @@ func (p *Pipeline) generate(ctx context.Context, model Generator, req *llm.Reque
 	return nil, err
 }
 
-// PhaseResults returns the per-example results of a finished (or partly
-// finished) phase: the batches done so far, in batch order.
-func (p *Pipeline) PhaseResults(ctx context.Context, runID, phaseID string) ([]Result, error) {
+// PhaseResults returns the per-example results of a phase's done batches
+// from batch `from` on, whole batches in order, stopping once at least
+// limit examples are collected (limit <= 0: no limit). next is the batch to
+// ask for the rest, or -1 when there is no more.
+func (p *Pipeline) PhaseResults(ctx context.Context, runID, phaseID string, from, limit int) (out []Result, next int, err error) {
 	ph, err := p.Store.GetPhase(ctx, runID, phaseID)
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	batches, err := p.Store.ListBatches(ctx, runID, phaseID)
 	if err != nil {
-		return nil, err
+		return nil, -1, err
 	}
 	sort.Slice(batches, func(i, j int) bool { return batches[i].N < batches[j].N })
-	out := []Result{}
-	for _, b := range batches {
-		rc, err := p.Blob.Open(ctx, p.ArtifactsBucket, blob.ResultPath(runID, ph.ID, b.N), 0)
-		if err != nil {
-			return nil, err
+	out = []Result{}
+	for i, b := range batches {
+		if b.N < from {
+			continue
 		}
-		rs, err := decodeResults(rc)
-		rc.Close()
+		if limit > 0 && len(out) >= limit {
+			return out, batches[i].N, nil
+		}
+		rs, err := p.batchResults(ctx, b)
 		if err != nil {
-			return nil, fmt.Errorf("pipeline.PhaseResults: %w", err)
+			return nil, -1, fmt.Errorf("pipeline.PhaseResults %s/%d: %w", ph.ID, b.N, err)
 		}
 		out = append(out, rs...)
 	}
-	return out, nil
+	return out, -1, nil
+}
+
+// batchResults reads the results object a batch document names.
+func (p *Pipeline) batchResults(ctx context.Context, b store.Batch) ([]Result, error) {
+	bucket, name, err := blob.ParseURI(b.ResultsURI)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := p.Blob.Open(ctx, bucket, name, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return decodeResults(rc)
+}
+
+// attemptID names one attempt at a batch.
+func attemptID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // readResults reads every result of a phase, in batch order.
@@ -323,12 +367,7 @@ func (p *Pipeline) readResults(ctx context.Context, runID string, ph *store.Phas
 		if b == nil {
 			return nil, nil, fmt.Errorf("pipeline.readResults: phase %s batch %d is not done", ph.ID, n)
 		}
-		rc, err := p.Blob.Open(ctx, p.ArtifactsBucket, blob.ResultPath(runID, ph.ID, n), 0)
-		if err != nil {
-			return nil, nil, fmt.Errorf("pipeline.readResults: %w", err)
-		}
-		rs, err := decodeResults(rc)
-		rc.Close()
+		rs, err := p.batchResults(ctx, *b)
 		if err != nil {
 			return nil, nil, fmt.Errorf("pipeline.readResults %s/%d: %w", ph.ID, n, err)
 		}

@@ -234,14 +234,23 @@ func TestDuplicateDeliveriesChangeNothing(t *testing.T) {
 	}
 }
 
-// flakyOptimizer fails the first n optimizer calls with a transient 429.
+// flakyOptimizer fails the first n optimizer calls with a transient 429,
+// or every optimizer call with a permanent safety block.
 type flakyOptimizer struct {
 	pipeline.Generator
-	mu sync.Mutex
-	n  int
+	mu        sync.Mutex
+	n         int
+	permanent bool
+	calls     int // permanent failures served
 }
 
 func (f *flakyOptimizer) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	if req.Purpose == "optimizer" && f.permanent {
+		f.mu.Lock()
+		f.calls++
+		f.mu.Unlock()
+		return nil, &llm.Error{Kind: llm.Permanent, Reason: "safety", Err: errors.New("blocked: SAFETY")}
+	}
 	f.mu.Lock()
 	fail := req.Purpose == "optimizer" && f.n > 0
 	if fail {
@@ -252,6 +261,41 @@ func (f *flakyOptimizer) Generate(ctx context.Context, req *llm.Request) (*llm.R
 		return nil, &llm.Error{Kind: llm.Transient, Code: 429, Reason: "rate_limited", Err: errors.New("quota")}
 	}
 	return f.Generator.Generate(ctx, req)
+}
+
+// TestPermanentOptimizerErrorSkipsEpochs: an optimizer that is always
+// blocked must not stall the run: each epoch ends optimizer_failed, early
+// stopping ends training, and the initial prompt is the result.
+func TestPermanentOptimizerErrorSkipsEpochs(t *testing.T) {
+	csv := readSample(t, "sentiment.csv")
+	e := pipelinetest.New(t, csv)
+	sm := e.P.Models.(pipelinetest.SimModels)
+	opt := &flakyOptimizer{Generator: sm.M, permanent: true}
+	e.P.Models = flakyModels{opt}
+	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "s.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Drain(t, false)
+	if opt.calls != 2 {
+		t.Errorf("%d optimizer calls, want 2 (one per epoch): a permanent error must not be retried", opt.calls)
+	}
+	r, err := e.P.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epochs, err := e.P.Store.ListEpochs(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusSucceeded || r.IncumbentID != r.InitialPromptID || len(epochs) != 2 {
+		t.Fatalf("run %s incumbent %s, %d epochs; want succeeded with the initial prompt after 2 epochs (patience)", r.Status, r.IncumbentID, len(epochs))
+	}
+	for _, ep := range epochs {
+		if ep.Decision != store.DecisionOptimizerFailed || !strings.Contains(ep.Note, "SAFETY") {
+			t.Errorf("epoch %d: decision %q note %q; want optimizer_failed naming the block", ep.N, ep.Decision, ep.Note)
+		}
+	}
 }
 
 type flakyModels struct{ g *flakyOptimizer }

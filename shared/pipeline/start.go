@@ -89,7 +89,9 @@ func (p *Pipeline) StartFromAPI(ctx context.Context, req StartRequest) (*store.R
 	if err := p.Store.CreateRun(ctx, run); err != nil {
 		return nil, fmt.Errorf("pipeline.StartFromAPI: %w", err)
 	}
-	ctx = logging.With(ctx, "run_id", run.ID)
+	// The intake and its fan-out must not stop half-way when the caller
+	// goes away: no message would ever resume an API run.
+	ctx = context.WithoutCancel(logging.With(ctx, "run_id", run.ID))
 	p.event(ctx, run.ID, "created", store.Event{Kind: "created", Message: fmt.Sprintf("Run created by the API for %s.", req.Dataset)})
 	if err := p.resume(ctx, run.ID, req.Config); err != nil {
 		// Nothing will resume an API run (no message carries it): end it

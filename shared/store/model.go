@@ -233,6 +233,11 @@ type EpochCandidate struct {
 	Val      float64 `firestore:"val" json:"val"`
 	Status   string  `firestore:"status" json:"status"`
 	Note     string  `firestore:"note,omitempty" json:"note,omitempty"`
+	// The proposal itself, stored with the epoch so that the prompt version
+	// is created from what the epoch kept (never from a lost attempt).
+	System    string `firestore:"system_prompt" json:"system_prompt"`
+	Output    string `firestore:"output_prompt" json:"output_prompt"`
+	Reasoning string `firestore:"reasoning" json:"reasoning"`
 }
 
 // Epoch is runs/{run}/epochs/{n}.
@@ -247,6 +252,8 @@ type Epoch struct {
 	Delta          float64          `firestore:"delta" json:"delta"`
 	PValue         *float64         `firestore:"p_value,omitempty" json:"p_value,omitempty"`
 	Decision       string           `firestore:"decision" json:"decision"`
+	// Note explains an optimizer_failed epoch.
+	Note string `firestore:"note,omitempty" json:"note,omitempty"`
 	// NewIncumbentTrain is the accepted candidate's train score, once known.
 	NewIncumbentTrain *float64  `firestore:"new_incumbent_train,omitempty" json:"new_incumbent_train,omitempty"`
 	Usage             Usage     `firestore:"usage" json:"usage"`

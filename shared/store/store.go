@@ -138,14 +138,18 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *Run) error)
 	return &r, nil
 }
 
-// SetPublished records that the fan-out of stage seq has been published.
-// It only moves forward.
+// SetPublished records that the fan-out of stage seq has been published,
+// and releases the run lease the committer kept for it. It only moves
+// forward.
 func (s *Store) SetPublished(ctx context.Context, id string, seq int) error {
 	_, err := s.UpdateRun(ctx, id, func(r *Run) error {
 		if r.PublishedSeq >= seq {
 			return ErrSkip
 		}
 		r.PublishedSeq = seq
+		if r.StageSeq == seq {
+			r.Lease = nil
+		}
 		return nil
 	})
 	return err
