@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -31,6 +32,11 @@ func init() {
 // maxBody bounds request bodies: a run request is a URI and a config.
 const maxBody = 1 << 20
 
+var (
+	handlerOnce sync.Once
+	instance    *Handler
+)
+
 func serve(w http.ResponseWriter, r *http.Request) {
 	ctx := logging.WithLogger(r.Context(), logging.Default().With("function", "API"))
 	env, err := serverenv.Instance(ctx)
@@ -39,7 +45,9 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "the API is misconfigured: "+err.Error())
 		return
 	}
-	NewHandler(env.Pipeline).ServeHTTP(w, r.WithContext(ctx))
+	// One handler (and route table) per instance, like the clients.
+	handlerOnce.Do(func() { instance = NewHandler(env.Pipeline) })
+	instance.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // Handler serves the API over a pipeline.
