@@ -17,6 +17,9 @@ import (
 // ErrNotExist is returned when an object does not exist.
 var ErrNotExist = errors.New("object does not exist")
 
+// ErrTooLarge is returned by ReadAll when an object exceeds its limit.
+var ErrTooLarge = errors.New("object too large")
+
 // Store wraps a storage client.
 type Store struct {
 	client *storage.Client
@@ -79,7 +82,7 @@ func (s *Store) ReadAll(ctx context.Context, bucket, name string, limit int64) (
 		return nil, fmt.Errorf("blob.ReadAll gs://%s/%s: %w", bucket, name, err)
 	}
 	if limit > 0 && int64(len(b)) > limit {
-		return nil, fmt.Errorf("blob.ReadAll gs://%s/%s: larger than %d bytes", bucket, name, limit)
+		return nil, fmt.Errorf("blob.ReadAll gs://%s/%s: %w: larger than %d bytes", bucket, name, ErrTooLarge, limit)
 	}
 	return b, nil
 }

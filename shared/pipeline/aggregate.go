@@ -98,19 +98,17 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 		outcomes[i] = eval.Outcome{Value: *res.Score}
 		preds, refs = append(preds, res.Actual), append(refs, res.Expected)
 	}
-	threshold, err := passThreshold(cfg)
+	metric, err := scoringMetric(cfg)
 	if err != nil {
 		return err
 	}
-	sum := eval.SummarizeOutcomes(outcomes, threshold)
+	sum := eval.SummarizeOutcomes(outcomes, eval.Threshold(metric))
 	done := store.Phase{Metrics: &sum}
 	for _, b := range batches {
 		done.Usage = done.Usage.Add(b.Usage)
 	}
-	if metric, err := eval.Build(cfg.Metrics, eval.Deps{}); err == nil {
-		if v, ok, err := eval.Corpus(metric, preds, refs); err == nil && ok {
-			done.Corpus = &v
-		}
+	if v, ok, err := eval.Corpus(metric, preds, refs); err == nil && ok {
+		done.Corpus = &v
 	}
 	// Everything derived from the phase is written before it is marked done:
 	// a redelivery skips a done phase, so nothing after FinishPhase would be
@@ -402,7 +400,7 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 			scored[i].Score = *res.Score
 		}
 	}
-	threshold, err := passThreshold(cfg)
+	metric, err := scoringMetric(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +421,7 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 		SystemPrompt: inc.System,
 		OutputPrompt: inc.Output,
 		Metrics:      optimize.Metrics{Metric: metricName(cfg), Mean: trainSum.Mean, PassRate: trainSum.PassRate, N: trainSum.N},
-		Failures:     optimize.SelectFailures(scored, threshold, cfg.Optimizer.MaxFailures),
+		Failures:     optimize.SelectFailures(scored, eval.Threshold(metric), cfg.Optimizer.MaxFailures),
 		History:      history,
 	}
 	ep := &store.Epoch{N: n, IncumbentID: inc.ID, IncumbentTrain: score(trainPh.Metrics, cfg), IncumbentVal: st.BestVal,
@@ -549,13 +547,14 @@ func (p *Pipeline) history(ctx context.Context, runID string) ([]optimize.Histor
 	return out, nil
 }
 
-// passThreshold is the run's metric's pass threshold.
-func passThreshold(cfg config.Run) (float64, error) {
+// scoringMetric builds the run's metric without model dependencies: enough
+// for its pass threshold and its corpus-level value, which need no calls.
+func scoringMetric(cfg config.Run) (eval.Metric, error) {
 	m, err := eval.Build(cfg.Metrics, eval.Deps{})
 	if err != nil {
-		return 0, &PermanentError{Err: err}
+		return nil, &PermanentError{Err: err}
 	}
-	return eval.Threshold(m), nil
+	return m, nil
 }
 
 func metricName(cfg config.Run) string {

@@ -92,18 +92,22 @@ func (p *Pipeline) runBatch(ctx context.Context, msg queue.BatchMessage) error {
 	if msg.Batch >= ph.TotalBatches {
 		return &PermanentError{Err: fmt.Errorf("batch %d out of range (phase has %d)", msg.Batch, ph.TotalBatches)}
 	}
-	if _, done, err := p.Store.GetBatch(ctx, msg.RunID, msg.PhaseID, msg.Batch); err != nil {
+	_, done, err := p.Store.GetBatch(ctx, msg.RunID, msg.PhaseID, msg.Batch)
+	if err != nil {
 		return err
-	} else if !done {
-		b, err := p.scoreBatch(ctx, r, ph, msg.Batch)
-		if err != nil {
-			return err
-		}
-		if _, err := p.Store.CompleteBatch(ctx, msg.RunID, msg.PhaseID, b); err != nil {
-			return err
-		}
 	}
-	triggered, err := p.Store.CheckPhaseComplete(ctx, msg.RunID, msg.PhaseID)
+	var triggered bool
+	if done {
+		// A redelivery: redo only the fan-in, in case the first attempt
+		// died between its batch document and the phase-done message.
+		triggered, err = p.Store.CheckPhaseComplete(ctx, msg.RunID, msg.PhaseID)
+	} else {
+		var b store.Batch
+		if b, err = p.scoreBatch(ctx, r, ph, msg.Batch); err != nil {
+			return err
+		}
+		triggered, err = p.Store.CompleteBatch(ctx, msg.RunID, msg.PhaseID, b)
+	}
 	if err != nil {
 		return err
 	}
@@ -291,9 +295,6 @@ func (p *Pipeline) generate(ctx context.Context, model Generator, req *llm.Reque
 			return nil, ctx.Err()
 		case <-time.After(d):
 		}
-	}
-	if errors.Is(err, context.Canceled) {
-		return nil, err
 	}
 	return nil, err
 }

@@ -140,10 +140,9 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 	case err == nil:
 		layers = append(layers, config.Layer{Source: sidecar, Data: b})
 	case errors.Is(err, blob.ErrNotExist):
+	case errors.Is(err, blob.ErrTooLarge):
+		return nil, p.fail(ctx, r.ID, store.RunError{Message: fmt.Sprintf("%s: %v", sidecar, err), Path: "(document)"})
 	default:
-		if strings.Contains(err.Error(), "larger than") {
-			return nil, p.fail(ctx, r.ID, store.RunError{Message: fmt.Sprintf("%s: %v", sidecar, err), Path: "(document)"})
-		}
 		return nil, fmt.Errorf("pipeline.intake: sidecar: %w", err)
 	}
 	if len(override) > 0 {

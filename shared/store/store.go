@@ -32,9 +32,6 @@ func New(client *firestore.Client) *Store {
 	return &Store{fs: client, now: time.Now}
 }
 
-// Client returns the underlying Firestore client.
-func (s *Store) Client() *firestore.Client { return s.fs }
-
 func (s *Store) run(id string) *firestore.DocumentRef { return s.fs.Collection("runs").Doc(id) }
 
 func (s *Store) phase(run, phase string) *firestore.DocumentRef {
