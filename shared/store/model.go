@@ -13,6 +13,9 @@ const (
 	StatusSucceeded = "succeeded"
 	StatusFailed    = "failed"
 	StatusCancelled = "cancelled"
+	// StatusBudgetExhausted: the next phase would have crossed the run's
+	// budget; the best prompt found so far is exported.
+	StatusBudgetExhausted = "budget_exhausted"
 )
 
 // Run stages: where the aggregator's state machine stands.
@@ -46,6 +49,10 @@ const (
 	DecisionRejected        = "rejected"
 	DecisionNoChange        = "no_change"
 	DecisionOptimizerFailed = "optimizer_failed"
+	// DecisionBlocked marks a candidate a guard rejected before scoring
+	// (placeholders lost, too long, leaked validation/test answers); the
+	// reason is in its Note.
+	DecisionBlocked = "blocked"
 )
 
 // Prompt statuses.
@@ -56,12 +63,17 @@ const (
 	PromptRejected  = "rejected"
 )
 
-// Usage counts model calls and tokens.
+// Usage counts model calls, tokens and their cost.
 type Usage struct {
 	Calls        int `firestore:"calls" json:"calls"`
 	InputTokens  int `firestore:"input_tokens" json:"input_tokens"`
 	OutputTokens int `firestore:"output_tokens" json:"output_tokens"`
 	Errors       int `firestore:"errors" json:"errors"`
+	// CacheHits are calls answered from the response cache (not paid for,
+	// not counted in Calls).
+	CacheHits int `firestore:"cache_hits" json:"cache_hits"`
+	// CostUSD is the price of the calls at the run's price table.
+	CostUSD float64 `firestore:"cost_usd" json:"cost_usd"`
 }
 
 // AddCall adds one call's usage.
@@ -79,6 +91,8 @@ func (u Usage) Add(v Usage) Usage {
 		InputTokens:  u.InputTokens + v.InputTokens,
 		OutputTokens: u.OutputTokens + v.OutputTokens,
 		Errors:       u.Errors + v.Errors,
+		CacheHits:    u.CacheHits + v.CacheHits,
+		CostUSD:      u.CostUSD + v.CostUSD,
 	}
 }
 
@@ -154,8 +168,10 @@ type Run struct {
 	Epoch           int     `firestore:"epoch" json:"epoch"`
 	StaleEpochs     int     `firestore:"stale_epochs" json:"stale_epochs"`
 
-	Usage Usage       `firestore:"usage" json:"usage"`
-	Test  *TestResult `firestore:"test,omitempty" json:"test,omitempty"`
+	Usage Usage `firestore:"usage" json:"usage"`
+	// UsageByModel splits Usage by "provider/model".
+	UsageByModel map[string]Usage `firestore:"usage_by_model,omitempty" json:"usage_by_model,omitempty"`
+	Test         *TestResult      `firestore:"test,omitempty" json:"test,omitempty"`
 	Error *RunError   `firestore:"error,omitempty" json:"error,omitempty"`
 
 	CreatedAt  time.Time `firestore:"created_at" json:"created_at"`
@@ -165,7 +181,11 @@ type Run struct {
 
 // Terminal reports whether the run has ended.
 func (r *Run) Terminal() bool {
-	return r.Status == StatusSucceeded || r.Status == StatusFailed || r.Status == StatusCancelled
+	switch r.Status {
+	case StatusSucceeded, StatusFailed, StatusCancelled, StatusBudgetExhausted:
+		return true
+	}
+	return false
 }
 
 // Demo is a few-shot demonstration embedded in a prompt.
@@ -231,8 +251,9 @@ type Batch struct {
 type EpochCandidate struct {
 	PromptID string  `firestore:"prompt_id" json:"prompt_id"`
 	Val      float64 `firestore:"val" json:"val"`
-	Status   string  `firestore:"status" json:"status"`
-	Note     string  `firestore:"note,omitempty" json:"note,omitempty"`
+	// Status is candidate, accepted, rejected, no_change or blocked.
+	Status string `firestore:"status" json:"status"`
+	Note   string `firestore:"note,omitempty" json:"note,omitempty"`
 	// The proposal itself, stored with the epoch so that the prompt version
 	// is created from what the epoch kept (never from a lost attempt).
 	System    string `firestore:"system_prompt" json:"system_prompt"`
@@ -250,8 +271,13 @@ type Epoch struct {
 	BestCandidate  string           `firestore:"best_candidate" json:"best_candidate"`
 	BestVal        float64          `firestore:"best_val" json:"best_val"`
 	Delta          float64          `firestore:"delta" json:"delta"`
-	PValue         *float64         `firestore:"p_value,omitempty" json:"p_value,omitempty"`
-	Decision       string           `firestore:"decision" json:"decision"`
+	// Strategy is the optimizer strategy the epoch used (auto resolves to
+	// one of rewrite, edit, fewshot).
+	Strategy string `firestore:"strategy,omitempty" json:"strategy,omitempty"`
+	// GateTest is the paired test the gate ran: mcnemar, bootstrap or none.
+	GateTest string   `firestore:"gate_test,omitempty" json:"gate_test,omitempty"`
+	PValue   *float64 `firestore:"p_value,omitempty" json:"p_value,omitempty"`
+	Decision string   `firestore:"decision" json:"decision"`
 	// Note explains an optimizer_failed epoch.
 	Note string `firestore:"note,omitempty" json:"note,omitempty"`
 	// NewIncumbentTrain is the accepted candidate's train score, once known.
