@@ -172,7 +172,7 @@ type Run struct {
 	// UsageByModel splits Usage by "provider/model".
 	UsageByModel map[string]Usage `firestore:"usage_by_model,omitempty" json:"usage_by_model,omitempty"`
 	Test         *TestResult      `firestore:"test,omitempty" json:"test,omitempty"`
-	Error *RunError   `firestore:"error,omitempty" json:"error,omitempty"`
+	Error        *RunError        `firestore:"error,omitempty" json:"error,omitempty"`
 
 	CreatedAt  time.Time `firestore:"created_at" json:"created_at"`
 	UpdatedAt  time.Time `firestore:"updated_at" json:"updated_at"`
