@@ -11,6 +11,8 @@ func TestOptimizer(t *testing.T) {
 		wantErr  bool
 	}{
 		{"rewrite", false},
+		{"edit", false},
+		{"fewshot", false},
 		{"nope", true},
 	}
 	for _, tt := range tests {

@@ -98,21 +98,85 @@ type Gate struct {
 	// MinDelta: a candidate is accepted only if its validation score beats
 	// the incumbent's by more than this (default 0, i.e. strictly better).
 	MinDelta float64 `yaml:"min_delta" json:"min_delta"`
+	// Test is the paired significance test on the per-example val scores
+	// of the best candidate vs the incumbent: "mcnemar" (exact, on pass/fail
+	// per example), "bootstrap" (paired, seeded, on the graded scores) or
+	// "none" (min_delta only). Default mcnemar. docs/optimizers.md says why.
+	Test string `yaml:"test" json:"test"`
+	// Alpha is the significance level: the candidate is accepted only if the
+	// one-sided p-value is ≤ alpha (default 0.1).
+	Alpha float64 `yaml:"alpha" json:"alpha"`
+	// Samples is the number of bootstrap resamples (default 2000).
+	Samples int `yaml:"samples" json:"samples"`
+	// Seed seeds the bootstrap so a decision is reproducible (default 1).
+	Seed int64 `yaml:"seed" json:"seed"`
 }
 
 // Optimizer configures the optimizer LLM.
 type Optimizer struct {
-	// Strategy is the optimizer strategy (default "rewrite").
+	// Strategy is the optimizer strategy: "rewrite" (full new prompts),
+	// "edit" (targeted replace/insert/delete edits), "fewshot" (training
+	// examples as demonstrations) or "auto" (picks one per epoch from their
+	// acceptance history in the run). Default rewrite.
 	Strategy string `yaml:"strategy" json:"strategy"`
 	// MetaPrompt overrides the strategy's embedded meta-prompt
 	// (prompts/optimizer/<strategy>.md) when not empty. It must contain
-	// {{DATA}} where the data block goes.
+	// {{DATA}} where the data block goes; it cannot be set with strategy
+	// auto (one meta-prompt cannot serve three reply formats).
 	MetaPrompt string `yaml:"meta_prompt" json:"meta_prompt"`
 	// MaxFailures is how many of the incumbent's worst training examples the
 	// optimizer sees (default 8).
 	MaxFailures int `yaml:"max_failures" json:"max_failures"`
+	// History is how many earlier candidates, with their val scores, the
+	// meta-prompt carries, worst to best (default 5; 0 = none).
+	History int `yaml:"history" json:"history"`
+	// MaxTries is how many times one proposal is asked for when the reply
+	// cannot be parsed, fails validation or carries edits that do not
+	// apply; each retry shows the optimizer its previous error (default 3).
+	MaxTries int `yaml:"max_tries" json:"max_tries"`
+	// FewShot configures the fewshot strategy.
+	FewShot FewShot `yaml:"fewshot" json:"fewshot"`
+	// Guards check every candidate before it is scored.
+	Guards Guards `yaml:"guards" json:"guards"`
 	// Model is the optimizer model (default sim/sim-optimizer, temperature 0.7).
 	Model Model `yaml:"model" json:"model"`
+}
+
+// FewShot configures the demonstrations of the fewshot strategy. They are
+// always training examples (input and ground truth), never val or test.
+type FewShot struct {
+	// MaxDemos is the most demonstrations a prompt may carry (default 4).
+	MaxDemos int `yaml:"max_demos" json:"max_demos"`
+	// Pool is how many training examples the optimizer may choose from:
+	// failures first, then diverse successes (default 12).
+	Pool int `yaml:"pool" json:"pool"`
+}
+
+// Guards are the checks a candidate must pass before it is scored; a
+// candidate that fails one is recorded as blocked with the reason.
+type Guards struct {
+	// MaxChars is the longest system + output prompt (plus demonstrations)
+	// accepted, in characters (default 8000).
+	MaxChars int `yaml:"max_chars" json:"max_chars"`
+	// MinChars is the shortest system + output prompt accepted (default 1).
+	MinChars int `yaml:"min_chars" json:"min_chars"`
+	// Leakage rejects candidates that contain validation or test answers.
+	Leakage Leakage `yaml:"leakage" json:"leakage"`
+}
+
+// Leakage configures the leakage check against val and test ground truths.
+type Leakage struct {
+	// Enabled turns the check on (default true).
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// MinWords: ground truths shorter than this many words are not checked
+	// (labels such as "positive" belong in a prompt) (default 3).
+	MinWords int `yaml:"min_words" json:"min_words"`
+	// NGram is the word n-gram size of the overlap check (default 3).
+	NGram int `yaml:"ngram" json:"ngram"`
+	// MaxOverlap: a candidate containing more than this share of one
+	// ground truth's word n-grams is rejected (default 0.5); a ground truth
+	// contained verbatim is always rejected.
+	MaxOverlap float64 `yaml:"max_overlap" json:"max_overlap"`
 }
 
 // Model names a model of a provider.
@@ -144,7 +208,8 @@ type Limits struct {
 // Known values.
 var (
 	providers  = []string{"sim", "vertex"}
-	strategies = []string{"rewrite"}
+	strategies = []string{"rewrite", "edit", "fewshot", "auto"}
+	gateTests  = []string{"mcnemar", "bootstrap", "none"}
 	esMetrics  = []string{"mean", "pass_rate"}
 )
 
@@ -397,11 +462,51 @@ func (r Run) Validate() error {
 	if r.Gate.MinDelta < 0 || r.Gate.MinDelta >= 1 {
 		bad("gate.min_delta", "must be in [0,1), got %v", r.Gate.MinDelta)
 	}
+	if !contains(gateTests, r.Gate.Test) {
+		bad("gate.test", "must be one of %s, got %q", strings.Join(gateTests, ", "), r.Gate.Test)
+	}
+	if !(r.Gate.Alpha > 0 && r.Gate.Alpha <= 1) {
+		bad("gate.alpha", "must be in (0,1], got %v", r.Gate.Alpha)
+	}
+	if r.Gate.Samples < 100 || r.Gate.Samples > 100000 {
+		bad("gate.samples", "must be between 100 and 100000, got %d", r.Gate.Samples)
+	}
 	if !contains(strategies, r.Optimizer.Strategy) {
 		bad("optimizer.strategy", "must be one of %s, got %q", strings.Join(strategies, ", "), r.Optimizer.Strategy)
 	}
 	if r.Optimizer.MetaPrompt != "" && !strings.Contains(r.Optimizer.MetaPrompt, "{{DATA}}") {
 		bad("optimizer.meta_prompt", "must contain {{DATA}} where the data block goes")
+	}
+	if r.Optimizer.MetaPrompt != "" && r.Optimizer.Strategy == "auto" {
+		bad("optimizer.meta_prompt", "cannot be set with strategy auto: pick one strategy to override its meta-prompt")
+	}
+	if r.Optimizer.History < 0 || r.Optimizer.History > 50 {
+		bad("optimizer.history", "must be between 0 and 50, got %d", r.Optimizer.History)
+	}
+	if r.Optimizer.MaxTries < 1 || r.Optimizer.MaxTries > 10 {
+		bad("optimizer.max_tries", "must be between 1 and 10, got %d", r.Optimizer.MaxTries)
+	}
+	if r.Optimizer.FewShot.MaxDemos < 1 || r.Optimizer.FewShot.MaxDemos > 32 {
+		bad("optimizer.fewshot.max_demos", "must be between 1 and 32, got %d", r.Optimizer.FewShot.MaxDemos)
+	}
+	if r.Optimizer.FewShot.Pool < r.Optimizer.FewShot.MaxDemos || r.Optimizer.FewShot.Pool > 100 {
+		bad("optimizer.fewshot.pool", "must be between max_demos (%d) and 100, got %d", r.Optimizer.FewShot.MaxDemos, r.Optimizer.FewShot.Pool)
+	}
+	g := r.Optimizer.Guards
+	if g.MinChars < 0 {
+		bad("optimizer.guards.min_chars", "must be >= 0, got %d", g.MinChars)
+	}
+	if g.MaxChars <= g.MinChars {
+		bad("optimizer.guards.max_chars", "must be > min_chars (%d), got %d", g.MinChars, g.MaxChars)
+	}
+	if g.Leakage.MinWords < 1 {
+		bad("optimizer.guards.leakage.min_words", "must be >= 1, got %d", g.Leakage.MinWords)
+	}
+	if g.Leakage.NGram < 1 || g.Leakage.NGram > 10 {
+		bad("optimizer.guards.leakage.ngram", "must be between 1 and 10, got %d", g.Leakage.NGram)
+	}
+	if !(g.Leakage.MaxOverlap > 0 && g.Leakage.MaxOverlap <= 1) {
+		bad("optimizer.guards.leakage.max_overlap", "must be in (0,1], got %v", g.Leakage.MaxOverlap)
 	}
 	if r.Optimizer.MaxFailures < 1 || r.Optimizer.MaxFailures > 100 {
 		bad("optimizer.max_failures", "must be between 1 and 100, got %d", r.Optimizer.MaxFailures)

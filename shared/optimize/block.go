@@ -23,6 +23,26 @@ type Example struct {
 	Expected string  `json:"expected"`
 	Actual   string  `json:"actual"`
 	Score    float64 `json:"score"`
+	// Kind is the error kind of a failure (see Classify), "" for a success.
+	Kind string `json:"kind,omitempty"`
+}
+
+// Demo is a few-shot demonstration: a training input with its ground truth.
+type Demo struct {
+	Input  string `json:"input"`
+	Output string `json:"output"`
+}
+
+// PoolExample is a training example the fewshot strategy may pick as a
+// demonstration, by ID.
+type PoolExample struct {
+	ID     string `json:"id"`
+	Input  string `json:"input"`
+	Output string `json:"output"`
+	// Failed: the incumbent gets this example wrong.
+	Failed bool `json:"failed"`
+	// Current: the example is already a demonstration of the incumbent.
+	Current bool `json:"current,omitempty"`
 }
 
 // Metrics summarizes the incumbent's scores on the split it was run on.
@@ -35,19 +55,33 @@ type Metrics struct {
 
 // HistoryEntry is one earlier candidate with its validation score.
 type HistoryEntry struct {
-	SystemPrompt string  `json:"system_prompt"`
-	OutputPrompt string  `json:"output_prompt"`
-	ValScore     float64 `json:"val_score"`
-	Accepted     bool    `json:"accepted"`
+	SystemPrompt string `json:"system_prompt"`
+	OutputPrompt string `json:"output_prompt"`
+	// Demos is the number of demonstrations the candidate carried.
+	Demos    int     `json:"demos,omitempty"`
+	Strategy string  `json:"strategy,omitempty"`
+	ValScore float64 `json:"val_score"`
+	Accepted bool    `json:"accepted"`
 }
 
 // Data is the JSON inside the data block of an optimizer request.
 type Data struct {
-	// Strategy is the optimizer strategy asked for, e.g. "rewrite".
+	// Strategy is the optimizer strategy asked for: rewrite, edit or
+	// fewshot.
 	Strategy string `json:"strategy"`
 	// SystemPrompt and OutputPrompt are the current (incumbent) prompts.
 	SystemPrompt string `json:"system_prompt"`
 	OutputPrompt string `json:"output_prompt"`
+	// Examples are the incumbent's demonstrations.
+	Examples []Demo `json:"examples,omitempty"`
+	// Pool holds the training examples the fewshot strategy picks from.
+	Pool []PoolExample `json:"pool,omitempty"`
+	// MaxDemos is the most demonstrations a fewshot reply may pick.
+	MaxDemos int `json:"max_demos,omitempty"`
+	// PreviousError is why the previous reply to this same request was
+	// rejected (unparsable, invalid, or edits that do not apply), so the
+	// optimizer can correct it. Empty on the first try.
+	PreviousError string `json:"previous_error,omitempty"`
 	// Metrics are the incumbent's training metrics.
 	Metrics Metrics `json:"metrics"`
 	// Failures are the incumbent's worst training examples.
@@ -59,25 +93,7 @@ type Data struct {
 	Candidate int `json:"candidate"`
 }
 
-// Proposal is the optimizer's answer for the rewrite strategy.
-type Proposal struct {
-	SystemPrompt string `json:"system_prompt"`
-	OutputPrompt string `json:"output_prompt"`
-	Reasoning    string `json:"reasoning"`
-}
 
-// ProposalSchema is the JSON response schema the optimizer is asked to follow.
-func ProposalSchema() map[string]any {
-	return map[string]any{
-		"type": "object",
-		"properties": map[string]any{
-			"system_prompt": map[string]any{"type": "string"},
-			"output_prompt": map[string]any{"type": "string"},
-			"reasoning":     map[string]any{"type": "string"},
-		},
-		"required": []any{"system_prompt", "output_prompt", "reasoning"},
-	}
-}
 
 // EncodeData renders d as the delimited data block.
 func EncodeData(d Data) (string, error) {

@@ -3,9 +3,9 @@ package optimize
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/promptml/promptml/prompts"
@@ -25,46 +25,134 @@ type Request struct {
 	Temperature float64
 	// MaxOutputTokens caps the reply (0 = provider default).
 	MaxOutputTokens int
-	Data            Data
+	// MaxTries is how many replies are asked for before giving up on an
+	// unparsable or invalid one (0 = 1).
+	MaxTries int
+	Data     Data
 }
 
-// Propose asks the optimizer model for one candidate. A reply that cannot be
-// parsed is returned as a *ParseError so the caller can record it.
-func Propose(ctx context.Context, gen generator, req Request) (Proposal, llm.Usage, error) {
+// Candidate is a proposal turned into complete prompts: edits applied,
+// demonstrations resolved.
+type Candidate struct {
+	System    string
+	Output    string
+	Examples  []Demo
+	Reasoning string
+	// Tries is how many replies it took.
+	Tries int
+}
+
+// Propose asks the optimizer model for one candidate of Data.Strategy. A
+// reply that cannot be parsed, fails validation or whose edits do not apply
+// is asked for again with the error shown in the data block
+// (Data.PreviousError), up to MaxTries; after that the last one is returned
+// as a *ParseError. Model errors are returned at once, unwrapped of nothing,
+// for the caller to classify.
+func Propose(ctx context.Context, gen generator, req Request) (Candidate, llm.Usage, error) {
 	meta := req.MetaPrompt
 	if meta == "" {
 		var err error
 		if meta, err = prompts.Optimizer(req.Data.Strategy); err != nil {
-			return Proposal{}, llm.Usage{}, err
+			return Candidate{}, llm.Usage{}, err
 		}
 	}
-	block, err := EncodeData(req.Data)
-	if err != nil {
-		return Proposal{}, llm.Usage{}, err
+	tries := max(req.MaxTries, 1)
+	var usage llm.Usage
+	d := req.Data
+	var last *ParseError
+	for try := 1; try <= tries; try++ {
+		block, err := EncodeData(d)
+		if err != nil {
+			return Candidate{}, usage, err
+		}
+		temp := req.Temperature
+		resp, err := gen.Generate(ctx, &llm.Request{
+			Model:           req.Model,
+			Prompt:          strings.Replace(meta, "{{DATA}}", block, 1),
+			Temperature:     &temp,
+			MaxOutputTokens: req.MaxOutputTokens,
+			ResponseSchema:  ProposalSchema(d.Strategy),
+			Purpose:         "optimizer",
+		})
+		if err != nil {
+			return Candidate{}, usage, fmt.Errorf("optimize.Propose: %w", err)
+		}
+		usage = usage.Add(resp.Usage)
+		c, err := Build(d, resp.Text)
+		if err == nil {
+			c.Tries = try
+			return c, usage, nil
+		}
+		if !errors.As(err, &last) {
+			return Candidate{}, usage, err
+		}
+		d.PreviousError = last.Reason
 	}
-	temp := req.Temperature
-	resp, err := gen.Generate(ctx, &llm.Request{
-		Model:           req.Model,
-		Prompt:          strings.Replace(meta, "{{DATA}}", block, 1),
-		Temperature:     &temp,
-		MaxOutputTokens: req.MaxOutputTokens,
-		ResponseSchema:  ProposalSchema(),
-		Purpose:         "optimizer",
-	})
-	if err != nil {
-		return Proposal{}, llm.Usage{}, fmt.Errorf("optimize.Propose: %w", err)
-	}
-	p, err := ParseProposal(resp.Text)
-	if err != nil {
-		return Proposal{}, resp.Usage, err
-	}
-	return p, resp.Usage, nil
+	last.Tries = tries
+	return Candidate{}, usage, last
 }
 
-// ParseError is an optimizer reply that is not a valid proposal.
+// Build parses an optimizer reply for d.Strategy and turns it into a
+// candidate: a rewrite is taken as is, edits are applied to the current
+// prompts, picked demonstrations are looked up in the pool. Anything wrong
+// is a *ParseError whose Reason is shown to the optimizer on the next try.
+func Build(d Data, text string) (Candidate, error) {
+	p, err := ParseReply(d.Strategy, text)
+	if err != nil {
+		return Candidate{}, err
+	}
+	c := Candidate{System: d.SystemPrompt, Output: d.OutputPrompt, Examples: d.Examples, Reasoning: p.Reasoning}
+	switch d.Strategy {
+	case StrategyEdit:
+		if c.System, c.Output, err = ApplyEdits(d.SystemPrompt, d.OutputPrompt, p.Edits); err != nil {
+			return Candidate{}, &ParseError{Reason: err.Error(), Text: text}
+		}
+	case StrategyFewShot:
+		if c.Examples, err = pickDemos(d, p.Demos); err != nil {
+			return Candidate{}, &ParseError{Reason: err.Error(), Text: text}
+		}
+	default:
+		c.System, c.Output = p.SystemPrompt, p.OutputPrompt
+	}
+	return c, nil
+}
+
+// pickDemos resolves the pool IDs a fewshot reply picked, in its order.
+func pickDemos(d Data, ids []string) ([]Demo, error) {
+	byID := make(map[string]PoolExample, len(d.Pool))
+	for _, e := range d.Pool {
+		byID[e.ID] = e
+	}
+	if d.MaxDemos > 0 && len(ids) > d.MaxDemos {
+		return nil, fmt.Errorf("%d demos picked, at most %d allowed", len(ids), d.MaxDemos)
+	}
+	seen := map[string]bool{}
+	out := make([]Demo, 0, len(ids))
+	var unknown []string
+	for _, id := range ids {
+		e, ok := byID[id]
+		switch {
+		case !ok:
+			unknown = append(unknown, fmt.Sprintf("%q", id))
+		case seen[id]:
+		default:
+			seen[id] = true
+			out = append(out, Demo{Input: e.Input, Output: e.Output})
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("demo ids %s are not in the pool: pick ids from the pool only", strings.Join(unknown, ", "))
+	}
+	return out, nil
+}
+
+// ParseError is an optimizer reply that is not a valid proposal: not JSON,
+// missing fields, unknown demo ids, or edits that do not apply.
 type ParseError struct {
 	Reason string
 	Text   string
+	// Tries is how many replies were asked for, when Propose gave up.
+	Tries int
 }
 
 func (e *ParseError) Error() string {
@@ -72,7 +160,11 @@ func (e *ParseError) Error() string {
 	if len(t) > 200 {
 		t = t[:200] + "…"
 	}
-	return fmt.Sprintf("optimizer reply is not a valid proposal: %s (reply: %q)", e.Reason, t)
+	s := fmt.Sprintf("optimizer reply is not a valid proposal: %s (reply: %q)", e.Reason, t)
+	if e.Tries > 0 {
+		s = fmt.Sprintf("after %d tries, %s", e.Tries, s)
+	}
+	return s
 }
 
 var (
@@ -80,9 +172,13 @@ var (
 	trailingComma = regexp.MustCompile(`,\s*([}\]])`)
 )
 
-// ParseProposal parses the optimizer's JSON reply tolerantly: code fences,
-// text around the object and trailing commas are accepted.
-func ParseProposal(text string) (Proposal, error) {
+// ParseProposal parses a rewrite reply; see ParseReply.
+func ParseProposal(text string) (Proposal, error) { return ParseReply(StrategyRewrite, text) }
+
+// ParseReply parses the optimizer's JSON reply for a strategy tolerantly:
+// code fences, text around the object and trailing commas are accepted. It
+// checks that the fields the strategy needs are there.
+func ParseReply(strategy, text string) (Proposal, error) {
 	s := strings.TrimSpace(text)
 	if m := fence.FindStringSubmatch(s); m != nil {
 		s = m[1]
@@ -93,53 +189,24 @@ func ParseProposal(text string) (Proposal, error) {
 	var p Proposal
 	err := json.Unmarshal([]byte(s), &p)
 	if err != nil {
+		p = Proposal{}
 		if err2 := json.Unmarshal([]byte(trailingComma.ReplaceAllString(s, "$1")), &p); err2 != nil {
-			return Proposal{}, &ParseError{Reason: err.Error(), Text: text}
+			return Proposal{}, &ParseError{Reason: "not a JSON object: " + err.Error(), Text: text}
 		}
 	}
-	if strings.TrimSpace(p.SystemPrompt) == "" && strings.TrimSpace(p.OutputPrompt) == "" {
-		return Proposal{}, &ParseError{Reason: "system_prompt and output_prompt are both empty", Text: text}
+	switch strategy {
+	case StrategyEdit:
+		if len(p.Edits) == 0 {
+			return Proposal{}, &ParseError{Reason: `"edits" is missing or empty`, Text: text}
+		}
+	case StrategyFewShot:
+		if len(p.Demos) == 0 {
+			return Proposal{}, &ParseError{Reason: `"demos" is missing or empty`, Text: text}
+		}
+	default:
+		if strings.TrimSpace(p.SystemPrompt) == "" && strings.TrimSpace(p.OutputPrompt) == "" {
+			return Proposal{}, &ParseError{Reason: "system_prompt and output_prompt are both empty", Text: text}
+		}
 	}
 	return p, nil
-}
-
-// Scored is one scored example as the pipeline stores it.
-type Scored struct {
-	Input    string
-	Expected string
-	Actual   string
-	Score    float64
-	// Failed is true for an example whose answer could not be produced (an
-	// LLM error): it is not a failure of the prompt.
-	Failed bool
-}
-
-// SelectFailures returns the k lowest-scoring examples below threshold; if
-// nothing is below it, the k lowest-scoring ones, so the optimizer still has
-// something to learn from. Errors are skipped.
-func SelectFailures(examples []Scored, threshold float64, k int) []Example {
-	var ok []Scored
-	for _, e := range examples {
-		if !e.Failed {
-			ok = append(ok, e)
-		}
-	}
-	sort.SliceStable(ok, func(i, j int) bool { return ok[i].Score < ok[j].Score })
-	var below []Scored
-	for _, e := range ok {
-		if e.Score < threshold {
-			below = append(below, e)
-		}
-	}
-	if len(below) == 0 {
-		below = ok
-	}
-	if len(below) > k {
-		below = below[:k]
-	}
-	out := make([]Example, len(below))
-	for i, e := range below {
-		out[i] = Example{Input: e.Input, Expected: e.Expected, Actual: e.Actual, Score: e.Score}
-	}
-	return out
 }

@@ -95,33 +95,140 @@ func TestSelectFailures(t *testing.T) {
 	}
 }
 
-type fakeGen struct {
-	reply string
-	got   *llm.Request
+// scriptGen replies with its replies in order (the last one repeated) and
+// records the requests.
+type scriptGen struct {
+	replies []string
+	got     []*llm.Request
 }
 
-func (f *fakeGen) Generate(_ context.Context, req *llm.Request) (*llm.Response, error) {
-	f.got = req
-	return &llm.Response{Text: f.reply, Usage: llm.Usage{InputTokens: 10, OutputTokens: 5, TotalTokens: 15}}, nil
+func (f *scriptGen) Generate(_ context.Context, req *llm.Request) (*llm.Response, error) {
+	f.got = append(f.got, req)
+	r := f.replies[min(len(f.got), len(f.replies))-1]
+	return &llm.Response{Text: r, Usage: llm.Usage{InputTokens: 10, OutputTokens: 5, TotalTokens: 15}}, nil
 }
 
 func TestPropose(t *testing.T) {
-	g := &fakeGen{reply: `{"system_prompt":"S2","output_prompt":"O2","reasoning":"why"}`}
-	p, u, err := Propose(t.Context(), g, Request{Temperature: 0.5, Data: Data{Strategy: "rewrite", SystemPrompt: "S"}})
+	g := &scriptGen{replies: []string{`{"system_prompt":"S2","output_prompt":"O2","reasoning":"why"}`}}
+	c, u, err := Propose(t.Context(), g, Request{Temperature: 0.5, Data: Data{Strategy: "rewrite", SystemPrompt: "S"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.SystemPrompt != "S2" || u.TotalTokens != 15 {
-		t.Errorf("got %+v %+v", p, u)
+	if c.System != "S2" || c.Output != "O2" || c.Tries != 1 || u.TotalTokens != 15 {
+		t.Errorf("got %+v %+v", c, u)
 	}
-	if g.got.Purpose != "optimizer" || g.got.ResponseSchema == nil || *g.got.Temperature != 0.5 {
-		t.Errorf("request = %+v", g.got)
+	req := g.got[0]
+	if req.Purpose != "optimizer" || req.ResponseSchema == nil || *req.Temperature != 0.5 {
+		t.Errorf("request = %+v", req)
 	}
-	d, err := DecodeData(g.got.Prompt)
+	d, err := DecodeData(req.Prompt)
 	if err != nil || d.SystemPrompt != "S" {
 		t.Errorf("data block not in prompt: %v %+v", err, d)
 	}
-	if strings.Contains(g.got.Prompt, "{{DATA}}") {
+	if strings.Contains(req.Prompt, "{{DATA}}") {
 		t.Error("placeholder left in prompt")
+	}
+}
+
+// TestProposeRetriesWithError: malformed JSON twice, then a valid reply,
+// succeeds on the third try, and each retry shows the previous error.
+func TestProposeRetriesWithError(t *testing.T) {
+	valid := `{"system_prompt":"S2","output_prompt":"O2","reasoning":"why"}`
+	tests := []struct {
+		name      string
+		strategy  string
+		replies   []string
+		tries     int
+		wantTries int
+		wantErrIn []string // substrings of the previous_error of tries 2, 3, …
+		wantFail  bool
+	}{
+		{"malformed twice then valid", "rewrite", []string{"{not json", "```json\n{\"system_prompt\": 1}\n```", valid}, 3, 3,
+			[]string{"not a JSON object", "not a JSON object"}, false},
+		{"never valid", "rewrite", []string{"I refuse"}, 3, 3, []string{"not a JSON object", "not a JSON object"}, true},
+		{"edit that does not apply, then one that does", "edit", []string{
+			`{"edits":[{"op":"replace","target":"output_prompt","quote":"Answer the question.","text":"X"}],"reasoning":"r"}`,
+			`{"edits":[{"op":"replace","target":"output_prompt","quote":"Answer the request.","text":"Answer tersely."}],"reasoning":"r"}`,
+		}, 3, 2, []string{`the quote "Answer the question." occurs 0 times`}, false},
+		{"unknown demo id", "fewshot", []string{`{"demos":["d9"],"reasoning":"r"}`, `{"demos":["d1"],"reasoning":"r"}`}, 3, 2,
+			[]string{`"d9" are not in the pool`}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &scriptGen{replies: tt.replies}
+			data := Data{Strategy: tt.strategy, SystemPrompt: "S", OutputPrompt: "Answer the request.",
+				Pool: []PoolExample{{ID: "d1", Input: "hi", Output: "salut"}}, MaxDemos: 2}
+			c, _, err := Propose(t.Context(), g, Request{MaxTries: tt.tries, Data: data})
+			if len(g.got) != tt.wantTries {
+				t.Errorf("%d calls, want %d", len(g.got), tt.wantTries)
+			}
+			for i, req := range g.got {
+				d, derr := DecodeData(req.Prompt)
+				if derr != nil {
+					t.Fatal(derr)
+				}
+				if i == 0 {
+					if d.PreviousError != "" {
+						t.Errorf("first try carries previous_error %q", d.PreviousError)
+					}
+					continue
+				}
+				if !strings.Contains(d.PreviousError, tt.wantErrIn[i-1]) {
+					t.Errorf("try %d: previous_error = %q, want it to contain %q", i+1, d.PreviousError, tt.wantErrIn[i-1])
+				}
+			}
+			if tt.wantFail {
+				var pe *ParseError
+				if !errors.As(err, &pe) || pe.Tries != tt.tries {
+					t.Fatalf("err = %v, want *ParseError after %d tries", err, tt.tries)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Tries != tt.wantTries {
+				t.Errorf("Tries = %d, want %d", c.Tries, tt.wantTries)
+			}
+		})
+	}
+}
+
+func TestApplyEdits(t *testing.T) {
+	tests := []struct {
+		name             string
+		edits            []Edit
+		wantSys, wantOut string
+		wantErr          string
+	}{
+		{"replace", []Edit{{Op: "replace", Target: "output_prompt", Quote: "the request", Text: "in French"}}, "Be brief.", "Answer in French.", ""},
+		{"insert after", []Edit{{Op: "insert", Target: "system_prompt", Quote: "Be brief.", Text: " No quotes."}}, "Be brief. No quotes.", "Answer the request.", ""},
+		{"append", []Edit{{Op: "insert", Target: "output_prompt", Text: " Only the answer."}}, "Be brief.", "Answer the request. Only the answer.", ""},
+		{"delete", []Edit{{Op: "delete", Target: "output_prompt", Quote: " the request"}}, "Be brief.", "Answer.", ""},
+		{"in order", []Edit{{Op: "replace", Target: "output_prompt", Quote: "request", Text: "question"},
+			{Op: "replace", Target: "output_prompt", Quote: "question", Text: "query"}}, "Be brief.", "Answer the query.", ""},
+		{"not found", []Edit{{Op: "replace", Target: "output_prompt", Quote: "answer the request", Text: "x"}}, "", "", "occurs 0 times"},
+		{"ambiguous", []Edit{{Op: "delete", Target: "system_prompt", Quote: "e"}}, "", "", "occurs 2 times"},
+		{"bad op", []Edit{{Op: "move", Target: "system_prompt", Quote: "Be"}}, "", "", "op must be"},
+		{"bad target", []Edit{{Op: "delete", Target: "both", Quote: "Be"}}, "", "", "target must be"},
+		{"one bad edit applies none", []Edit{{Op: "delete", Target: "system_prompt", Quote: "Be "},
+			{Op: "delete", Target: "system_prompt", Quote: "nope"}}, "", "", "edit 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sys, out, err := ApplyEdits("Be brief.", "Answer the request.", tt.edits)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sys != tt.wantSys || out != tt.wantOut {
+				t.Errorf("got %q / %q, want %q / %q", sys, out, tt.wantSys, tt.wantOut)
+			}
+		})
 	}
 }

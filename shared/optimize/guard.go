@@ -1,0 +1,166 @@
+package optimize
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// GuardConfig configures the checks a candidate must pass before it is
+// scored (config optimizer.guards).
+type GuardConfig struct {
+	MinChars, MaxChars int
+	// Leakage turns the val/test answer check on.
+	Leakage bool
+	// MinWords: ground truths with fewer words are not checked.
+	MinWords int
+	// NGram is the word n-gram size of the overlap check.
+	NGram int
+	// MaxOverlap is the share of a ground truth's n-grams a candidate may
+	// contain.
+	MaxOverlap float64
+}
+
+// Guard checks candidates against the incumbent and the held-out answers.
+type Guard struct {
+	cfg    GuardConfig
+	truths []truth
+}
+
+type truth struct {
+	text   string
+	words  []string
+	ngrams map[string]bool
+}
+
+// NewGuard builds a guard whose leakage check looks for heldOut, the
+// validation and test ground truths.
+func NewGuard(cfg GuardConfig, heldOut []string) *Guard {
+	g := &Guard{cfg: cfg}
+	if !cfg.Leakage {
+		return g
+	}
+	n := max(cfg.NGram, 1)
+	seen := map[string]bool{}
+	for _, t := range heldOut {
+		w := words(t)
+		key := strings.Join(w, " ")
+		if len(w) < max(cfg.MinWords, 1) || seen[key] {
+			continue
+		}
+		seen[key] = true
+		g.truths = append(g.truths, truth{text: t, words: w, ngrams: ngrams(w, n)})
+	}
+	return g
+}
+
+var placeholder = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}`)
+
+// Placeholders returns the distinct {{name}} placeholders of s, in order.
+func Placeholders(s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range placeholder.FindAllStringSubmatch(s, -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// Check returns why candidate c may not be scored, or "" if it may. cur is
+// the incumbent the candidate was proposed from.
+func (g *Guard) Check(curSystem, curOutput string, c Candidate) string {
+	text := c.System + "\n" + c.Output
+	for _, name := range Placeholders(curSystem + "\n" + curOutput) {
+		if !containsPlaceholder(text, name) {
+			return fmt.Sprintf("placeholder {{%s}} of the current prompt is missing", name)
+		}
+	}
+	size := utf8.RuneCountInString(text) - 1
+	for _, d := range c.Examples {
+		size += utf8.RuneCountInString(d.Input) + utf8.RuneCountInString(d.Output)
+	}
+	if len(strings.TrimSpace(c.System+c.Output)) < g.cfg.MinChars {
+		return fmt.Sprintf("prompts shorter than %d characters", g.cfg.MinChars)
+	}
+	if g.cfg.MaxChars > 0 && size > g.cfg.MaxChars {
+		return fmt.Sprintf("prompts are %d characters long, over the limit of %d", size, g.cfg.MaxChars)
+	}
+	if LooksLikeInjection(text) && !LooksLikeInjection(curSystem+"\n"+curOutput) {
+		return "the prompts gained a prompt-injection phrasing (e.g. \"ignore previous instructions\")"
+	}
+	if r := g.leak(text, true); r != "" {
+		return r
+	}
+	for i, d := range c.Examples {
+		// Demonstrations are training rows by construction; only a
+		// held-out answer copied whole into one is leakage (a duplicate
+		// row across splits), not n-gram overlap between similar rows.
+		if r := g.leak(d.Input+"\n"+d.Output, false); r != "" {
+			return fmt.Sprintf("demonstration %d: %s", i+1, r)
+		}
+	}
+	return ""
+}
+
+func containsPlaceholder(text, name string) bool {
+	for _, m := range placeholder.FindAllStringSubmatch(text, -1) {
+		if m[1] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// leak finds a held-out ground truth in text: contained whole (as a word
+// sequence), or, with overlap, sharing more than MaxOverlap of its n-grams.
+func (g *Guard) leak(text string, overlap bool) string {
+	if len(g.truths) == 0 {
+		return ""
+	}
+	w := words(text)
+	joined := " " + strings.Join(w, " ") + " "
+	var grams map[string]bool
+	for _, t := range g.truths {
+		if strings.Contains(joined, " "+strings.Join(t.words, " ")+" ") {
+			return fmt.Sprintf("leakage: contains the held-out answer %q", clip(t.text, 80))
+		}
+		if !overlap || len(t.ngrams) == 0 {
+			continue
+		}
+		if grams == nil {
+			grams = ngrams(w, max(g.cfg.NGram, 1))
+		}
+		hit := 0
+		for ng := range t.ngrams {
+			if grams[ng] {
+				hit++
+			}
+		}
+		if share := float64(hit) / float64(len(t.ngrams)); share > g.cfg.MaxOverlap {
+			return fmt.Sprintf("leakage: shares %.0f%% of the %d-word sequences of the held-out answer %q (limit %.0f%%)",
+				100*share, g.cfg.NGram, clip(t.text, 80), 100*g.cfg.MaxOverlap)
+		}
+	}
+	return ""
+}
+
+// words lowercases s and splits it into words of letters, digits and
+// apostrophes.
+func words(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\'' && r != '’'
+	})
+}
+
+func ngrams(w []string, n int) map[string]bool {
+	out := map[string]bool{}
+	for i := 0; i+n <= len(w); i++ {
+		out[strings.Join(w[i:i+n], " ")] = true
+	}
+	return out
+}
