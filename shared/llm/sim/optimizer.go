@@ -23,7 +23,9 @@ const DefaultStrategy = "rewrite"
 type strategy func(d optimize.Data, p plan) any
 
 var strategies = map[string]strategy{
-	"rewrite": rewrite,
+	optimize.StrategyRewrite: rewrite,
+	optimize.StrategyEdit:    edit,
+	optimize.StrategyFewShot: fewshot,
 }
 
 // fixPhrases are the instruction sentences the optimizer adds, per habit.
@@ -178,6 +180,74 @@ func rewrite(d optimize.Data, p plan) any {
 		}
 	}
 	return optimize.Proposal{SystemPrompt: d.SystemPrompt, OutputPrompt: out, Reasoning: p.reasoning(added)}
+}
+
+// edit returns the rewrite's new sentences as one insert edit on the output
+// prompt, anchored on its last sentence (or, if that sentence occurs twice,
+// the whole prompt), which is how a careful model quotes a span. With
+// nothing to fix it returns an edit that changes nothing, and the pipeline
+// sees a candidate identical to the incumbent.
+func edit(d optimize.Data, p plan) any {
+	r := rewrite(d, p).(optimize.Proposal)
+	base := strings.TrimRight(d.OutputPrompt, " \t\n")
+	e := optimize.Edit{Op: optimize.OpInsert, Target: "output_prompt"}
+	if r.OutputPrompt != d.OutputPrompt {
+		e.Text = r.OutputPrompt[len(base):]
+		if base != "" {
+			e.Quote = base
+			if last := lastSentence(base); strings.Count(d.OutputPrompt, last) == 1 {
+				e.Quote = last
+			}
+		}
+	}
+	return optimize.Proposal{Edits: []optimize.Edit{e},
+		Reasoning: strings.Replace(r.Reasoning, "Added to the output prompt", "Inserted after the output prompt's last sentence", 1)}
+}
+
+// lastSentence returns the last sentence of s (from the last ". ", "! " or
+// "? " on), or s itself.
+func lastSentence(s string) string {
+	s = strings.TrimRight(s, " \t\n")
+	i := max(strings.LastIndex(s, ". "), strings.LastIndex(s, "! "), strings.LastIndex(s, "? "), strings.LastIndex(s, "\n"))
+	if i < 0 {
+		return s
+	}
+	return strings.TrimLeft(s[i+1:], " \n")
+}
+
+// fewshot picks demonstrations from the pool: the examples the incumbent
+// fails first (they show the format it gets wrong), then the others, in pool
+// order, up to MaxDemos. Data.Candidate rotates the start so K parallel
+// candidates pick different sets. It never writes a demonstration itself:
+// it can only name pool IDs.
+func fewshot(d optimize.Data, p plan) any {
+	n := d.MaxDemos
+	if n <= 0 {
+		n = 4
+	}
+	var failed, rest []optimize.PoolExample
+	for _, e := range d.Pool {
+		if e.Failed {
+			failed = append(failed, e)
+		} else if !e.Current {
+			rest = append(rest, e)
+		}
+	}
+	order := append(failed, rest...)
+	if len(order) > 0 {
+		k := max(d.Candidate, 0) % len(order)
+		order = append(order[k:], order[:k]...)
+	}
+	ids := []string{}
+	for _, e := range order {
+		if len(ids) == n {
+			break
+		}
+		ids = append(ids, e.ID)
+	}
+	why := fmt.Sprintf("Diagnosed %d failures. Picked %d demonstrations (%d the incumbent fails) so the model sees the exact output format instead of being told about it.",
+		p.diag.n, len(ids), min(len(failed), len(ids)))
+	return optimize.Proposal{Demos: ids, Reasoning: why}
 }
 
 // inHistory reports whether (system, output) was already proposed.

@@ -179,7 +179,7 @@ func TestOptimizerBadRequest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(Options{}).Generate(context.Background(), &llm.Request{Purpose: "optimizer", Prompt: tt.prompt,
-				ResponseSchema: optimize.ProposalSchema()})
+				ResponseSchema: optimize.ProposalSchema("rewrite")})
 			var le *llm.Error
 			if !errors.As(err, &le) || le.Kind != llm.Permanent || le.Reason != "bad_request" {
 				t.Errorf("error = %v, want a permanent bad_request *llm.Error", err)

@@ -58,6 +58,12 @@ func (m *Model) primary(ctx context.Context, req *llm.Request) (string, error) {
 		on[h] = applies && !off
 	}
 
+	if chance(m.noiseSeed, m.noise, "noise", req.System, req.Prompt) {
+		if chance(m.noiseSeed, 0.5, "noise-lucky", req.System, req.Prompt) {
+			return truth, nil
+		}
+		return m.wrongAnswer(input, truth), nil
+	}
 	answer := truth
 	if chance(m.seed, m.wrongRate, "wrong", input) {
 		answer = m.wrongAnswer(input, truth)

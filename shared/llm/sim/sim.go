@@ -60,6 +60,15 @@ type Options struct {
 	// (reason "rate_limited"). The decision hashes the request and a
 	// per-request attempt counter, so a retry of a failed call can succeed.
 	ErrorRate float64
+	// Noise is the share of (prompt, input) pairs whose answer is a coin
+	// flip instead of what the prompt earns: half of them exactly right
+	// whatever the habits, half wrong. It models evaluation noise (a
+	// sampling-heavy model, a small val split) so that a worse prompt can
+	// look better on val by luck, which the gate's paired test must catch.
+	// The draws are seeded by NoiseSeed and hash the whole request, so two
+	// prompt versions draw independently on the same example. 0 = none.
+	Noise     float64
+	NoiseSeed int64
 }
 
 // Model is the simulator. It is safe for concurrent use.
@@ -70,6 +79,8 @@ type Model struct {
 	seed      int64
 	latency   time.Duration
 	errorRate float64
+	noise     float64
+	noiseSeed int64
 
 	// attempts counts calls per request hash, so a retry is a new draw. It
 	// is cleared when it reaches maxAttemptKeys entries to bound memory; a
@@ -89,6 +100,8 @@ func New(opts Options) *Model {
 		seed:      opts.Seed,
 		latency:   opts.Latency,
 		errorRate: opts.ErrorRate,
+		noise:     opts.Noise,
+		noiseSeed: opts.NoiseSeed,
 	}
 	if m.wrongRate == 0 {
 		m.wrongRate = DefaultWrongRate
