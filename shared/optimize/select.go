@@ -179,7 +179,9 @@ func SelectPool(examples []Scored, current []Demo, threshold float64, n int) []P
 var injectionMarkers = []string{
 	"ignore previous instructions", "ignore all previous instructions", "ignore the previous instructions",
 	"ignore the above", "ignore all the above", "disregard previous instructions", "disregard the above",
-	"set the system prompt", "your system prompt", "new instructions:", "you are now",
+	"disregard all rules", "disregard all instructions", "forget you are", "forget your instructions",
+	"set the system prompt", "your system prompt", "hidden instructions", "developer mode",
+	"new instructions:", "the new task is", "system:", "you are now", "do not translate this",
 }
 
 // LooksLikeInjection reports whether s contains a known prompt-injection

@@ -20,13 +20,6 @@ import (
 	"github.com/promptml/promptml/shared/store"
 )
 
-// historySize is how many earlier candidates the optimizer sees.
-const historySize = 5
-
-// proposalTries is how many times an unparsable optimizer reply is asked
-// again before the epoch is recorded as optimizer_failed.
-const proposalTries = 3
-
 // Aggregate handles a phase-done message: it summarizes the phase once, then
 // advances the run's state machine as far as finished phases allow.
 // holder identifies this invocation (unique per delivery attempt), so two
@@ -404,7 +397,12 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 	if err != nil {
 		return nil, err
 	}
-	history, err := p.history(ctx, r.ID)
+	epochs, err := p.Store.ListEpochs(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	strategy, why := resolveStrategy(cfg, epochs)
+	history, err := p.history(ctx, r.ID, epochs, cfg.Optimizer.History)
 	if err != nil {
 		return nil, err
 	}
@@ -412,51 +410,66 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 	if err != nil {
 		return nil, &PermanentError{Err: err}
 	}
+	truths, err := p.heldOutTruths(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	guard := optimize.NewGuard(guardConfig(cfg), truths)
 	trainSum := trainPh.Metrics
 	if trainSum == nil {
 		trainSum = &eval.Summary{}
 	}
 	data := optimize.Data{
-		Strategy:     cfg.Optimizer.Strategy,
+		Strategy:     strategy,
 		SystemPrompt: inc.System,
 		OutputPrompt: inc.Output,
+		Examples:     fromDemos(inc.Examples),
 		Metrics:      optimize.Metrics{Metric: metricName(cfg), Mean: trainSum.Mean, PassRate: trainSum.PassRate, N: trainSum.N},
 		Failures:     optimize.SelectFailures(scored, eval.Threshold(metric), cfg.Optimizer.MaxFailures),
 		History:      history,
 	}
+	if strategy == optimize.StrategyFewShot {
+		// Demonstrations come from the training split only: the pool is
+		// built from the incumbent's train results.
+		data.Pool = optimize.SelectPool(scored, data.Examples, eval.Threshold(metric), cfg.Optimizer.FewShot.Pool)
+		data.MaxDemos = cfg.Optimizer.FewShot.MaxDemos
+	}
+	if why != "" {
+		log.Info("strategy chosen", "epoch", n, "strategy", strategy, "reason", why)
+	}
 	ep := &store.Epoch{N: n, IncumbentID: inc.ID, IncumbentTrain: score(trainPh.Metrics, cfg), IncumbentVal: st.BestVal,
-		Candidates: []store.EpochCandidate{}, StartedAt: time.Now()}
+		Candidates: []store.EpochCandidate{}, StartedAt: time.Now(), Strategy: strategy}
+	earlier := earlierCandidates(epochs)
 	seen := map[string]bool{inc.ID: true}
 	var failures []string
 	for c := 0; c < cfg.Candidates; c++ {
 		data.Candidate = c
-		var prop optimize.Proposal
-		var perr error
-		for try := 0; try < proposalTries; try++ {
-			var u store.Usage
-			prop, perr = p.proposeOnce(ctx, model, cfg, data, &u)
-			ep.Usage = ep.Usage.Add(u)
-			var pe *optimize.ParseError
-			if perr == nil || !errors.As(perr, &pe) {
-				break
-			}
-			log.Warn("optimizer reply unparsable; asking again", "epoch", n, "try", try+1, "error", perr.Error())
-		}
+		var u store.Usage
+		cand, perr := p.proposeOnce(ctx, model, cfg, data, &u)
+		ep.Usage = ep.Usage.Add(u)
 		if perr != nil {
 			if !proposalFailed(perr) {
 				return nil, perr // transient: the lease is released and the redelivery retries
 			}
+			log.Warn("optimizer gave no usable proposal", "epoch", n, "candidate", c, "error", perr.Error())
 			failures = append(failures, perr.Error())
 			continue
 		}
-		id := PromptID(prop.SystemPrompt, prop.OutputPrompt, inc.Examples)
-		ec := store.EpochCandidate{PromptID: id, Status: store.PromptCandidate,
-			System: prop.SystemPrompt, Output: prop.OutputPrompt, Reasoning: prop.Reasoning}
+		demos := toDemos(cand.Examples)
+		id := PromptID(cand.System, cand.Output, demos)
+		ec := store.EpochCandidate{PromptID: id, Status: store.PromptCandidate, System: cand.System, Output: cand.Output,
+			Examples: demos, Reasoning: cand.Reasoning, Tries: cand.Tries}
 		switch {
 		case id == inc.ID:
 			ec.Status, ec.Note = store.DecisionNoChange, "identical to the incumbent"
 		case seen[id]:
 			ec.Status, ec.Note = store.DecisionNoChange, "identical to another candidate of this epoch"
+		case earlier[id] != "":
+			ec.Status, ec.Note = store.DecisionNoChange, "identical to "+earlier[id]+": not scored again"
+		default:
+			if reason := guard.Check(inc.System, inc.Output, cand); reason != "" {
+				ec.Status, ec.Note = store.DecisionBlocked, reason
+			}
 		}
 		seen[id] = true
 		ep.Candidates = append(ep.Candidates, ec)
@@ -493,38 +506,47 @@ func (p *Pipeline) materialize(ctx context.Context, r *store.Run, cfg config.Run
 	}
 	for c, ec := range ep.Candidates {
 		if ec.Status == store.PromptCandidate {
-			cand := &store.Prompt{ID: ec.PromptID, System: ec.System, Output: ec.Output, Examples: inc.Examples,
-				Parent: inc.ID, Epoch: ep.N, Candidate: c, Strategy: cfg.Optimizer.Strategy, Reasoning: ec.Reasoning,
+			demos := ec.Examples
+			if demos == nil {
+				demos = []store.Demo{}
+			}
+			cand := &store.Prompt{ID: ec.PromptID, System: ec.System, Output: ec.Output, Examples: demos,
+				Parent: inc.ID, Epoch: ep.N, Candidate: c, Strategy: ep.Strategy, Reasoning: ec.Reasoning,
 				Status: store.PromptCandidate, Scores: map[string]eval.Summary{}}
 			if err := p.Store.PutPrompt(ctx, r.ID, cand); err != nil {
 				return err
 			}
 		}
-		msg := fmt.Sprintf("Epoch %d, candidate %d (%s): %s", ep.N, c+1, ec.PromptID, ec.Reasoning)
+		msg := fmt.Sprintf("Epoch %d, candidate %d (%s, %s): %s", ep.N, c+1, ep.Strategy, ec.PromptID, ec.Reasoning)
 		if ec.Note != "" {
 			msg += " [" + ec.Note + "]"
 		}
 		p.event(ctx, r.ID, fmt.Sprintf("proposal/%d/%d", ep.N, c), store.Event{Kind: "optimizer", Epoch: ep.N, Message: msg,
-			Data: map[string]any{"prompt_id": ec.PromptID, "system_prompt": ec.System, "output_prompt": ec.Output}})
+			Data: map[string]any{"prompt_id": ec.PromptID, "system_prompt": ec.System, "output_prompt": ec.Output,
+				"examples": len(ec.Examples), "strategy": ep.Strategy, "status": ec.Status, "tries": ec.Tries}})
 	}
 	return nil
 }
 
-func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.Run, data optimize.Data, u *store.Usage) (optimize.Proposal, error) {
+// proposeOnce asks for one candidate; unparsable or invalid replies are asked
+// again with the error shown, up to optimizer.max_tries.
+func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.Run, data optimize.Data, u *store.Usage) (optimize.Candidate, error) {
 	// Transient errors are retried like the primary's.
 	rm := retrying{p: p, g: model, usage: u}
-	prop, _, err := optimize.Propose(ctx, rm, optimize.Request{
+	cand, _, err := optimize.Propose(ctx, rm, optimize.Request{
 		MetaPrompt: cfg.Optimizer.MetaPrompt, Model: cfg.Optimizer.Model.Name,
-		Temperature: cfg.Optimizer.Model.Temperature, MaxOutputTokens: cfg.Optimizer.Model.MaxOutputTokens, Data: data,
+		Temperature: cfg.Optimizer.Model.Temperature, MaxOutputTokens: cfg.Optimizer.Model.MaxOutputTokens,
+		MaxTries: cfg.Optimizer.MaxTries, Data: data,
 	})
-	return prop, err
+	return cand, err
 }
 
-// history lists earlier candidates with their val scores, worst to best.
-func (p *Pipeline) history(ctx context.Context, runID string) ([]optimize.HistoryEntry, error) {
-	epochs, err := p.Store.ListEpochs(ctx, runID)
-	if err != nil {
-		return nil, err
+// history lists the last size scored candidates of earlier epochs with their
+// val scores, worst to best (OPRO's trajectory). Blocked and unscored
+// candidates have no score and are left out.
+func (p *Pipeline) history(ctx context.Context, runID string, epochs []*store.Epoch, size int) ([]optimize.HistoryEntry, error) {
+	if size <= 0 {
+		return nil, nil
 	}
 	var out []optimize.HistoryEntry
 	for _, e := range epochs {
@@ -536,14 +558,16 @@ func (p *Pipeline) history(ctx context.Context, runID string) ([]optimize.Histor
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, optimize.HistoryEntry{SystemPrompt: pr.System, OutputPrompt: pr.Output,
-				ValScore: c.Val, Accepted: c.Status == store.PromptAccepted})
+			out = append(out, optimize.HistoryEntry{SystemPrompt: pr.System, OutputPrompt: pr.Output, Demos: len(pr.Examples),
+				Strategy: pr.Strategy, ValScore: c.Val, Accepted: c.Status == store.PromptAccepted})
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].ValScore < out[j].ValScore })
-	if len(out) > historySize {
-		out = out[len(out)-historySize:]
+	// The most recent size candidates (epochs are listed in order), shown
+	// worst to best.
+	if len(out) > size {
+		out = out[len(out)-size:]
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].ValScore < out[j].ValScore })
 	return out, nil
 }
 
@@ -591,7 +615,7 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 		}
 	}
 	incVal := st.BestVal
-	var msg string
+	var msg, testNote string
 	switch {
 	case best < 0:
 		if ep.Decision == "" {
@@ -599,18 +623,35 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 		}
 		st.Stale++
 		msg = fmt.Sprintf("Epoch %d: no new candidate to score (%s).", r.Epoch, ep.Decision)
+		for i, c := range ep.Candidates {
+			if c.Status == store.DecisionBlocked {
+				msg += fmt.Sprintf(" Candidate %d was blocked: %s.", i+1, c.Note)
+			}
+		}
 	default:
 		b := &ep.Candidates[best]
 		ep.BestCandidate, ep.BestVal = b.PromptID, b.Val
 		ep.Delta = b.Val - incVal
+		ep.GateTest = cfg.Gate.Test
+		if ep.GateTest == "" {
+			ep.GateTest = "none"
+		}
+		ep.Decision = store.DecisionRejected
 		if ep.Delta > cfg.Gate.MinDelta {
-			ep.Decision = store.DecisionAccepted
-		} else {
-			ep.Decision = store.DecisionRejected
+			// The paired test runs only when the margin is met: it asks
+			// whether that improvement is more than luck.
+			gr, err := p.pairedTest(ctx, r, cfg, st.Incumbent, b.PromptID)
+			if err != nil {
+				return err
+			}
+			ep.PValue, testNote = gr.P, gr.describe(cfg)
+			if gr.P == nil || *gr.P <= cfg.Gate.Alpha {
+				ep.Decision = store.DecisionAccepted
+			}
 		}
 		for i := range ep.Candidates {
 			c := &ep.Candidates[i]
-			if c.Status == store.DecisionNoChange {
+			if c.Status == store.DecisionNoChange || c.Status == store.DecisionBlocked {
 				continue
 			}
 			c.Status = store.PromptRejected
@@ -621,8 +662,8 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 				return err
 			}
 		}
-		msg = fmt.Sprintf("Epoch %d: best candidate %s scores %.3f on val vs the incumbent's %.3f (Δ %+.3f, min_delta %.3f): %s.",
-			r.Epoch, b.PromptID, b.Val, incVal, ep.Delta, cfg.Gate.MinDelta, ep.Decision)
+		msg = fmt.Sprintf("Epoch %d: best candidate %s scores %.3f on val vs the incumbent's %.3f (Δ %+.3f, min_delta %.3f%s): %s.",
+			r.Epoch, b.PromptID, b.Val, incVal, ep.Delta, cfg.Gate.MinDelta, testNote, ep.Decision)
 		if ep.Decision == store.DecisionAccepted {
 			if ep.Delta > cfg.EarlyStopping.MinDelta {
 				st.Stale = 0
@@ -639,7 +680,7 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 		return err
 	}
 	p.event(ctx, r.ID, fmt.Sprintf("gate/%d", r.Epoch), store.Event{Kind: "decision", Epoch: r.Epoch, Message: msg,
-		Data: map[string]any{"decision": ep.Decision, "delta": ep.Delta}})
+		Data: gateEventData(ep)})
 	p.reportEpoch(ctx, r.ID, ep)
 	if ep.Decision == store.DecisionAccepted {
 		ph, err := p.Store.EnsurePhase(ctx, r.ID, &store.Phase{ID: PhaseID(dataset.Train, st.Incumbent), Split: dataset.Train,

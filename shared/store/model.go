@@ -259,6 +259,12 @@ type EpochCandidate struct {
 	System    string `firestore:"system_prompt" json:"system_prompt"`
 	Output    string `firestore:"output_prompt" json:"output_prompt"`
 	Reasoning string `firestore:"reasoning" json:"reasoning"`
+	// Examples are the candidate's few-shot demonstrations (training
+	// examples only), part of its prompt id.
+	Examples []Demo `firestore:"examples,omitempty" json:"examples,omitempty"`
+	// Tries is how many optimizer replies the proposal took (1 = the
+	// first was valid).
+	Tries int `firestore:"tries,omitempty" json:"tries,omitempty"`
 }
 
 // Epoch is runs/{run}/epochs/{n}.
