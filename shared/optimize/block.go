@@ -93,8 +93,6 @@ type Data struct {
 	Candidate int `json:"candidate"`
 }
 
-
-
 // EncodeData renders d as the delimited data block.
 func EncodeData(d Data) (string, error) {
 	b, err := json.MarshalIndent(d, "", "  ")

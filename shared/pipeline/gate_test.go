@@ -41,7 +41,9 @@ func (s *scripted) Generate(ctx context.Context, req *llm.Request) (*llm.Respons
 
 type scriptedModels struct{ g pipeline.Generator }
 
-func (m scriptedModels) Model(context.Context, config.Model) (pipeline.Generator, error) { return m.g, nil }
+func (m scriptedModels) Model(context.Context, config.Model) (pipeline.Generator, error) {
+	return m.g, nil
+}
 
 func rewriteJSON(t *testing.T, system, output string) string {
 	t.Helper()
