@@ -10,6 +10,7 @@ import (
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/llm/sim"
+	"github.com/promptml/promptml/shared/optimize"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/pipeline/pipelinetest"
 	"github.com/promptml/promptml/shared/store"
@@ -22,6 +23,8 @@ type scripted struct {
 	pipeline.Generator
 	mu    sync.Mutex
 	calls int
+	// errs are the previous_error of each optimizer request, in order.
+	errs  []string
 	reply func(n int, req *llm.Request) string
 }
 
@@ -32,7 +35,12 @@ func (s *scripted) Generate(ctx context.Context, req *llm.Request) (*llm.Respons
 	s.mu.Lock()
 	s.calls++
 	n := s.calls
+	d, err := optimize.DecodeData(req.Prompt)
+	s.errs = append(s.errs, d.PreviousError)
 	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	if text := s.reply(n, req); text != "" {
 		return &llm.Response{Text: text, Usage: llm.Usage{InputTokens: 100, OutputTokens: 20, TotalTokens: 120}}, nil
 	}
@@ -196,12 +204,6 @@ func TestInjectionDoesNotSteerProposals(t *testing.T) {
 			e := pipelinetest.New(t, csv)
 			sidecar := withoutOptimizer(readSample(t, "translation-fr.yaml"))
 			r, _ := runSample(t, e, csv, sidecar, "optimizer: {strategy: "+strategy+"}\n")
-			for _, ph := range []string{"val", "train"} {
-				rs, _, _ := e.P.PhaseResults(t.Context(), r.ID, pipeline.PhaseID(ph, r.IncumbentID), 0, 3)
-				for _, x := range rs {
-					t.Logf("%s: %q → %q (want %q)", ph, x.Input, x.Actual, x.Expected)
-				}
-			}
 			prompts, err := e.P.Store.ListPrompts(t.Context(), r.ID)
 			if err != nil {
 				t.Fatal(err)
@@ -237,7 +239,7 @@ func TestOptimizerReplies(t *testing.T) {
 	tests := []struct {
 		name  string
 		reply func(n int) string
-		check func(t *testing.T, r *store.Run, epochs []*store.Epoch, calls int)
+		check func(t *testing.T, r *store.Run, epochs []*store.Epoch, s *scripted)
 	}{
 		{"malformed twice then valid", func(n int) string {
 			switch n {
@@ -247,7 +249,7 @@ func TestOptimizerReplies(t *testing.T) {
 				return "Sure! Here are the prompts: system_prompt = be terse"
 			}
 			return "" // the simulator's valid reply
-		}, func(t *testing.T, r *store.Run, epochs []*store.Epoch, calls int) {
+		}, func(t *testing.T, r *store.Run, epochs []*store.Epoch, s *scripted) {
 			c := epochs[0].Candidates
 			if len(c) != 1 || c[0].Tries != 3 || epochs[0].Decision != store.DecisionAccepted {
 				t.Errorf("epoch 1: %+v (%s); want one candidate on the 3rd try, accepted", c, epochs[0].Decision)
@@ -255,10 +257,14 @@ func TestOptimizerReplies(t *testing.T) {
 			if r.BestVal < 0.85 {
 				t.Errorf("val %.3f, want ≥ 0.85", r.BestVal)
 			}
+			// Each retry showed the optimizer why the previous reply failed.
+			if s.errs[0] != "" || !strings.Contains(s.errs[1], "not a JSON object") || !strings.Contains(s.errs[2], "not a JSON object") {
+				t.Errorf("previous_error of the first three requests = %q", s.errs[:3])
+			}
 		}},
-		{"never valid", func(int) string { return "{not json" }, func(t *testing.T, r *store.Run, epochs []*store.Epoch, calls int) {
-			if len(epochs) != 2 || calls != 6 {
-				t.Errorf("%d epochs, %d optimizer calls; want 2 epochs (patience) of 3 tries", len(epochs), calls)
+		{"never valid", func(int) string { return "{not json" }, func(t *testing.T, r *store.Run, epochs []*store.Epoch, s *scripted) {
+			if len(epochs) != 2 || s.calls != 6 {
+				t.Errorf("%d epochs, %d optimizer calls; want 2 epochs (patience) of 3 tries", len(epochs), s.calls)
 			}
 			for _, ep := range epochs {
 				if ep.Decision != store.DecisionOptimizerFailed || !strings.Contains(ep.Note, "after 3 tries") {
@@ -278,7 +284,7 @@ func TestOptimizerReplies(t *testing.T) {
 			e.P.Models = scriptedModels{s}
 			r, epochs := runSample(t, e, csv, sidecar, "")
 			t.Logf("%s", trajectory(epochs))
-			tt.check(t, r, epochs, s.calls)
+			tt.check(t, r, epochs, s)
 		})
 	}
 }
