@@ -102,16 +102,24 @@ func trajectory(epochs []*store.Epoch) string {
 func TestStrategiesReachTarget(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	sidecar := withoutOptimizer(readSample(t, "translation-fr.yaml"))
-	for _, strategy := range []string{"rewrite", "edit", "fewshot", "auto"} {
-		t.Run(strategy, func(t *testing.T) {
+	tests := []struct {
+		strategy string
+		k        int
+	}{{"rewrite", 1}, {"edit", 1}, {"fewshot", 1}, {"auto", 1}, {"auto", 3}}
+	for _, tt := range tests {
+		strategy := tt.strategy
+		t.Run(fmt.Sprintf("%s/K=%d", strategy, tt.k), func(t *testing.T) {
 			e := pipelinetest.New(t, csv)
-			r, epochs := runSample(t, e, csv, sidecar, "optimizer: {strategy: "+strategy+"}\n")
+			r, epochs := runSample(t, e, csv, sidecar, fmt.Sprintf("candidates: %d\noptimizer: {strategy: %s}\n", tt.k, strategy))
 			t.Logf("val %.2f → %.2f in %d epochs, %d calls:%s", r.InitialVal, r.BestVal, len(epochs), r.Usage.Calls, trajectory(epochs))
 			if r.BestVal < 0.85 {
 				t.Errorf("final val %.3f, want ≥ 0.85", r.BestVal)
 			}
 			used := map[string]bool{}
 			for _, ep := range epochs {
+				if len(ep.Candidates) > tt.k {
+					t.Errorf("epoch %d has %d candidates, want ≤ %d", ep.N, len(ep.Candidates), tt.k)
+				}
 				used[ep.Strategy] = true
 				if strategy != "auto" && ep.Strategy != strategy {
 					t.Errorf("epoch %d used %q, want %q", ep.N, ep.Strategy, strategy)
