@@ -46,8 +46,8 @@ type Candidate struct {
 // reply that cannot be parsed, fails validation or whose edits do not apply
 // is asked for again with the error shown in the data block
 // (Data.PreviousError), up to MaxTries; after that the last one is returned
-// as a *ParseError. Model errors are returned at once, unwrapped of nothing,
-// for the caller to classify.
+// as a *ParseError (with Tries set). Model errors are returned at once,
+// wrapped, for the caller to classify (errors.As finds the *llm.Error).
 func Propose(ctx context.Context, gen generator, req Request) (Candidate, llm.Usage, error) {
 	meta := req.MetaPrompt
 	if meta == "" {
