@@ -29,6 +29,9 @@ type Request struct {
 	// unparsable or invalid one (0 = 1).
 	MaxTries int
 	Data     Data
+	// OnRetry, when set, is called before each re-ask with the try that
+	// failed (1-based) and why, for logging.
+	OnRetry func(try int, err *ParseError)
 }
 
 // Candidate is a proposal turned into complete prompts: edits applied,
@@ -87,6 +90,9 @@ func Propose(ctx context.Context, gen generator, req Request) (Candidate, llm.Us
 			return Candidate{}, usage, err
 		}
 		d.PreviousError = last.Reason
+		if req.OnRetry != nil && try < tries {
+			req.OnRetry(try, last)
+		}
 	}
 	last.Tries = tries
 	return Candidate{}, usage, last

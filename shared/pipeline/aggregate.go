@@ -537,6 +537,10 @@ func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.
 		MetaPrompt: cfg.Optimizer.MetaPrompt, Model: cfg.Optimizer.Model.Name,
 		Temperature: cfg.Optimizer.Model.Temperature, MaxOutputTokens: cfg.Optimizer.Model.MaxOutputTokens,
 		MaxTries: cfg.Optimizer.MaxTries, Data: data,
+		OnRetry: func(try int, perr *optimize.ParseError) {
+			logging.FromContext(ctx).Warn("optimizer reply rejected; asking again with the error shown",
+				"strategy", data.Strategy, "candidate", data.Candidate, "try", try, "error", perr.Error())
+		},
 	})
 	return cand, err
 }
