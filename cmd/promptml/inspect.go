@@ -173,9 +173,9 @@ func newStatusCmd() *cobra.Command {
 
 func newCancelCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "cancel RUN",
-		Short: "Cancel a running run (its history is kept)",
-		Long:  "Cancel a run: no new work is published, batches in flight are dropped when they start, and everything so far stays readable. Cancelling a run that has ended changes nothing." + apiExitCodes,
+		Use:     "cancel RUN",
+		Short:   "Cancel a running run (its history is kept)",
+		Long:    "Cancel a run: no new work is published, batches in flight are dropped when they start, and everything so far stays readable. Cancelling a run that has ended changes nothing." + apiExitCodes,
 		Example: `  promptml cancel 3b7cjz62iufw5q3hfovx676yay`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 	}
@@ -285,9 +285,9 @@ func newDiffCmd() *cobra.Command {
 
 func newHistoryCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "history RUN",
-		Short: "The tree of prompt versions with scores and the gate's decisions",
-		Long:  "Print a run's prompt versions as a tree (each candidate under the incumbent it was derived from) with train/val/test scores, status, the optimizer strategy and the gate's decision (delta, p-value, note). The best version is marked with *." + apiExitCodes,
+		Use:     "history RUN",
+		Short:   "The tree of prompt versions with scores and the gate's decisions",
+		Long:    "Print a run's prompt versions as a tree (each candidate under the incumbent it was derived from) with train/val/test scores, status, the optimizer strategy and the gate's decision (delta, p-value, note). The best version is marked with *." + apiExitCodes,
 		Example: `  promptml history 3b7cjz62iufw5q3hfovx676yay`,
 		Args:    usageArgs(cobra.ExactArgs(1)),
 	}
@@ -348,7 +348,9 @@ func printHistory(out io.Writer, r *store.Run, prompts []*store.Prompt, epochs [
 			if c.Note != "" {
 				g += " — " + c.Note
 			}
-			gate[c.PromptID] = g
+			if _, ok := gate[c.PromptID]; !ok { // the epoch that proposed it
+				gate[c.PromptID] = g
+			}
 		}
 	}
 	score := func(p *store.Prompt, split string) string {
@@ -366,15 +368,15 @@ func printHistory(out io.Writer, r *store.Run, prompts []*store.Prompt, epochs [
 				branch, next = "└─ ", prefix+"   "
 			}
 		}
-		mark := " "
+		mark := ""
 		if p.ID == r.IncumbentID {
-			mark = "*"
+			mark = " *"
 		}
 		strategy := p.Strategy
 		if strategy == "" {
 			strategy = "-"
 		}
-		fmt.Fprintf(out, "%s%s%s %s  epoch %d  %-9s %-8s train %s  val %s  test %s", prefix, branch, mark, p.ID, p.Epoch, p.Status, strategy,
+		fmt.Fprintf(out, "%s%s%s%s  epoch %d  %-9s %-8s train %s  val %s  test %s", prefix, branch, p.ID, mark, p.Epoch, p.Status, strategy,
 			score(p, "train"), score(p, "val"), score(p, "test"))
 		if g := gate[p.ID]; g != "" {
 			fmt.Fprintf(out, "  (%s)", g)

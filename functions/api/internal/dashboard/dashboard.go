@@ -332,8 +332,10 @@ func (d *Dashboard) runPage(w http.ResponseWriter, r *http.Request, run *store.R
 // version is one prompt version on the evolution page.
 type version struct {
 	*store.Prompt
-	Diff     []promptdiff.Line
-	Epoch    *store.Epoch
+	Diff []promptdiff.Line
+	// Gate is the epoch that proposed the version (a version proposed
+	// again later keeps its first decision).
+	Gate     *store.Epoch
 	Cand     *store.EpochCandidate
 	Val      *float64
 	Train    *float64
@@ -380,8 +382,8 @@ func (d *Dashboard) promptsPage(w http.ResponseWriter, r *http.Request, run *sto
 		}
 		for _, e := range epochs {
 			for i := range e.Candidates {
-				if e.Candidates[i].PromptID == p.ID {
-					v.Epoch, v.Cand = e, &e.Candidates[i]
+				if v.Gate == nil && e.Candidates[i].PromptID == p.ID {
+					v.Gate, v.Cand = e, &e.Candidates[i]
 				}
 			}
 		}
