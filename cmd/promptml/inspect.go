@@ -180,6 +180,14 @@ func newCancelCmd() *cobra.Command {
 		Args:    usageArgs(cobra.ExactArgs(1)),
 	}
 	return apiCommand(cmd, func(ctx context.Context, out io.Writer, c *apiClient, args []string) error {
+		before, err := c.run(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if before.Terminal() {
+			fmt.Fprintf(out, "Run %s had already ended (%s); nothing changed.\n", before.ID, before.Status)
+			return nil
+		}
 		var r store.Run
 		if err := c.do(ctx, http.MethodPost, "/runs/"+url.PathEscape(args[0])+":cancel", nil, &r); err != nil {
 			return err
