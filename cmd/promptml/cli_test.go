@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -348,4 +349,61 @@ func TestCLIAgainstAPI(t *testing.T) {
 			t.Errorf("watch of a cancelled run: exit %d, %v", code, err)
 		}
 	})
+}
+
+// TestWatchStreams follows a run whose state moves on between polls (a
+// fake API): the phase's progress bar, the epoch row once decided, the
+// events, then the summary.
+func TestWatchStreams(t *testing.T) {
+	const id = "abcdefghijklmnopqrstuvwxyz"
+	polls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		reply := func(v any) { _ = json.NewEncoder(w).Encode(v) }
+		switch r.URL.Path {
+		case "/runs/" + id:
+			polls++
+			st := store.StatusRunning
+			if polls >= 3 {
+				st = store.StatusSucceeded
+			}
+			reply(store.Run{ID: id, Status: st, InitialPromptID: "p000000000000", IncumbentID: "p111111111111",
+				Usage: store.Usage{Calls: 40 * polls, CostUSD: 0.001 * float64(polls)}})
+		case "/runs/" + id + "/phases":
+			reply(map[string]any{"phases": []store.Phase{{ID: "train-p000000000000", State: store.PhasePending, TotalBatches: 4, DoneBatches: polls}}})
+		case "/runs/" + id + "/events":
+			reply(map[string]any{"events": []store.Event{{ID: fmt.Sprint(polls), Message: fmt.Sprintf("event %d", polls)}}})
+		case "/runs/" + id + "/epochs":
+			var es []store.Epoch
+			if polls >= 2 {
+				es = append(es, store.Epoch{N: 1, IncumbentVal: 0.1, BestCandidate: "p111111111111", BestVal: 0.6, Delta: 0.5, Decision: store.DecisionAccepted,
+					Candidates: []store.EpochCandidate{{PromptID: "p111111111111", Val: 0.6, Status: store.PromptAccepted}}})
+			}
+			reply(map[string]any{"epochs": es})
+		case "/runs/" + id + "/prompts":
+			reply(map[string]any{"prompts": []store.Prompt{{ID: "p000000000000"}, {ID: "p111111111111", Output: "Be exact."}}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	var out bytes.Buffer
+	sum, err := follow(t.Context(), &out, newAPIClient(srv.URL), id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != store.StatusSucceeded || sum.Final.PromptID != "p111111111111" {
+		t.Errorf("summary = %+v", sum)
+	}
+	for _, s := range []string{
+		"train-p000000000000 █████░░░░░░░░░░░░░░░ 1/4 batches · run so far: 40 calls, $0.0010",
+		"train-p000000000000 ██████████░░░░░░░░░░ 2/4 batches · run so far: 80 calls, $0.0020",
+		"epoch  incumbent train  incumbent val  best candidate val  delta    p-value  decision",
+		"1      0.000            0.100          0.600               +0.500   -        accepted",
+		"event 1", "event 2", "event 3",
+	} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("watch output lacks %q:\n%s", s, out.String())
+		}
+	}
 }
