@@ -25,6 +25,7 @@
   function events() {
     var q = last ? "?after=" + encodeURIComponent(new Date(Date.parse(last) - 1000).toISOString()) : "";
     return get("/runs/" + run + "/events" + q).then(function (b) {
+      var redraw = false;
       b.events.forEach(function (ev) {
         if (seen[ev.id]) return;
         seen[ev.id] = true;
@@ -35,7 +36,11 @@
         li.appendChild(document.createTextNode(" " + ev.message));
         log.appendChild(li);
         if (ev.time > last) last = ev.time;
+        if (ev.kind === "decision") redraw = true;
       });
+      // A decided epoch changes the chart and the epoch table, which are
+      // drawn on the server: fetch the page again.
+      if (redraw && document.getElementById("chart")) location.reload();
       log.scrollTop = log.scrollHeight;
     });
   }
