@@ -213,27 +213,58 @@ func TestDashboardBrowser(t *testing.T) {
 		shoot(t, bctx, dir, "compare")
 	})
 
-	t.Run("start from the form and cancel", func(t *testing.T) {
+	// submit starts a run from the form and returns its id, once the
+	// browser shows its page.
+	submit := func(t *testing.T, config string) string {
+		t.Helper()
 		file := filepath.Join(t.TempDir(), "mini.csv")
 		if err := os.WriteFile(file, []byte(csv), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		nav("/ui/new")
-		shoot(t, bctx, dir, "new")
 		var loc string
 		err := chromedp.Run(bctx,
 			chromedp.SetUploadFiles("#csv", []string{file}, chromedp.ByID),
-			chromedp.SetValue("#config", "epochs: 2\nbatch_size: 10\n", chromedp.ByID),
+			chromedp.SetValue("#config", config, chromedp.ByID),
 			chromedp.Click("#start", chromedp.ByID),
 			chromedp.WaitVisible("#run-status", chromedp.ByID),
 			chromedp.Location(&loc))
 		if err != nil {
 			t.Fatalf("submit the form: %v", err)
 		}
-		newID := strings.TrimPrefix(loc, srv.URL+"/ui/runs/")
+		return strings.TrimPrefix(loc, srv.URL+"/ui/runs/")
+	}
+
+	t.Run("live refresh until the run ends", func(t *testing.T) {
+		newID := submit(t, "epochs: 2\n")
+		var before int
+		if err := chromedp.Run(bctx, chromedp.Evaluate(`document.querySelectorAll("#events li").length`, &before)); err != nil {
+			t.Fatal(err)
+		}
+		// The page is not reloaded by the test: its script must notice
+		// the events and the end of the run.
+		e.Drain(t, false)
+		if err := chromedp.Run(bctx, chromedp.WaitVisible(`#run-status.s-succeeded`, chromedp.ByQuery)); err != nil {
+			t.Fatalf("the running page never showed the run's end: %v", err)
+		}
+		if n := count(t, bctx, "#chart circle.inc-val:not(.legend)"); n == 0 {
+			t.Error("after the live reload the chart has no epoch")
+		}
+		if n := count(t, bctx, "#events li"); n <= before {
+			t.Errorf("event log has %d lines, had %d while running", n, before)
+		}
+		if r, err := e.P.Store.GetRun(ctx, newID); err != nil || r.Status != store.StatusSucceeded {
+			t.Errorf("run %s: %v %+v", newID, err, r)
+		}
+	})
+
+	t.Run("start from the form and cancel", func(t *testing.T) {
+		nav("/ui/new")
+		shoot(t, bctx, dir, "new")
+		newID := submit(t, "epochs: 2\nbatch_size: 10\n")
 		started, err := e.P.Store.GetRun(ctx, newID)
 		if err != nil {
-			t.Fatalf("the form led to %s, not a run: %v", loc, err)
+			t.Fatalf("the form led to %s, not a run: %v", newID, err)
 		}
 		if started.Status != store.StatusRunning || fmt.Sprint(started.Config["epochs"]) != "2" {
 			t.Errorf("started run: status %s, epochs %v; want running with epochs 2 from the form", started.Status, started.Config["epochs"])
