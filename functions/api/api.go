@@ -210,9 +210,9 @@ func (h *Handler) startRun(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) listRuns(w http.ResponseWriter, r *http.Request) {
 	status := r.URL.Query().Get("status")
 	switch status {
-	case "", store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled:
+	case "", store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled, store.StatusBudgetExhausted:
 	default:
-		writeError(w, http.StatusBadRequest, "status must be running, succeeded, failed or cancelled")
+		writeError(w, http.StatusBadRequest, "status must be running, succeeded, failed, cancelled or budget_exhausted")
 		return
 	}
 	limit := 50

@@ -151,6 +151,7 @@ func TestDashboardPages(t *testing.T) {
 		{"/ui/runs/nope", http.StatusNotFound, "run ids are 26 characters"},
 		{"/ui/static/live.js", http.StatusOK, "/events"},
 		{"/ui/static/style.css", http.StatusOK, "svg"},
+		{"/runs?status=budget_exhausted", http.StatusOK, `"runs": []`},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			r := e.do(t, http.MethodGet, tc.path, nil)
