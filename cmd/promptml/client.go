@@ -33,6 +33,20 @@ type apiError struct {
 
 func (e *apiError) Error() string { return fmt.Sprintf("API answered %d: %s", e.Status, e.Msg) }
 
+// unreachableError is a request that got no answer at all.
+type unreachableError struct {
+	base string
+	err  error
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("cannot reach the API at %s: %v\n"+
+		"  Start the local cloud with `promptml local --serve` (API at %s), or point --api (or %s) at your deployment's API URL.",
+		e.base, e.err, defaultAPI, apiEnv)
+}
+
+func (e *unreachableError) Unwrap() error { return e.err }
+
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
@@ -49,9 +63,17 @@ func (c *apiClient) do(ctx context.Context, method, path string, body, out any) 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return c.send(req, method, path, out)
+}
+
+// send sends req and decodes a 2xx JSON reply into out.
+func (c *apiClient) send(req *http.Request, method, path string, out any) error {
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("cannot reach the API at %s (is it running?): %w", c.base, err)
+		if req.Context().Err() != nil {
+			return err
+		}
+		return &unreachableError{base: c.base, err: err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

@@ -57,11 +57,16 @@ push subscriptions — then upload FILE.csv (and FILE.yaml as its sidecar
 config), follow the run, print the epoch table and the final prompts, and
 stop everything it started (also on Ctrl-C).
 
+With --serve and no --data it only starts the local cloud and keeps it up:
+start runs with ` + "`promptml run FILE.csv`" + ` and watch them in the dashboard at
+http://127.0.0.1:PORT/.
+
 Running emulators named by FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST
 are used instead of starting new ones.`,
 		Example: `  promptml local --data samples/translation-fr.csv --config samples/translation-fr.yaml
   promptml local --data samples/sentiment.csv --json summary.json
-  promptml local --data samples/sentiment.csv --serve   # keep the API up at http://127.0.0.1:8080`,
+  promptml local --data samples/sentiment.csv --serve   # keep the API up at http://127.0.0.1:8080
+  promptml local --serve                                # only the local cloud: API and dashboard at http://127.0.0.1:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -70,7 +75,7 @@ are used instead of starting new ones.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.data, "data", "", "CSV file with user_input,ground_truth_output columns (required)")
+	f.StringVar(&o.data, "data", "", "CSV file with user_input,ground_truth_output columns (required unless --serve)")
 	f.StringVar(&o.config, "config", "", "run config YAML uploaded as the CSV's sidecar (default: FILE.yaml next to the CSV if it exists)")
 	f.StringVar(&o.jsonOut, "json", "", "also write the final summary as JSON to this file")
 	f.BoolVar(&o.serve, "serve", false, "keep the local cloud and its API up after the run ends, until Ctrl-C")
@@ -81,7 +86,6 @@ are used instead of starting new ones.`,
 	f.Float64Var(&o.simErrorRate, "sim-error-rate", 0, "share of simulated LLM calls failing with a transient 429")
 	f.BoolVar(&o.duplicate, "duplicate-deliveries", false, "deliver every Pub/Sub message and upload event twice (tests idempotency)")
 	f.BoolVar(&o.verbose, "verbose", false, "show the functions' and emulators' logs")
-	_ = cmd.MarkFlagRequired("data")
 	return cmd
 }
 
@@ -129,6 +133,12 @@ func (lc *localCloud) stop() {
 }
 
 func runLocal(ctx context.Context, out io.Writer, o localOptions) error {
+	if o.data == "" {
+		if !o.serve {
+			return &exitError{2, errors.New("--data FILE.csv is required (or --serve alone to only start the local cloud)")}
+		}
+		return serveLocal(ctx, out, o)
+	}
 	csv, err := os.ReadFile(o.data)
 	if err != nil {
 		return &exitError{2, fmt.Errorf("--data: %w", err)}
@@ -225,6 +235,29 @@ func runLocal(ctx context.Context, out io.Writer, o localOptions) error {
 	if sum.Status != "succeeded" {
 		return &exitError{3, fmt.Errorf("run %s ended %s", runID, sum.Status)}
 	}
+	return nil
+}
+
+// serveLocal starts the local cloud and keeps it up until ctx ends.
+func serveLocal(ctx context.Context, out io.Writer, o localOptions) error {
+	if !o.verbose {
+		slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
+	_ = os.Setenv("GCE_METADATA_HOST", "127.0.0.1:1")
+	logs := io.Discard
+	if o.verbose {
+		logs = os.Stderr
+	}
+	lc := &localCloud{logs: logs}
+	defer lc.stop()
+	start := time.Now()
+	fmt.Fprintln(out, "Starting the local cloud…")
+	if err := lc.start(ctx, o); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Local cloud up in %s.\n  API and dashboard: %s/\n  Start a run:       promptml run FILE.csv --watch\nCtrl-C stops everything.\n",
+		time.Since(start).Round(100*time.Millisecond), lc.apiURL)
+	<-ctx.Done()
 	return nil
 }
 

@@ -2,7 +2,10 @@
 // functions server it runs, scoring, and deployment helpers.
 //
 // Exit codes: 0 success; 1 the command failed (the message says why);
-// 2 bad usage; 3 a run it waited for ended failed or cancelled.
+// 2 bad usage (flags, arguments, an unreadable file or config, a request the
+// API refused as invalid); 3 a run it started or waited for ended failed,
+// cancelled or out of budget; 4 the API has no such run or prompt version;
+// 5 the API cannot be reached; 130 interrupted.
 package main
 
 import (
@@ -33,11 +36,25 @@ validation gate keeps only real improvements.
 
 Start with the local cloud, which needs no account and no network:
 
-  promptml local --data samples/translation-fr.csv`,
+  promptml local --data samples/translation-fr.csv
+
+Then keep a local cloud up and drive it like a deployment:
+
+  promptml local --serve            # API and dashboard at http://127.0.0.1:8080
+  promptml run data.csv --watch     # start a run (--api URL or PROMPTML_API for a deployment)
+  promptml runs · status RUN · watch RUN · history RUN · diff RUN A B · export RUN · cancel RUN
+
+Exit codes: 0 success; 1 failure; 2 bad usage, file or config; 3 the run
+ended failed, cancelled or out of budget; 4 unknown run or version; 5 the API
+is unreachable; 130 interrupted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newLocalCmd(), newFunctionsCmd(), newEmulatorsCmd(), newScoreCmd(), newReportURLCmd())
+	root.AddCommand(newLocalCmd(), newFunctionsCmd(), newEmulatorsCmd(), newScoreCmd(), newReportURLCmd(),
+		newRunCmd(), newRunsCmd(), newStatusCmd(), newWatchCmd(), newCancelCmd(), newExportCmd(), newDiffCmd(), newHistoryCmd())
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &exitError{exitUsage, fmt.Errorf("%w\n  Usage: %s (see %s --help)", err, cmd.UseLine(), cmd.CommandPath())}
+	})
 	return root
 }
 

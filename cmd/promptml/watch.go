@@ -167,9 +167,20 @@ func printSummary(out io.Writer, s *Summary) {
 		fmt.Fprintf(out, "Run %s FAILED: %s\n", s.RunID, s.Error.Message)
 		return
 	}
+	printEpochTable(out, s.Epochs)
+	fmt.Fprintf(out, "\nRun %s %s. Val: initial %.3f → final %.3f.", s.RunID, s.Status, s.Initial.Val, s.Final.Val)
+	if s.Initial.Test != nil && s.Final.Test != nil {
+		fmt.Fprintf(out, " Test: initial %.3f, final %.3f.", *s.Initial.Test, *s.Final.Test)
+	}
+	fmt.Fprintf(out, "\nUsage: %d LLM calls, %d input and %d output tokens.\n", s.Usage.Calls, s.Usage.InputTokens, s.Usage.OutputTokens)
+	fmt.Fprintf(out, "\nFinal system prompt (%s):\n%s\n\nFinal output prompt:\n%s\n", s.Final.PromptID, indent(s.Final.SystemPrompt), indent(s.Final.OutputPrompt))
+}
+
+// printEpochTable prints one line per epoch.
+func printEpochTable(out io.Writer, epochs []EpochRow) {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "epoch\tincumbent train\tincumbent val\tcandidate val\taccepted?")
-	for _, e := range s.Epochs {
+	for _, e := range epochs {
 		cand := "-"
 		if e.CandidateVal != nil {
 			cand = fmt.Sprintf("%.3f", *e.CandidateVal)
@@ -181,12 +192,6 @@ func printSummary(out io.Writer, s *Summary) {
 		fmt.Fprintf(tw, "%d\t%.3f\t%.3f\t%s\t%s\n", e.Epoch, e.IncumbentTrain, e.IncumbentVal, cand, acc)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(out, "\nRun %s %s. Val: initial %.3f → final %.3f.", s.RunID, s.Status, s.Initial.Val, s.Final.Val)
-	if s.Initial.Test != nil && s.Final.Test != nil {
-		fmt.Fprintf(out, " Test: initial %.3f, final %.3f.", *s.Initial.Test, *s.Final.Test)
-	}
-	fmt.Fprintf(out, "\nUsage: %d LLM calls, %d input and %d output tokens.\n", s.Usage.Calls, s.Usage.InputTokens, s.Usage.OutputTokens)
-	fmt.Fprintf(out, "\nFinal system prompt (%s):\n%s\n\nFinal output prompt:\n%s\n", s.Final.PromptID, indent(s.Final.SystemPrompt), indent(s.Final.OutputPrompt))
 }
 
 func indent(s string) string {

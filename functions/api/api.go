@@ -17,6 +17,7 @@ import (
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
+	"github.com/promptml/promptml/functions/api/internal/dashboard"
 	"github.com/promptml/promptml/functions/internal/handler"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/pipeline"
@@ -59,7 +60,7 @@ type Handler struct {
 // NewHandler returns the API's handler.
 func NewHandler(p *pipeline.Pipeline) *Handler {
 	h := &Handler{p: p, mux: http.NewServeMux()}
-	h.mux.HandleFunc("POST /runs", h.startRun)
+	h.mux.HandleFunc("POST /runs", byContentType(h.startRun, h.uploadRun))
 	h.mux.HandleFunc("GET /runs", h.listRuns)
 	h.mux.HandleFunc("GET /runs/{id}", checkIDs(h.getRun))
 	h.mux.HandleFunc("POST /runs/{id}", checkIDs(h.runAction))
@@ -70,13 +71,13 @@ func NewHandler(p *pipeline.Pipeline) *Handler {
 	h.mux.HandleFunc("GET /runs/{id}/events", checkIDs(h.listEvents))
 	h.mux.HandleFunc("GET /runs/{id}/examples", checkIDs(h.listExamples))
 	h.mux.HandleFunc("GET /runs/{id}/export", checkIDs(h.export))
-	h.mux.HandleFunc("GET /{$}", h.index)
+	dashboard.New(p, ReadUpload).Register(h.mux)
 	return h
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	r.Body = http.MaxBytesReader(w, r.Body, bodyLimit(r))
 	h.mux.ServeHTTP(w, r)
 }
 
@@ -209,9 +210,9 @@ func (h *Handler) startRun(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) listRuns(w http.ResponseWriter, r *http.Request) {
 	status := r.URL.Query().Get("status")
 	switch status {
-	case "", store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled:
+	case "", store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled, store.StatusBudgetExhausted:
 	default:
-		writeError(w, http.StatusBadRequest, "status must be running, succeeded, failed or cancelled")
+		writeError(w, http.StatusBadRequest, "status must be running, succeeded, failed, cancelled or budget_exhausted")
 		return
 	}
 	limit := 50
@@ -432,14 +433,4 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, pipeline.ExportedPrompt{RunID: run.ID, PromptID: p.ID, Parent: p.Parent, Epoch: p.Epoch,
 		SystemPrompt: p.System, OutputPrompt: p.Output, Examples: p.Examples, Scores: p.Scores})
-}
-
-func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
-	runs, err := h.p.Store.ListRuns(r.Context(), "", 50)
-	if err != nil {
-		fail(r.Context(), w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	renderIndex(w, runs)
 }

@@ -1,0 +1,91 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/promptml/promptml/shared/blob"
+	"github.com/promptml/promptml/shared/store"
+)
+
+// UploadRequest is a CSV sent to the API (the CLI's local file, the
+// dashboard's form) rather than named by a gs:// URI.
+type UploadRequest struct {
+	// Name is the file's name as the user had it (only its base is kept).
+	Name string
+	// CSV is the file's content.
+	CSV []byte
+	// Config is a YAML or JSON run config; it is stored as the CSV's
+	// sidecar. Empty means the defaults.
+	Config []byte
+}
+
+// UploadPrefix is where StartFromCSV stores the files it receives in the
+// datasets bucket, one folder per upload.
+const UploadPrefix = "uploads/"
+
+// StartFromCSV stores a CSV (and its config as the sidecar) in the datasets
+// bucket, then starts its run as an upload would. The object's finalize
+// event, delivered to OnDatasetUpload as well, finds the same upload key
+// and starts nothing new. Like StartFromAPI, a bad config or CSV comes back
+// as a failed run, not an error.
+func (p *Pipeline) StartFromCSV(ctx context.Context, req UploadRequest) (*store.Run, error) {
+	// Nothing would resume a run whose intake stopped because the caller
+	// went away before the storage event arrived.
+	ctx = context.WithoutCancel(ctx)
+	object := UploadObject(req.Name, time.Now())
+	if len(req.Config) > 0 {
+		if err := p.Blob.Write(ctx, p.DatasetsBucket, blob.SidecarName(object), "application/yaml", req.Config); err != nil {
+			return nil, fmt.Errorf("pipeline.StartFromCSV: sidecar: %w", err)
+		}
+	}
+	w := p.Blob.Writer(ctx, p.DatasetsBucket, object, "text/csv")
+	if _, err := w.Write(req.CSV); err != nil {
+		_ = w.Close()
+		return nil, fmt.Errorf("pipeline.StartFromCSV: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("pipeline.StartFromCSV: %w", err)
+	}
+	attrs, err := p.Blob.Stat(ctx, p.DatasetsBucket, object)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline.StartFromCSV: %w", err)
+	}
+	id, err := p.StartFromUpload(ctx, Upload{Bucket: p.DatasetsBucket, Object: object, Generation: attrs.Generation})
+	if err != nil {
+		return nil, err
+	}
+	return p.Store.GetRun(ctx, id)
+}
+
+// UploadObject names an uploaded CSV: uploads/<time>-<random>/<name>.csv,
+// with the name reduced to letters, digits, '.', '-' and '_' so it is a
+// plain object name, and ".csv" added if it lacks it (the trigger and the
+// simulator's answer key look at *.csv objects only).
+func UploadObject(name string, now time.Time) string {
+	base := path.Base(strings.ReplaceAll(name, `\`, "/"))
+	var b strings.Builder
+	for _, r := range base {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	clean := strings.Trim(b.String(), ".-")
+	if clean == "" {
+		clean = "data"
+	}
+	if !strings.HasSuffix(strings.ToLower(clean), ".csv") {
+		clean += ".csv"
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	return fmt.Sprintf("%s%s-%s/%s", UploadPrefix, now.UTC().Format("20060102-150405"), hex.EncodeToString(rnd[:]), clean)
+}
