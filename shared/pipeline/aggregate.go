@@ -106,6 +106,7 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 	done := store.Phase{Metrics: &sum}
 	for _, b := range batches {
 		done.Usage = done.Usage.Add(b.Usage)
+		done.UsageByModel = addByModel(done.UsageByModel, b.UsageByModel)
 	}
 	if v, ok, err := eval.Corpus(metric, preds, refs); err == nil && ok {
 		done.Corpus = &v
@@ -137,8 +138,13 @@ type step struct {
 	BestVal    float64
 	InitialVal *float64
 	AddUsage   store.Usage
+	// AddByModel splits AddUsage by model key.
+	AddByModel map[string]store.Usage
 	Test       *store.TestResult
 	Finished   bool
+	// Exhausted ends the run budget_exhausted instead of succeeded
+	// (budget.go).
+	Exhausted bool
 }
 
 // apply moves r to the step's state. The committing invocation keeps the
@@ -152,6 +158,9 @@ func (st *step) apply(r *store.Run, lease *store.Lease) {
 		r.InitialVal = *st.InitialVal
 	}
 	r.Usage = r.Usage.Add(st.AddUsage)
+	if len(st.AddByModel) > 0 {
+		r.UsageByModel = addByModel(r.UsageByModel, st.AddByModel)
+	}
 	if st.Test != nil {
 		r.Test = st.Test
 	}
@@ -159,6 +168,9 @@ func (st *step) apply(r *store.Run, lease *store.Lease) {
 	if st.Finished {
 		r.Lease = nil
 		r.Status = store.StatusSucceeded
+		if st.Exhausted {
+			r.Status = store.StatusBudgetExhausted
+		}
 		r.FinishedAt = time.Now()
 	}
 }
@@ -224,6 +236,11 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 			return err
 		}
 		st, err := p.next(ctx, r, cfg)
+		if err == nil {
+			// Budget hook: a stage whose phases would cross the budget is
+			// not published; the run ends with the best prompt so far.
+			err = p.checkStageBudget(ctx, r, cfg, st)
+		}
 		if err != nil {
 			p.releaseStage(context.WithoutCancel(ctx), runID, holder, seq)
 			return err
@@ -356,6 +373,10 @@ func (p *Pipeline) startEpoch(ctx context.Context, r *store.Run, cfg config.Run,
 		return err
 	}
 	if !ok {
+		// Budget hook: an epoch that cannot be afforded is not proposed.
+		if stop, err := p.epochOverBudget(ctx, r, cfg, st, n); stop || err != nil {
+			return err
+		}
 		if ep, err = p.propose(ctx, r, cfg, st, n); err != nil {
 			return err
 		}
@@ -365,6 +386,7 @@ func (p *Pipeline) startEpoch(ctx context.Context, r *store.Run, cfg config.Run,
 	}
 	st.Stage, st.Epoch, st.Pending = store.StageCandidates, n, nil
 	st.AddUsage = st.AddUsage.Add(ep.Usage)
+	st.AddByModel = addByModel(st.AddByModel, map[string]store.Usage{cfg.Optimizer.Model.Key(): ep.Usage})
 	for _, c := range ep.Candidates {
 		if c.Status != store.PromptCandidate {
 			continue
@@ -408,7 +430,7 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 	if err != nil {
 		return nil, err
 	}
-	model, err := p.Models.Model(ctx, cfg.Optimizer.Model)
+	model, err := p.model(ctx, cfg, cfg.Optimizer.Model, nil)
 	if err != nil {
 		return nil, &PermanentError{Err: err}
 	}
@@ -434,7 +456,9 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 		var perr error
 		for try := 0; try < proposalTries; try++ {
 			var u store.Usage
-			prop, perr = p.proposeOnce(ctx, model, cfg, data, &u)
+			// Each try is another sample: a cached unparsable reply is
+			// not served again.
+			prop, perr = p.proposeOnce(ctx, withSample(model, try), cfg, data, &u)
 			ep.Usage = ep.Usage.Add(u)
 			var pe *optimize.ParseError
 			if perr == nil || !errors.As(perr, &pe) {

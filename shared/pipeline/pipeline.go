@@ -71,6 +71,13 @@ type Pipeline struct {
 	LLMRetries int
 	// RetryBase is the first backoff of those retries (default 500ms).
 	RetryBase time.Duration
+	// Cache is the LLM response cache shared by every run (the artifacts
+	// bucket's cache/ prefix in the cloud); nil disables caching whatever
+	// the run's `cache` says.
+	Cache llm.Cache
+
+	// limiters pace each model's calls on this instance.
+	limiters llm.Limiters
 }
 
 func (p *Pipeline) lease() time.Duration {
