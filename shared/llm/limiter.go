@@ -83,11 +83,11 @@ func (l *Limiter) Set(lim Limits) {
 func (l *Limiter) setLocked(lim Limits) {
 	l.limits = lim
 	l.rpm = perMinute(lim.RequestsPerMinute)
-	l.tpm = perMinute(lim.TokensPerMinute)
-	if l.tpm != nil {
+	l.tpm = nil
+	if n := lim.TokensPerMinute; n > 0 {
 		// A call's tokens are reserved at once: the burst must hold the
-		// largest call, so allow a full minute's worth.
-		l.tpm.SetBurst(lim.TokensPerMinute)
+		// largest call, so it is a full minute's worth.
+		l.tpm = rate.NewLimiter(rate.Limit(float64(n)/60), n)
 	}
 }
 
