@@ -125,6 +125,7 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 	p.event(ctx, r.ID, "phase-done/"+ph.ID, store.Event{Kind: "phase", Message: msg + ".", Epoch: r.Epoch, PhaseID: ph.ID,
 		Data: map[string]any{"split": ph.Split, "prompt_id": ph.PromptID, "mean": sum.Mean, "pass_rate": sum.PassRate}})
 	p.reportPhase(ctx, r.ID, ph, results)
+	p.reportModelUsage(ctx, r.ID, "phase", ph.ID, done.UsageByModel)
 	return p.Store.FinishPhase(ctx, r.ID, ph.ID, done)
 }
 
@@ -665,6 +666,7 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 	p.event(ctx, r.ID, fmt.Sprintf("gate/%d", r.Epoch), store.Event{Kind: "decision", Epoch: r.Epoch, Message: msg,
 		Data: map[string]any{"decision": ep.Decision, "delta": ep.Delta}})
 	p.reportEpoch(ctx, r.ID, ep)
+	p.reportModelUsage(ctx, r.ID, "optimizer", fmt.Sprint(ep.N), map[string]store.Usage{cfg.Optimizer.Model.Key(): ep.Usage})
 	if ep.Decision == store.DecisionAccepted {
 		ph, err := p.Store.EnsurePhase(ctx, r.ID, &store.Phase{ID: PhaseID(dataset.Train, st.Incumbent), Split: dataset.Train,
 			PromptID: st.Incumbent, TotalBatches: r.Dataset.Batches[dataset.Train]})
