@@ -163,15 +163,21 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	// stop paying for the calls that are still to come.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	callsCtx := ctx
+	if p.BatchTimeout > 0 {
+		var stop context.CancelFunc
+		callsCtx, stop = context.WithTimeout(ctx, p.BatchTimeout-time.Since(start))
+		defer stop()
+	}
 	for i, ex := range examples {
-		if ctx.Err() != nil {
+		if callsCtx.Err() != nil {
 			break
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := p.answer(ctx, model, metric, prompt, cfg, ex)
+			res, err := p.answer(callsCtx, model, metric, prompt, cfg, ex)
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {

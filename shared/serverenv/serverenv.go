@@ -70,6 +70,12 @@ type Config struct {
 	// Lease bounds how long a crashed aggregator blocks its phase
 	// (PROMPTML_LEASE, a Go duration; default 10m = the function timeout).
 	Lease time.Duration `yaml:"lease"`
+	// BatchTimeout bounds the model calls of one batch, retries included, so
+	// that a batch fails while its function still runs
+	// (PROMPTML_BATCH_TIMEOUT, a Go duration; default 4m30s = RunBatch's
+	// 300 s timeout minus 30 s; Terraform derives it from
+	// run_batch.timeout_seconds).
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
 	// SimLatency is the simulator's latency per call (PROMPTML_SIM_LATENCY; default 0).
 	SimLatency time.Duration `yaml:"sim_latency"`
 	// SimErrorRate is the share of simulator calls failing with a transient
@@ -98,6 +104,7 @@ func load(getenv func(string) string) (Config, error) {
 		PhaseDoneTopic:    queue.PhaseDoneTopic,
 		FirestoreDatabase: firestore.DefaultDatabaseID,
 		Lease:             10 * time.Minute,
+		BatchTimeout:      270 * time.Second,
 		SimSeed:           1,
 		SimWrongRate:      0.05,
 		LLMProvider:       "sim",
@@ -134,6 +141,7 @@ func load(getenv func(string) string) (Config, error) {
 		}
 	}
 	dur("PROMPTML_LEASE", &c.Lease)
+	dur("PROMPTML_BATCH_TIMEOUT", &c.BatchTimeout)
 	dur("PROMPTML_SIM_LATENCY", &c.SimLatency)
 	dur("PROMPTML_SIM_RETRY_AFTER", &c.SimRetryAfter)
 	num := func(name string, dst *float64) {
@@ -195,6 +203,9 @@ func (c Config) Validate() error {
 	if c.SimWrongRate < 0 || c.SimWrongRate > 1 {
 		errs = append(errs, fmt.Errorf("PROMPTML_SIM_WRONG_RATE must be in [0,1], got %v", c.SimWrongRate))
 	}
+	if c.BatchTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("PROMPTML_BATCH_TIMEOUT must be at least 1s, got %v", c.BatchTimeout))
+	}
 	if c.Lease < time.Second {
 		errs = append(errs, fmt.Errorf("PROMPTML_LEASE must be at least 1s, got %v", c.Lease))
 	}
@@ -254,6 +265,7 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		DatasetsBucket:  c.DatasetsBucket,
 		ArtifactsBucket: c.ArtifactsBucket,
 		Lease:           c.Lease,
+		BatchTimeout:    c.BatchTimeout,
 		// The response cache lives next to the runs' artifacts
 		// (docs/llm.md#the-response-cache).
 		Cache: &blob.Cache{Store: blob.New(e.Storage), Bucket: c.ArtifactsBucket},
