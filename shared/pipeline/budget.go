@@ -221,3 +221,22 @@ func (p *Pipeline) batchOverBudget(ctx context.Context, r *store.Run, ph *store.
 	}
 	return true, nil
 }
+
+// baselineOverBudget is the intake's check: the estimate of the baseline
+// (the initial prompt on train and val, EstimateRun's first two phases)
+// against the budget, before anything is published. It returns why the
+// run cannot start, or "".
+func baselineOverBudget(cfg config.Run, splits map[string]SplitStats) string {
+	if !cfg.Budget.Set() {
+		return ""
+	}
+	e := EstimateRun(cfg, splits)
+	var s spend
+	for _, pe := range e.Phases[:2] {
+		s = s.plus(spend{calls: pe.Calls, tokens: pe.InputTokens + pe.OutputTokens, usd: pe.CostUSD})
+	}
+	if why := over(cfg.Budget, s); why != "" {
+		return "the baseline (the initial prompt on train and val, estimated) would bring the run to " + why
+	}
+	return ""
+}

@@ -209,6 +209,38 @@ func (p *Pipeline) DryRun(ctx context.Context, req StartRequest) (*Estimate, err
 	return &e, nil
 }
 
+// teeWriter writes the shards to next and their statistics to stats.
+type teeWriter struct {
+	next  dataset.ShardWriter
+	stats *statsWriter
+}
+
+func (t teeWriter) Create(ctx context.Context, split string, batch int) (io.WriteCloser, error) {
+	w, err := t.next.Create(ctx, split, batch)
+	if err != nil {
+		return nil, err
+	}
+	st, _ := t.stats.Create(ctx, split, batch)
+	return &teeShard{w: w, st: st}, nil
+}
+
+type teeShard struct {
+	w, st io.WriteCloser
+}
+
+func (t *teeShard) Write(b []byte) (int, error) {
+	_, _ = t.st.Write(b) // a bytes.Buffer: never fails
+	return t.w.Write(b)
+}
+
+func (t *teeShard) Close() error {
+	err := t.w.Close()
+	if serr := t.st.Close(); err == nil {
+		err = serr
+	}
+	return err
+}
+
 // statsWriter is a dataset.ShardWriter that keeps only each split's
 // statistics.
 type statsWriter struct {

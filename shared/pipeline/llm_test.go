@@ -241,3 +241,36 @@ func TestBudgetBelowEstimate(t *testing.T) {
 		t.Errorf("budget event %q, want it to name the limit", why)
 	}
 }
+
+// TestBudgetStopsBeforeBaseline: a budget the baseline's estimate already
+// crosses publishes nothing and exports the initial prompt.
+func TestBudgetStopsBeforeBaseline(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	e := pipelinetest.New(t, csv)
+	cm := &countingModels{next: e.P.Models, calls: map[string]int{}}
+	e.P.Models = cm
+	_ = e.Upload(t, "t.yaml", "budget: {max_tokens: 500}\n")
+	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs, _ := e.Q.Take(); len(bs) != 0 {
+		t.Errorf("%d batches published", len(bs))
+	}
+	e.Drain(t, false)
+	r, err := e.P.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusBudgetExhausted || r.Stage != store.StageDone || len(cm.take()) != 0 {
+		t.Fatalf("run %s/%s: want budget_exhausted at once, with no model call", r.Status, r.Stage)
+	}
+	v0, err := e.P.Store.GetPrompt(t.Context(), id, r.InitialPromptID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.P.Blob.ReadAll(t.Context(), pipelinetest.Artifacts, blob.ExportPath(id, "system.txt"), 0)
+	if err != nil || string(out) != v0.System {
+		t.Errorf("export %q (%v), want the initial prompt %q", out, err, v0.System)
+	}
+}
