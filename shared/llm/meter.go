@@ -29,7 +29,8 @@ type Tally struct {
 	Errors int
 	// CacheHits are calls answered from the response cache (free).
 	CacheHits int
-	// Retries are transient failures that were retried.
+	// Retries are transient failures (each retried while attempts and
+	// time remain; the last one of a failed call included).
 	Retries int
 	// CostUSD is the paid calls' price.
 	CostUSD float64
