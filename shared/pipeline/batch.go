@@ -194,7 +194,21 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	wg.Wait()
 	if firstErr != nil {
 		// Transient failures that outlived the retries: Pub/Sub redelivers
-		// the batch later.
+		// the batch later. The calls this attempt paid for are on no batch
+		// document: add them to the run, so its spend (and the budget)
+		// counts them. (The redelivery finds them in the response cache.)
+		if paid := meter.Total(); paid.Calls > 0 {
+			by := usageByModel(meter)
+			for k, u := range by {
+				u.Errors = 0 // the batch's errors are counted when it succeeds
+				by[k] = u
+			}
+			u := usageOf(paid)
+			u.Errors = 0
+			if err := p.Store.AddRunUsage(context.WithoutCancel(ctx), r.ID, u, by); err != nil {
+				logging.FromContext(ctx).Warn("usage of a failed batch attempt not recorded", "error", err.Error())
+			}
+		}
 		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", firstErr)
 	}
 

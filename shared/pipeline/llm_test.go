@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
@@ -169,10 +168,11 @@ func TestTransientFailuresChangeNothing(t *testing.T) {
 	if d := cmp.Diff(outcomeOf(clean), outcomeOf(flaky)); d != "" {
 		t.Errorf("the run with 429s differs (-clean +flaky):\n%s", d)
 	}
-	// Failed attempts are not paid for: the usage is the same too, unless an
-	// optimizer call ran out of retries (an error on the epoch's usage).
-	if d := cmp.Diff(clean.Usage, flaky.Usage, cmpopts.IgnoreFields(store.Usage{}, "Errors")); d != "" {
-		t.Errorf("usage differs (-clean +flaky):\n%s", d)
+	// A 429 is not paid for, but the answered calls of a batch attempt that
+	// failed are, and the run counts them: the flaky run paid at least as
+	// much.
+	if flaky.Usage.Calls < clean.Usage.Calls || flaky.Usage.InputTokens < clean.Usage.InputTokens {
+		t.Errorf("usage clean %+v, flaky %+v: the flaky run cannot have paid less", clean.Usage, flaky.Usage)
 	}
 }
 

@@ -477,6 +477,21 @@ func (s *Store) FinishPhase(ctx context.Context, run, phase string, metrics Phas
 	return nil
 }
 
+// AddRunUsage adds usage that no phase will report (the paid calls of a
+// batch attempt that failed and will be redone) to the run's totals, by
+// model too. It is an increment: not idempotent, so callers add each
+// attempt's usage once.
+func (s *Store) AddRunUsage(ctx context.Context, run string, u Usage, byModel map[string]Usage) error {
+	ups := usageIncrements(firestore.FieldPath{"usage"}, u)
+	for key, mu := range byModel {
+		ups = append(ups, usageIncrements(firestore.FieldPath{"usage_by_model", key}, mu)...)
+	}
+	if _, err := s.run(run).Update(ctx, ups); err != nil {
+		return fmt.Errorf("store.AddRunUsage %s: %w", run, err)
+	}
+	return nil
+}
+
 // usageIncrements are the updates adding u to the usage map at path.
 func usageIncrements(path firestore.FieldPath, u Usage) []firestore.Update {
 	at := func(f string) firestore.FieldPath {
