@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -272,5 +273,74 @@ func TestBudgetStopsBeforeBaseline(t *testing.T) {
 	out, err := e.P.Blob.ReadAll(t.Context(), pipelinetest.Artifacts, blob.ExportPath(id, "system.txt"), 0)
 	if err != nil || string(out) != v0.System {
 		t.Errorf("export %q (%v), want the initial prompt %q", out, err, v0.System)
+	}
+}
+
+// blockingModels blocks the primary's answer for inputs containing a word,
+// as a safety filter would.
+type blockingModels struct {
+	next pipeline.Models
+	word string
+}
+
+func (b blockingModels) Model(ctx context.Context, m config.Model) (pipeline.Generator, error) {
+	g, err := b.next.Model(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return blockingGen{g: g, word: b.word}, nil
+}
+
+type blockingGen struct {
+	g    pipeline.Generator
+	word string
+}
+
+func (b blockingGen) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	if req.Purpose == "primary" && strings.Contains(req.Prompt, b.word) {
+		return nil, &llm.Error{Kind: llm.Permanent, Reason: llm.ReasonSafety, Err: errors.New("blocked: SAFETY")}
+	}
+	return b.g.Generate(ctx, req)
+}
+
+// TestPermanentPrimaryErrorsAreRecorded: a safety block is recorded on the
+// example with its reason and counted as an error (never a wrong answer),
+// and the run goes on.
+func TestPermanentPrimaryErrorsAreRecorded(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	e := pipelinetest.New(t, csv)
+	e.P.Models = blockingModels{next: e.P.Models, word: " is "}
+	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Drain(t, false)
+	r, err := e.P.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusSucceeded {
+		t.Fatalf("status %s: permanent example errors must not fail the run", r.Status)
+	}
+	res, _, err := e.P.PhaseResults(t.Context(), id, pipeline.PhaseID("train", r.InitialPromptID), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := 0
+	for _, x := range res {
+		if !strings.Contains(x.Input, " is ") {
+			continue
+		}
+		blocked++
+		if x.Score != nil || x.Reason != llm.ReasonSafety || !strings.HasPrefix(x.Error, "llm: ") {
+			t.Errorf("blocked example %s: score %v reason %q error %q; want no score, reason safety", x.ID, x.Score, x.Reason, x.Error)
+		}
+	}
+	ph, err := e.P.Store.GetPhase(t.Context(), id, pipeline.PhaseID("train", r.InitialPromptID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blocked == 0 || ph.Metrics.Errors != blocked || ph.Usage.Errors != blocked {
+		t.Errorf("%d blocked examples; phase errors %d, usage errors %d", blocked, ph.Metrics.Errors, ph.Usage.Errors)
 	}
 }
