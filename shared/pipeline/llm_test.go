@@ -192,6 +192,7 @@ func TestBudgetBelowEstimate(t *testing.T) {
 	// Baseline (40 train + 20 val) and one epoch's optimizer call and val
 	// phase fit; the accepted candidate's train phase does not.
 	const maxCalls = 90
+	t.Logf("dry-run estimate: %d calls, %d input and %d output tokens, %d phases", est.Calls, est.InputTokens, est.OutputTokens, len(est.Phases))
 	if est.Calls <= maxCalls {
 		t.Fatalf("estimate %d calls: the budget %d is not below it", est.Calls, maxCalls)
 	}
