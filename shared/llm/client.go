@@ -107,6 +107,9 @@ func (c *Client) Generate(ctx context.Context, req *Request) (*Response, error) 
 func (c *Client) lookup(ctx context.Context, key string) (*Response, bool) {
 	b, ok, err := c.Cache.Get(ctx, key)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false // the caller gave up; the call will say so
+		}
 		logging.FromContext(ctx).Warn("llm cache read failed", "model", c.Key, "error", err.Error())
 		return nil, false
 	}
