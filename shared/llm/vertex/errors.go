@@ -3,6 +3,8 @@ package vertex
 import (
 	"context"
 	"errors"
+	"strings"
+	"time"
 
 	"google.golang.org/genai"
 
@@ -30,11 +32,12 @@ func classify(err error) error {
 		return &llm.Error{Kind: llm.Permanent, Reason: blocked.reason, Err: err}
 	}
 	// genai returns APIError by value for every non-2xx reply. It does not
-	// expose the reply's headers, so there is no Retry-After here.
+	// expose the reply's headers; Google APIs say when to come back in a
+	// google.rpc.RetryInfo detail instead.
 	var apiErr genai.APIError
 	if errors.As(err, &apiErr) {
 		if apiErr.Code >= 400 {
-			return llm.StatusError(apiErr.Code, 0, err)
+			return llm.StatusError(apiErr.Code, retryDelay(apiErr.Details), err)
 		}
 		// No HTTP status (an error chunk of a stream): unknown.
 		return &llm.Error{Kind: llm.Transient, Code: apiErr.Code, Reason: llm.ReasonUnknown, Err: err}
@@ -45,3 +48,19 @@ func classify(err error) error {
 // Classify maps a genai failure outside Generate (the embedding calls of
 // semantic_similarity) the same way.
 func Classify(err error) error { return classify(err) }
+
+// retryDelay reads the retryDelay (e.g. "30s") of a google.rpc.RetryInfo
+// error detail, 0 when there is none.
+func retryDelay(details []map[string]any) time.Duration {
+	for _, d := range details {
+		if t, _ := d["@type"].(string); !strings.HasSuffix(t, "google.rpc.RetryInfo") {
+			continue
+		}
+		if s, ok := d["retryDelay"].(string); ok {
+			if v, err := time.ParseDuration(s); err == nil && v > 0 {
+				return v
+			}
+		}
+	}
+	return 0
+}
