@@ -25,6 +25,7 @@ locals {
         { name = "input_tokens", type = "INTEGER", mode = "NULLABLE" },
         { name = "output_tokens", type = "INTEGER", mode = "NULLABLE" },
         { name = "cost_usd", type = "FLOAT", mode = "NULLABLE" },
+        { name = "cache_hits", type = "INTEGER", mode = "NULLABLE" },
         { name = "error", type = "STRING", mode = "NULLABLE" },
         { name = "inserted_at", type = "TIMESTAMP", mode = "NULLABLE" },
       ]
@@ -93,6 +94,26 @@ locals {
         { name = "latency_ms", type = "INTEGER", mode = "NULLABLE" },
         { name = "input_tokens", type = "INTEGER", mode = "NULLABLE" },
         { name = "output_tokens", type = "INTEGER", mode = "NULLABLE" },
+        { name = "cached", type = "BOOLEAN", mode = "NULLABLE" },
+        { name = "inserted_at", type = "TIMESTAMP", mode = "NULLABLE" },
+      ]
+    }
+
+    model_usage = {
+      description = "Usage and cost by model, per phase and per epoch's optimizer calls."
+      key         = ["run_id", "scope", "unit", "model"]
+      latest_by   = "inserted_at DESC"
+      schema = [
+        { name = "run_id", type = "STRING", mode = "NULLABLE" },
+        { name = "scope", type = "STRING", mode = "NULLABLE" },
+        { name = "unit", type = "STRING", mode = "NULLABLE" },
+        { name = "model", type = "STRING", mode = "NULLABLE" },
+        { name = "calls", type = "INTEGER", mode = "NULLABLE" },
+        { name = "input_tokens", type = "INTEGER", mode = "NULLABLE" },
+        { name = "output_tokens", type = "INTEGER", mode = "NULLABLE" },
+        { name = "errors", type = "INTEGER", mode = "NULLABLE" },
+        { name = "cache_hits", type = "INTEGER", mode = "NULLABLE" },
+        { name = "cost_usd", type = "FLOAT", mode = "NULLABLE" },
         { name = "inserted_at", type = "TIMESTAMP", mode = "NULLABLE" },
       ]
     }

@@ -14,6 +14,9 @@ locals {
     PROMPTML_FIRESTORE_DATABASE = google_firestore_database.main.name
     PROMPTML_BIGQUERY_DATASET   = var.analytics_enabled ? google_bigquery_dataset.analytics.dataset_id : ""
     PROMPTML_LLM_PROVIDER       = var.llm_provider
+    # RunBatch's model calls and their retries end 30 s before the function
+    # times out, so a batch fails cleanly and Pub/Sub redelivers it.
+    PROMPTML_BATCH_TIMEOUT = "${max(var.run_batch.timeout_seconds - 30, 5)}s"
   }
 }
 

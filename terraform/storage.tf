@@ -60,6 +60,16 @@ resource "google_storage_bucket" "artifacts" {
 
   lifecycle_rule {
     condition {
+      age            = var.llm_cache_retention_days
+      matches_prefix = ["cache/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  lifecycle_rule {
+    condition {
       age = 1
     }
     action {

@@ -55,6 +55,12 @@ variable "artifacts_retention_days" {
   default     = 30
 }
 
+variable "llm_cache_retention_days" {
+  description = "Cached LLM replies (cache/llm/ in the artifacts bucket) are deleted this many days after they were written; a later identical call is paid for again and re-cached."
+  type        = number
+  default     = 90
+}
+
 variable "datasets_noncurrent_retention_days" {
   description = "Overwritten or deleted dataset versions are kept this many days (the datasets bucket is versioned)."
   type        = number

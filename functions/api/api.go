@@ -193,6 +193,10 @@ func (h *Handler) startRun(w http.ResponseWriter, r *http.Request) {
 	if json.Unmarshal(req.Config, &s) == nil {
 		cfg = []byte(s) // YAML in a string
 	}
+	if r.URL.Query().Get("dry_run") == "true" {
+		h.dryRun(w, r, pipeline.StartRequest{Dataset: req.Dataset, Config: cfg})
+		return
+	}
 	run, err := h.p.StartFromAPI(ctx, pipeline.StartRequest{Dataset: req.Dataset, Config: cfg})
 	if err != nil {
 		fail(ctx, w, err)

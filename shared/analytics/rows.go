@@ -23,6 +23,7 @@ const (
 	EpochsTable         = "epochs"
 	PromptVersionsTable = "prompt_versions"
 	ExampleResultsTable = "example_results"
+	ModelUsageTable     = "model_usage"
 )
 
 // RunRow is one snapshot of a run (table runs, view runs_latest, key run_id).
@@ -45,7 +46,9 @@ type RunRow struct {
 	InputTokens      int64                `bigquery:"input_tokens"`
 	OutputTokens     int64                `bigquery:"output_tokens"`
 	CostUSD          float64              `bigquery:"cost_usd"`
-	Error            string               `bigquery:"error"`
+	// CacheHits are model calls answered from the response cache.
+	CacheHits int64  `bigquery:"cache_hits"`
+	Error     string `bigquery:"error"`
 	// InsertedAt is set by the Writer when zero; it orders the snapshots.
 	InsertedAt time.Time `bigquery:"inserted_at"`
 }
@@ -93,20 +96,44 @@ type PromptRow struct {
 // example_results, view example_results_latest, key run_id + phase_id +
 // example_id).
 type ResultRow struct {
-	RunID        string    `bigquery:"run_id"`
-	PhaseID      string    `bigquery:"phase_id"`
-	PromptID     string    `bigquery:"prompt_id"`
-	Split        string    `bigquery:"split"`
-	Batch        int64     `bigquery:"batch"`
-	ExampleID    string    `bigquery:"example_id"`
-	UserInput    string    `bigquery:"user_input"`
-	Expected     string    `bigquery:"expected"`
-	Actual       string    `bigquery:"actual"`
-	Score        float64   `bigquery:"score"`
-	Error        string    `bigquery:"error"`
-	LatencyMS    int64     `bigquery:"latency_ms"`
+	RunID        string  `bigquery:"run_id"`
+	PhaseID      string  `bigquery:"phase_id"`
+	PromptID     string  `bigquery:"prompt_id"`
+	Split        string  `bigquery:"split"`
+	Batch        int64   `bigquery:"batch"`
+	ExampleID    string  `bigquery:"example_id"`
+	UserInput    string  `bigquery:"user_input"`
+	Expected     string  `bigquery:"expected"`
+	Actual       string  `bigquery:"actual"`
+	Score        float64 `bigquery:"score"`
+	Error        string  `bigquery:"error"`
+	LatencyMS    int64   `bigquery:"latency_ms"`
+	InputTokens  int64   `bigquery:"input_tokens"`
+	OutputTokens int64   `bigquery:"output_tokens"`
+	// Cached is true when the answer came from the response cache (its
+	// tokens were not paid for again).
+	Cached     bool      `bigquery:"cached"`
+	InsertedAt time.Time `bigquery:"inserted_at"`
+}
+
+// ModelUsageRow is the usage of one model in one unit of a run: a phase
+// (scope "phase": the primary and, with llm_judge, the judge) or an epoch's
+// proposals (scope "optimizer"). Table model_usage, view
+// model_usage_latest, key run_id + scope + unit + model; run totals per
+// model are its sums.
+type ModelUsageRow struct {
+	RunID string `bigquery:"run_id"`
+	// Scope is "phase" or "optimizer".
+	Scope string `bigquery:"scope"`
+	// Unit is the phase id, or the epoch number for the optimizer.
+	Unit         string    `bigquery:"unit"`
+	Model        string    `bigquery:"model"`
+	Calls        int64     `bigquery:"calls"`
 	InputTokens  int64     `bigquery:"input_tokens"`
 	OutputTokens int64     `bigquery:"output_tokens"`
+	Errors       int64     `bigquery:"errors"`
+	CacheHits    int64     `bigquery:"cache_hits"`
+	CostUSD      float64   `bigquery:"cost_usd"`
 	InsertedAt   time.Time `bigquery:"inserted_at"`
 }
 
@@ -122,6 +149,7 @@ var schemas = map[string]bigquery.Schema{
 	EpochsTable:         mustInfer(EpochRow{}),
 	PromptVersionsTable: mustInfer(PromptRow{}),
 	ExampleResultsTable: mustInfer(ResultRow{}),
+	ModelUsageTable:     mustInfer(ModelUsageRow{}),
 }
 
 func mustInfer(row any) bigquery.Schema {

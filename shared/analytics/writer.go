@@ -105,6 +105,18 @@ func (w *Writer) InsertResults(ctx context.Context, rows []ResultRow) error {
 	return nil
 }
 
+// InsertModelUsage appends usage by model to the model_usage table.
+func (w *Writer) InsertModelUsage(ctx context.Context, rows []ModelUsageRow) error {
+	err := insert(ctx, w, ModelUsageTable, rows, func(r *ModelUsageRow, now time.Time) string {
+		stamp(&r.InsertedAt, now)
+		return r.RunID + "/" + r.Scope + "/" + r.Unit + "/" + r.Model
+	})
+	if err != nil {
+		return fmt.Errorf("analytics.InsertModelUsage: %w", err)
+	}
+	return nil
+}
+
 func stamp(t *time.Time, now time.Time) {
 	if t.IsZero() {
 		*t = now.UTC()

@@ -129,7 +129,7 @@ func TestInsertRowsAndTables(t *testing.T) {
 				// unknown test scores are sent as NULL, not 0
 				"test_score_initial": nil, "test_score_best": nil,
 				"calls": 10.0, "input_tokens": 1000.0, "output_tokens": 200.0,
-				"cost_usd": 0.0125, "error": "",
+				"cost_usd": 0.0125, "cache_hits": 0.0, "error": "",
 				"inserted_at": "2026-03-01T12:05:00Z",
 			}},
 			wantIDs: []string{"r1"},
@@ -190,13 +190,25 @@ func TestInsertRowsAndTables(t *testing.T) {
 				{"run_id": "r1", "phase_id": "e001-train-p1", "prompt_id": "p1", "split": "train",
 					"batch": 7.0, "example_id": "42", "user_input": "2+2?", "expected": "4", "actual": "4",
 					"score": 1.0, "error": "", "latency_ms": 850.0, "input_tokens": 30.0, "output_tokens": 2.0,
-					"inserted_at": "2026-03-01T12:05:00Z"},
+					"cached": false, "inserted_at": "2026-03-01T12:05:00Z"},
 				{"run_id": "r1", "phase_id": "e001-train-p1", "prompt_id": "p1", "split": "train",
 					"batch": 7.0, "example_id": "43", "user_input": "3+3?", "expected": "6", "actual": "",
 					"score": 0.0, "error": "timeout", "latency_ms": 0.0, "input_tokens": 0.0, "output_tokens": 0.0,
-					"inserted_at": "2026-03-01T12:05:00Z"},
+					"cached": false, "inserted_at": "2026-03-01T12:05:00Z"},
 			},
 			wantIDs: []string{"r1/e001-train-p1/42", "r1/e001-train-p1/43"},
+		},
+		{
+			name: "model usage",
+			insert: func(ctx context.Context, w *Writer) error {
+				return w.InsertModelUsage(ctx, []ModelUsageRow{{RunID: "r1", Scope: "phase", Unit: "train-p1", Model: "vertex/gemini-2.5-flash",
+					Calls: 9, InputTokens: 900, OutputTokens: 90, Errors: 1, CacheHits: 3, CostUSD: 0.0005}})
+			},
+			wantTable: "model_usage",
+			wantRows: []map[string]any{{"run_id": "r1", "scope": "phase", "unit": "train-p1", "model": "vertex/gemini-2.5-flash",
+				"calls": 9.0, "input_tokens": 900.0, "output_tokens": 90.0, "errors": 1.0, "cache_hits": 3.0, "cost_usd": 0.0005,
+				"inserted_at": "2026-03-01T12:05:00Z"}},
+			wantIDs: []string{"r1/phase/train-p1/vertex/gemini-2.5-flash"},
 		},
 	}
 	for _, tt := range tests {
@@ -316,11 +328,12 @@ func TestNilWriterIsANoOp(t *testing.T) {
 	var w *Writer
 	ctx := context.Background()
 	for name, err := range map[string]error{
-		"InsertRuns":    w.InsertRuns(ctx, []RunRow{{RunID: "r"}}),
-		"InsertEpochs":  w.InsertEpochs(ctx, []EpochRow{{RunID: "r"}}),
-		"InsertPrompts": w.InsertPrompts(ctx, []PromptRow{{RunID: "r"}}),
-		"InsertResults": w.InsertResults(ctx, []ResultRow{{RunID: "r"}}),
-		"Close":         w.Close(),
+		"InsertRuns":       w.InsertRuns(ctx, []RunRow{{RunID: "r"}}),
+		"InsertEpochs":     w.InsertEpochs(ctx, []EpochRow{{RunID: "r"}}),
+		"InsertPrompts":    w.InsertPrompts(ctx, []PromptRow{{RunID: "r"}}),
+		"InsertResults":    w.InsertResults(ctx, []ResultRow{{RunID: "r"}}),
+		"InsertModelUsage": w.InsertModelUsage(ctx, []ModelUsageRow{{RunID: "r"}}),
+		"Close":            w.Close(),
 	} {
 		if err != nil {
 			t.Errorf("%s on nil Writer: %v", name, err)
@@ -347,7 +360,7 @@ func TestInsertIDLength(t *testing.T) {
 
 func TestSchemas(t *testing.T) {
 	got := Schemas()
-	for _, table := range []string{RunsTable, EpochsTable, PromptVersionsTable, ExampleResultsTable} {
+	for _, table := range []string{RunsTable, EpochsTable, PromptVersionsTable, ExampleResultsTable, ModelUsageTable} {
 		s, ok := got[table]
 		if !ok {
 			t.Errorf("no schema for %s", table)

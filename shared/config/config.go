@@ -16,6 +16,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/promptml/promptml/shared/eval"
+	"github.com/promptml/promptml/shared/llm"
 )
 
 //go:embed defaults.yaml
@@ -53,7 +54,35 @@ type Run struct {
 	Primary Model `yaml:"primary" json:"primary"`
 	// Limits bound the dataset and the work of one batch.
 	Limits Limits `yaml:"limits" json:"limits"`
+	// Cache is the LLM response cache mode: "off", "read" (answer from it,
+	// store nothing) or "readwrite" (default): docs/llm.md.
+	Cache string `yaml:"cache" json:"cache"`
+	// Prices are what each model charges, by model name, in US dollars per
+	// million tokens (defaults: the Gemini models, docs/llm.md). A model
+	// without an entry costs 0.
+	Prices map[string]llm.Price `yaml:"prices" json:"prices"`
+	// Budget stops the run (status budget_exhausted) before it would spend
+	// more (default: no limit).
+	Budget Budget `yaml:"budget" json:"budget"`
 }
+
+// Budget bounds what a run may spend; 0 means no limit. When the next phase
+// would cross a limit, the run ends budget_exhausted with the best prompt
+// so far exported.
+type Budget struct {
+	// MaxUSD bounds the cost at the price table (default 0: no limit).
+	MaxUSD float64 `yaml:"max_usd" json:"max_usd"`
+	// MaxCalls bounds paid model calls (cache hits are free) (default 0).
+	MaxCalls int `yaml:"max_calls" json:"max_calls"`
+	// MaxTokens bounds input + output tokens of paid calls (default 0).
+	MaxTokens int `yaml:"max_tokens" json:"max_tokens"`
+}
+
+// Set reports whether any limit is set.
+func (b Budget) Set() bool { return b.MaxUSD > 0 || b.MaxCalls > 0 || b.MaxTokens > 0 }
+
+// Price returns the price of model m (zero when the table has none).
+func (r Run) Price(m Model) llm.Price { return r.Prices[m.Name] }
 
 // Prompt is a system prompt plus an output prompt. The primary call is:
 // system instruction = System; user content = user_input, a blank line, then
@@ -190,6 +219,30 @@ type Model struct {
 	Temperature float64 `yaml:"temperature" json:"temperature"`
 	// MaxOutputTokens caps each reply (0 = provider default).
 	MaxOutputTokens int `yaml:"max_output_tokens,omitempty" json:"max_output_tokens,omitempty"`
+	// BaseURL is the API root of an openai provider, e.g.
+	// "http://127.0.0.1:11434/v1" (required for openai, unused otherwise).
+	BaseURL string `yaml:"base_url,omitempty" json:"base_url,omitempty"`
+	// APIKeyEnv names the environment variable of the function instance
+	// holding the openai provider's API key (default none: no key sent).
+	APIKeyEnv string `yaml:"api_key_env,omitempty" json:"api_key_env,omitempty"`
+	// RequestsPerMinute bounds this model's calls per function instance
+	// (default 0: no limit).
+	RequestsPerMinute int `yaml:"requests_per_minute,omitempty" json:"requests_per_minute,omitempty"`
+	// TokensPerMinute bounds this model's tokens per function instance
+	// (default 0: no limit).
+	TokensPerMinute int `yaml:"tokens_per_minute,omitempty" json:"tokens_per_minute,omitempty"`
+	// MaxConcurrency bounds this model's calls in flight per instance; the
+	// adaptive limit moves between 1 and it (default 0: 64).
+	MaxConcurrency int `yaml:"max_concurrency,omitempty" json:"max_concurrency,omitempty"`
+}
+
+// Key names the model in usage and in the response cache:
+// "provider/name".
+func (m Model) Key() string { return m.Provider + "/" + m.Name }
+
+// Limits are the model's limiter settings.
+func (m Model) Limits() llm.Limits {
+	return llm.Limits{RequestsPerMinute: m.RequestsPerMinute, TokensPerMinute: m.TokensPerMinute, MaxConcurrency: m.MaxConcurrency}
 }
 
 // Limits bound the input and the work.
@@ -207,7 +260,8 @@ type Limits struct {
 
 // Known values.
 var (
-	providers  = []string{"sim", "vertex"}
+	providers  = []string{"sim", "vertex", "openai"}
+	cacheModes = []string{llm.CacheOff, llm.CacheRead, llm.CacheReadWrite}
 	strategies = []string{"rewrite", "edit", "fewshot", "auto"}
 	gateTests  = []string{"mcnemar", "bootstrap", "none"}
 	esMetrics  = []string{"mean", "pass_rate"}
@@ -525,6 +579,7 @@ func (r Run) Validate() error {
 	if r.Limits.Concurrency < 1 || r.Limits.Concurrency > 256 {
 		bad("limits.concurrency", "must be between 1 and 256, got %d", r.Limits.Concurrency)
 	}
+	r.validateSpend(bad)
 	return errors.Join(errs...)
 }
 
@@ -540,6 +595,15 @@ func (m Model) validate(path string, bad func(path, format string, args ...any))
 	}
 	if m.MaxOutputTokens < 0 {
 		bad(path+".max_output_tokens", "must be >= 0, got %d", m.MaxOutputTokens)
+	}
+	m.validateOpenAI(path, bad)
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"requests_per_minute", m.RequestsPerMinute}, {"tokens_per_minute", m.TokensPerMinute}, {"max_concurrency", m.MaxConcurrency}} {
+		if f.v < 0 {
+			bad(path+"."+f.name, "must be >= 0 (0: no limit), got %d", f.v)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ package llm
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Request is one chat-style generation call.
@@ -33,6 +34,10 @@ type Request struct {
 	// Purpose says who is calling ("primary", "optimizer", "judge"); it is
 	// used for logs, usage accounting and by the simulator.
 	Purpose string `json:"purpose,omitempty"`
+	// Sample distinguishes repeated samples of the same request (0 for
+	// the first): it is part of the response cache key, so asking twice on
+	// purpose is never answered from one cached reply.
+	Sample int `json:"sample,omitempty"`
 }
 
 // Usage is the token accounting of one call, from the provider's response.
@@ -59,8 +64,12 @@ type Response struct {
 	Model string `json:"model,omitempty"`
 	// FinishReason is the provider's finish reason, e.g. "STOP".
 	FinishReason string `json:"finish_reason,omitempty"`
-	// Usage is the token usage the provider reported.
+	// Usage is the token usage the provider reported. A cached reply
+	// keeps the usage of the call that paid for it.
 	Usage Usage `json:"usage"`
+	// Cached is true when the reply came from the response cache: nothing
+	// was paid for it.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // Kind classifies a failed call so callers know whether to retry.
@@ -91,6 +100,9 @@ type Error struct {
 	// Reason is a short machine-readable reason, e.g. "rate_limited",
 	// "safety", "bad_request", "unavailable".
 	Reason string
+	// RetryAfter is how long the provider asked us to wait before trying
+	// again (a Retry-After header), 0 when it did not say.
+	RetryAfter time.Duration
 	// Err is the underlying error.
 	Err error
 }

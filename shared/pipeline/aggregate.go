@@ -99,6 +99,7 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 	done := store.Phase{Metrics: &sum}
 	for _, b := range batches {
 		done.Usage = done.Usage.Add(b.Usage)
+		done.UsageByModel = addByModel(done.UsageByModel, b.UsageByModel)
 	}
 	if v, ok, err := eval.Corpus(metric, preds, refs); err == nil && ok {
 		done.Corpus = &v
@@ -117,6 +118,7 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 	p.event(ctx, r.ID, "phase-done/"+ph.ID, store.Event{Kind: "phase", Message: msg + ".", Epoch: r.Epoch, PhaseID: ph.ID,
 		Data: map[string]any{"split": ph.Split, "prompt_id": ph.PromptID, "mean": sum.Mean, "pass_rate": sum.PassRate}})
 	p.reportPhase(ctx, r.ID, ph, results)
+	p.reportModelUsage(ctx, r.ID, "phase", ph.ID, done.UsageByModel)
 	return p.Store.FinishPhase(ctx, r.ID, ph.ID, done)
 }
 
@@ -130,8 +132,13 @@ type step struct {
 	BestVal    float64
 	InitialVal *float64
 	AddUsage   store.Usage
+	// AddByModel splits AddUsage by model key.
+	AddByModel map[string]store.Usage
 	Test       *store.TestResult
 	Finished   bool
+	// Exhausted ends the run budget_exhausted instead of succeeded
+	// (budget.go).
+	Exhausted bool
 }
 
 // apply moves r to the step's state. The committing invocation keeps the
@@ -145,6 +152,9 @@ func (st *step) apply(r *store.Run, lease *store.Lease) {
 		r.InitialVal = *st.InitialVal
 	}
 	r.Usage = r.Usage.Add(st.AddUsage)
+	if len(st.AddByModel) > 0 {
+		r.UsageByModel = addByModel(r.UsageByModel, st.AddByModel)
+	}
 	if st.Test != nil {
 		r.Test = st.Test
 	}
@@ -152,6 +162,9 @@ func (st *step) apply(r *store.Run, lease *store.Lease) {
 	if st.Finished {
 		r.Lease = nil
 		r.Status = store.StatusSucceeded
+		if st.Exhausted {
+			r.Status = store.StatusBudgetExhausted
+		}
 		r.FinishedAt = time.Now()
 	}
 }
@@ -217,6 +230,11 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 			return err
 		}
 		st, err := p.next(ctx, r, cfg)
+		if err == nil {
+			// Budget hook: a stage whose phases would cross the budget is
+			// not published; the run ends with the best prompt so far.
+			err = p.checkStageBudget(ctx, r, cfg, st)
+		}
 		if err != nil {
 			p.releaseStage(context.WithoutCancel(ctx), runID, holder, seq)
 			return err
@@ -349,6 +367,10 @@ func (p *Pipeline) startEpoch(ctx context.Context, r *store.Run, cfg config.Run,
 		return err
 	}
 	if !ok {
+		// Budget hook: an epoch that cannot be afforded is not proposed.
+		if stop, err := p.epochOverBudget(ctx, r, cfg, st, n); stop || err != nil {
+			return err
+		}
 		if ep, err = p.propose(ctx, r, cfg, st, n); err != nil {
 			return err
 		}
@@ -358,6 +380,7 @@ func (p *Pipeline) startEpoch(ctx context.Context, r *store.Run, cfg config.Run,
 	}
 	st.Stage, st.Epoch, st.Pending = store.StageCandidates, n, nil
 	st.AddUsage = st.AddUsage.Add(ep.Usage)
+	st.AddByModel = addByModel(st.AddByModel, map[string]store.Usage{cfg.Optimizer.Model.Key(): ep.Usage})
 	for _, c := range ep.Candidates {
 		if c.Status != store.PromptCandidate {
 			continue
@@ -406,7 +429,7 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 	if err != nil {
 		return nil, err
 	}
-	model, err := p.Models.Model(ctx, cfg.Optimizer.Model)
+	model, err := p.model(ctx, cfg, cfg.Optimizer.Model, nil)
 	if err != nil {
 		return nil, &PermanentError{Err: err}
 	}
@@ -686,6 +709,7 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 	p.event(ctx, r.ID, fmt.Sprintf("gate/%d", r.Epoch), store.Event{Kind: "decision", Epoch: r.Epoch, Message: msg,
 		Data: gateEventData(ep)})
 	p.reportEpoch(ctx, r.ID, ep)
+	p.reportModelUsage(ctx, r.ID, "optimizer", fmt.Sprint(ep.N), map[string]store.Usage{cfg.Optimizer.Model.Key(): ep.Usage})
 	if ep.Decision == store.DecisionAccepted {
 		ph, err := p.Store.EnsurePhase(ctx, r.ID, &store.Phase{ID: PhaseID(dataset.Train, st.Incumbent), Split: dataset.Train,
 			PromptID: st.Incumbent, TotalBatches: r.Dataset.Batches[dataset.Train]})

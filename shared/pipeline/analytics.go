@@ -35,7 +35,8 @@ func (p *Pipeline) reportRun(ctx context.Context, r *store.Run) {
 	}
 	row := analytics.RunRow{RunID: r.ID, Status: r.Status, DatasetURI: r.Dataset.URI, CreatedAt: r.CreatedAt,
 		UpdatedAt: r.UpdatedAt, Epoch: int64(r.Epoch), BestPromptID: r.IncumbentID,
-		Calls: int64(r.Usage.Calls), InputTokens: int64(r.Usage.InputTokens), OutputTokens: int64(r.Usage.OutputTokens)}
+		Calls: int64(r.Usage.Calls), InputTokens: int64(r.Usage.InputTokens), OutputTokens: int64(r.Usage.OutputTokens),
+		CostUSD: r.Usage.CostUSD, CacheHits: int64(r.Usage.CacheHits)}
 	if r.Stage != store.StageIntake && r.Stage != store.StageBaseline {
 		row.InitialValScore, row.BestValScore = analytics.Float(r.InitialVal), analytics.Float(r.BestVal)
 	}
@@ -53,7 +54,7 @@ func (p *Pipeline) reportEpoch(ctx context.Context, runID string, e *store.Epoch
 		return
 	}
 	row := analytics.EpochRow{RunID: runID, Epoch: int64(e.N), IncumbentID: e.IncumbentID, BestCandidateID: e.BestCandidate,
-		IncumbentVal: analytics.Float(e.IncumbentVal), Decision: e.Decision, Calls: int64(e.Usage.Calls),
+		IncumbentVal: analytics.Float(e.IncumbentVal), Decision: e.Decision, Calls: int64(e.Usage.Calls), CostUSD: e.Usage.CostUSD,
 		StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, CandidateIDs: []string{}}
 	for _, c := range e.Candidates {
 		row.CandidateIDs = append(row.CandidateIDs, c.PromptID)
@@ -85,11 +86,33 @@ func (p *Pipeline) reportPhase(ctx context.Context, runID string, ph *store.Phas
 	for _, res := range results {
 		row := analytics.ResultRow{RunID: runID, PhaseID: ph.ID, PromptID: ph.PromptID, Split: ph.Split,
 			Batch: int64(res.Batch), ExampleID: res.ID, UserInput: res.Input, Expected: res.Expected, Actual: res.Actual,
-			Error: res.Error, LatencyMS: res.LatencyMS, InputTokens: int64(res.Usage.InputTokens), OutputTokens: int64(res.Usage.OutputTokens)}
+			Error: res.Error, LatencyMS: res.LatencyMS, InputTokens: int64(res.Usage.InputTokens), OutputTokens: int64(res.Usage.OutputTokens),
+			Cached: res.Cached}
 		if res.Score != nil {
 			row.Score = *res.Score
 		}
 		rows = append(rows, row)
 	}
 	p.logAnalytics(ctx, analytics.ExampleResultsTable, p.Analytics.InsertResults(ctx, rows))
+}
+
+// modelUsageSink is the optional part of a sink that takes usage by model.
+type modelUsageSink interface {
+	InsertModelUsage(ctx context.Context, rows []analytics.ModelUsageRow) error
+}
+
+// reportModelUsage appends the usage of one unit (a phase, an epoch's
+// proposals) by model.
+func (p *Pipeline) reportModelUsage(ctx context.Context, runID, scope, unit string, by map[string]store.Usage) {
+	sink, ok := p.Analytics.(modelUsageSink)
+	if !ok || len(by) == 0 {
+		return
+	}
+	rows := make([]analytics.ModelUsageRow, 0, len(by))
+	for model, u := range by {
+		rows = append(rows, analytics.ModelUsageRow{RunID: runID, Scope: scope, Unit: unit, Model: model, Calls: int64(u.Calls),
+			InputTokens: int64(u.InputTokens), OutputTokens: int64(u.OutputTokens), Errors: int64(u.Errors),
+			CacheHits: int64(u.CacheHits), CostUSD: u.CostUSD})
+	}
+	p.logAnalytics(ctx, analytics.ModelUsageTable, sink.InsertModelUsage(ctx, rows))
 }

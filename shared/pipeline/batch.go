@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"sort"
 	"sync"
 	"time"
@@ -35,12 +34,17 @@ type Result struct {
 	Actual   string `json:"actual"`
 	// Score is nil when the example has no score (Error is set): errors are
 	// not scores.
-	Score       *float64  `json:"score"`
-	Passed      bool      `json:"passed"`
-	Explanation string    `json:"explanation,omitempty"`
-	Error       string    `json:"error,omitempty"`
-	LatencyMS   int64     `json:"latency_ms"`
-	Usage       llm.Usage `json:"usage"`
+	Score       *float64 `json:"score"`
+	Passed      bool     `json:"passed"`
+	Explanation string   `json:"explanation,omitempty"`
+	Error       string   `json:"error,omitempty"`
+	// Reason is the classified reason of a model error (e.g. "safety",
+	// "content_filter", "bad_request"), empty otherwise.
+	Reason    string    `json:"reason,omitempty"`
+	LatencyMS int64     `json:"latency_ms"`
+	Usage     llm.Usage `json:"usage"`
+	// Cached is true when the answer came from the response cache.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // PrimaryRequest is the primary call for one input: system instruction =
@@ -102,6 +106,9 @@ func (p *Pipeline) runBatch(ctx context.Context, msg queue.BatchMessage) error {
 		// died between its batch document and the phase-done message.
 		triggered, err = p.Store.CheckPhaseComplete(ctx, msg.RunID, msg.PhaseID)
 	} else {
+		if stop, err := p.batchOverBudget(ctx, r, ph, msg.Batch); stop || err != nil {
+			return err
+		}
 		var b store.Batch
 		if b, err = p.scoreBatch(ctx, r, ph, msg.Batch); err != nil {
 			return err
@@ -136,11 +143,13 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	if err != nil {
 		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", err)
 	}
-	model, err := p.Models.Model(ctx, cfg.Primary)
+	// One meter for the batch: the primary's calls and the judge's.
+	meter := &llm.Meter{}
+	model, err := p.model(ctx, cfg, cfg.Primary, meter)
 	if err != nil {
 		return store.Batch{}, &PermanentError{Err: err}
 	}
-	metric, err := p.metric(ctx, cfg)
+	metric, err := p.metric(ctx, cfg, meter)
 	if err != nil {
 		return store.Batch{}, &PermanentError{Err: err}
 	}
@@ -154,15 +163,21 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	// stop paying for the calls that are still to come.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	callsCtx := ctx
+	if p.BatchTimeout > 0 {
+		var stop context.CancelFunc
+		callsCtx, stop = context.WithTimeout(ctx, p.BatchTimeout-time.Since(start))
+		defer stop()
+	}
 	for i, ex := range examples {
-		if ctx.Err() != nil {
+		if callsCtx.Err() != nil {
 			break
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := p.answer(ctx, model, metric, prompt, cfg, ex)
+			res, err := p.answer(callsCtx, model, metric, prompt, cfg, ex)
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {
@@ -179,11 +194,28 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	wg.Wait()
 	if firstErr != nil {
 		// Transient failures that outlived the retries: Pub/Sub redelivers
-		// the batch later.
+		// the batch later. The calls this attempt paid for are on no batch
+		// document: add them to the run, so its spend (and the budget)
+		// counts them. (The redelivery finds them in the response cache.)
+		if paid := meter.Total(); paid.Calls > 0 {
+			by := usageByModel(meter)
+			for k, u := range by {
+				u.Errors = 0 // the batch's errors are counted when it succeeds
+				by[k] = u
+			}
+			u := usageOf(paid)
+			u.Errors = 0
+			if err := p.Store.AddRunUsage(context.WithoutCancel(ctx), r.ID, u, by); err != nil {
+				logging.FromContext(ctx).Warn("usage of a failed batch attempt not recorded", "error", err.Error())
+			}
+		}
 		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", firstErr)
 	}
 
-	b := store.Batch{N: n, Examples: len(results)}
+	b := store.Batch{N: n, Examples: len(results), Usage: usageOf(meter.Total()), UsageByModel: usageByModel(meter)}
+	// Errors are the examples without a score (not the model's failed
+	// calls, which the meter's by-model tallies keep).
+	b.Usage.Errors = 0
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -191,7 +223,6 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 		if err := enc.Encode(res); err != nil {
 			return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", err)
 		}
-		b.Usage = b.Usage.AddCall(res.Usage)
 		if res.Score == nil {
 			b.Errors++
 			b.Usage.Errors++
@@ -217,13 +248,18 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 
 // metric builds the run's metric; the judge of llm_judge is the optimizer
 // model, the embedder of semantic_similarity the instance's.
-func (p *Pipeline) metric(ctx context.Context, cfg config.Run) (eval.Metric, error) {
-	judge, err := p.Models.Model(ctx, cfg.Optimizer.Model)
+func (p *Pipeline) metric(ctx context.Context, cfg config.Run, meter *llm.Meter) (eval.Metric, error) {
+	// The judge goes through the same cache, limiter and retries as the
+	// primary, and its usage is metered with the batch.
+	judge, err := p.model(ctx, cfg, cfg.Optimizer.Model, meter)
 	if err != nil {
 		return nil, err
 	}
-	// The judge's transient errors are retried like the primary's.
-	return eval.Build(cfg.Metrics, eval.Deps{Judge: retrying{p: p, g: judge}, Embedder: p.Embedder})
+	var emb eval.Embedder
+	if p.Embedder != nil {
+		emb = retryingEmbedder{p: p, next: p.Embedder}
+	}
+	return eval.Build(cfg.Metrics, eval.Deps{Judge: judge, Embedder: emb})
 }
 
 // answer calls the primary model for one example and scores the answer. It
@@ -233,17 +269,24 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 	res := Result{ID: ex.ID, Row: ex.Row, Input: ex.UserInput, Expected: ex.GroundTruth}
 	req := PrimaryRequest(prompt, cfg.Primary, ex.UserInput)
 	start := time.Now()
-	resp, err := p.generate(ctx, model, req)
+	resp, err := model.Generate(ctx, req)
 	res.LatencyMS = time.Since(start).Milliseconds()
 	if err != nil {
-		if llm.IsTransient(err) {
+		var le *llm.Error
+		if !errors.As(err, &le) || le.Kind == llm.Transient {
+			// Retries ran out (or the batch was cancelled): the batch
+			// fails and Pub/Sub redelivers it.
 			return Result{}, err
 		}
+		// Permanent (bad request, safety block, content filter): an error
+		// on the example, never a wrong answer.
 		res.Error = "llm: " + err.Error()
+		res.Reason = le.Reason
 		return res, nil
 	}
 	res.Actual = resp.Text
 	res.Usage = resp.Usage
+	res.Cached = resp.Cached
 	// The judge of llm_judge sees the question too.
 	s, err := metric.Score(eval.WithInput(ctx, ex.UserInput), resp.Text, ex.GroundTruth)
 	if err != nil {
@@ -265,38 +308,6 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 	res.Explanation = s.Explanation
 	res.Passed = v >= eval.Threshold(metric)
 	return res, nil
-}
-
-// generate calls the model, retrying transient errors with exponential
-// backoff and full jitter.
-func (p *Pipeline) generate(ctx context.Context, model Generator, req *llm.Request) (*llm.Response, error) {
-	tries := p.LLMRetries
-	if tries <= 0 {
-		tries = 3
-	}
-	base := p.RetryBase
-	if base <= 0 {
-		base = 500 * time.Millisecond
-	}
-	var err error
-	for attempt := 0; ; attempt++ {
-		var resp *llm.Response
-		resp, err = model.Generate(ctx, req)
-		if err == nil {
-			return resp, nil
-		}
-		if !llm.IsTransient(err) || attempt >= tries || ctx.Err() != nil {
-			break
-		}
-		d := base << attempt
-		d = time.Duration(mrand.Int64N(int64(d) + 1))
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(d):
-		}
-	}
-	return nil, err
 }
 
 // PhaseResults returns the per-example results of a phase's done batches

@@ -71,6 +71,17 @@ type Pipeline struct {
 	LLMRetries int
 	// RetryBase is the first backoff of those retries (default 500ms).
 	RetryBase time.Duration
+	// BatchTimeout, when set, bounds the model calls of one batch (retries
+	// included): a Retry-After that would outlast it is not waited for,
+	// and the batch fails in time for Pub/Sub to redeliver it.
+	BatchTimeout time.Duration
+	// Cache is the LLM response cache shared by every run (the artifacts
+	// bucket's cache/ prefix in the cloud); nil disables caching whatever
+	// the run's `cache` says.
+	Cache llm.Cache
+
+	// limiters pace each model's calls on this instance.
+	limiters llm.Limiters
 }
 
 func (p *Pipeline) lease() time.Duration {

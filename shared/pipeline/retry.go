@@ -2,13 +2,41 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 
+	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/store"
 )
 
-// retrying wraps a model with the pipeline's transient-error retries and
-// counts every call's usage (one proposal at a time: no locking).
+// retryPolicy is the transient-error policy of every model call.
+func (p *Pipeline) retryPolicy() llm.Retry {
+	tries := p.LLMRetries
+	if tries <= 0 {
+		tries = 3
+	}
+	return llm.Retry{Attempts: tries + 1, Base: p.RetryBase}
+}
+
+// model returns the resilient path to model m for a run: the instance's
+// limiter for the model, the retries, the response cache in the run's mode
+// and the run's price. meter receives the usage (nil: not counted).
+func (p *Pipeline) model(ctx context.Context, cfg config.Run, m config.Model, meter *llm.Meter) (*llm.Client, error) {
+	g, err := p.Models.Model(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	c := &llm.Client{Next: g, Key: m.Key(), Limiter: p.limiters.Get(m.Key(), m.Limits()), Retry: p.retryPolicy(),
+		CacheMode: llm.CacheOff, Price: cfg.Price(m), Meter: meter}
+	if p.Cache != nil {
+		c.Cache, c.CacheMode = p.Cache, cfg.Cache
+	}
+	return c, nil
+}
+
+// retrying counts the usage of a model's calls into usage (one proposal at
+// a time: no locking). The model is an *llm.Client, which already
+// retries; retrying gives each call a meter of its own.
 type retrying struct {
 	p     *Pipeline
 	g     Generator
@@ -16,16 +44,82 @@ type retrying struct {
 }
 
 func (r retrying) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
-	resp, err := r.p.generate(ctx, r.g, req)
+	g := r.g
+	var m *llm.Meter
 	if r.usage != nil {
-		u := llm.Usage{}
-		if resp != nil {
-			u = resp.Usage
-		}
-		*r.usage = r.usage.AddCall(u)
-		if err != nil {
-			r.usage.Errors++
-		}
+		m = &llm.Meter{}
+		g = meterOn(g, m)
+	}
+	resp, err := g.Generate(ctx, req)
+	if m != nil {
+		*r.usage = r.usage.Add(usageOf(m.Total()))
 	}
 	return resp, err
+}
+
+// meterOn returns g metering into m: a copy of the *llm.Client it is or
+// wraps. Other models are returned as they are (not metered).
+func meterOn(g Generator, m *llm.Meter) Generator {
+	switch x := g.(type) {
+	case *llm.Client:
+		c := *x
+		c.Meter = m
+		return &c
+	}
+	return g
+}
+
+// usageOf converts a meter's tally to the stored usage.
+func usageOf(t llm.Tally) store.Usage {
+	return store.Usage{Calls: t.Calls, InputTokens: t.InputTokens, OutputTokens: t.OutputTokens, Errors: t.Errors,
+		CacheHits: t.CacheHits, CostUSD: t.CostUSD}
+}
+
+// usageByModel converts a meter's tallies by model key.
+func usageByModel(m *llm.Meter) map[string]store.Usage {
+	by := m.ByModel()
+	if len(by) == 0 {
+		return nil
+	}
+	out := make(map[string]store.Usage, len(by))
+	for k, t := range by {
+		out[k] = usageOf(t)
+	}
+	return out
+}
+
+// addByModel adds b into a (allocating a when nil) and returns it.
+func addByModel(a, b map[string]store.Usage) map[string]store.Usage {
+	if len(b) == 0 {
+		return a
+	}
+	if a == nil {
+		a = make(map[string]store.Usage, len(b))
+	}
+	for k, u := range b {
+		a[k] = a[k].Add(u)
+	}
+	return a
+}
+
+// retryingEmbedder retries the embedder's transient errors with the
+// pipeline's policy (the instance's embedder classifies them).
+type retryingEmbedder struct {
+	p    *Pipeline
+	next interface {
+		Embed(ctx context.Context, texts []string) ([][]float32, error)
+	}
+}
+
+func (r retryingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	var out [][]float32
+	err := r.p.retryPolicy().Do(ctx, func(ctx context.Context) error {
+		var err error
+		out, err = r.next.Embed(ctx, texts)
+		return err
+	}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
+	}
+	return out, nil
 }

@@ -164,12 +164,14 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 
 	obj := blob.Object{Store: p.Blob, Bucket: src.Bucket, Name: src.Object, Generation: src.Generation}
 	start := time.Now()
+	// The split's statistics feed the budget check of the baseline.
+	stats := &statsWriter{splits: map[string]SplitStats{}}
 	m, err := dataset.Ingest(ctx, obj, dataset.Options{
 		Ratios:    dataset.Ratios{Train: cfg.Split.Train, Val: cfg.Split.Val, Test: cfg.Split.Test},
 		Seed:      cfg.Split.Seed,
 		BatchSize: cfg.BatchSize,
 		Limits:    dataset.Limits{MaxBytes: cfg.Limits.MaxBytes, MaxRows: cfg.Limits.MaxRows, MaxCellBytes: cfg.Limits.MaxCellBytes},
-	}, shardWriter{p: p, run: r.ID})
+	}, teeWriter{shardWriter{p: p, run: r.ID}, stats})
 	var de *dataset.Error
 	switch {
 	case errors.As(err, &de):
@@ -214,6 +216,13 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 		}
 		pending = append(pending, ph.ID)
 	}
+	// Budget hook: a baseline the budget cannot pay for is not published.
+	exhausted := baselineOverBudget(cfg, stats.splits)
+	if exhausted != "" {
+		if err := p.Export(ctx, r, v0); err != nil {
+			return nil, err
+		}
+	}
 	out, err := p.Store.UpdateRun(ctx, r.ID, func(cur *store.Run) error {
 		if cur.Stage != store.StageIntake || cur.Terminal() {
 			return store.ErrSkip
@@ -225,12 +234,22 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 		}
 		cur.InitialPromptID, cur.IncumbentID = v0.ID, v0.ID
 		cur.Stage, cur.StageSeq, cur.Pending = store.StageBaseline, cur.StageSeq+1, pending
+		if exhausted != "" {
+			// Nothing is published: the run ends with v0 exported.
+			cur.Stage, cur.Pending = store.StageDone, nil
+			cur.Status, cur.FinishedAt = store.StatusBudgetExhausted, time.Now()
+			cur.PublishedSeq = cur.StageSeq
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	if out.Terminal() {
+		if out.Status == store.StatusBudgetExhausted && exhausted != "" {
+			p.budgetEvent(ctx, r.ID, 0, v0.ID, 0, exhausted)
+			p.reportRun(ctx, out)
+		}
 		return nil, nil
 	}
 	p.event(ctx, r.ID, "baseline-start", store.Event{Kind: "progress",

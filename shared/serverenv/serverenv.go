@@ -23,6 +23,7 @@ import (
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/eval"
+	"github.com/promptml/promptml/shared/llm/openai"
 	"github.com/promptml/promptml/shared/llm/sim"
 	"github.com/promptml/promptml/shared/llm/vertex"
 	"github.com/promptml/promptml/shared/pipeline"
@@ -69,6 +70,12 @@ type Config struct {
 	// Lease bounds how long a crashed aggregator blocks its phase
 	// (PROMPTML_LEASE, a Go duration; default 10m = the function timeout).
 	Lease time.Duration `yaml:"lease"`
+	// BatchTimeout bounds the model calls of one batch, retries included, so
+	// that a batch fails while its function still runs
+	// (PROMPTML_BATCH_TIMEOUT, a Go duration; default 4m30s = RunBatch's
+	// 300 s timeout minus 30 s; Terraform derives it from
+	// run_batch.timeout_seconds).
+	BatchTimeout time.Duration `yaml:"batch_timeout"`
 	// SimLatency is the simulator's latency per call (PROMPTML_SIM_LATENCY; default 0).
 	SimLatency time.Duration `yaml:"sim_latency"`
 	// SimErrorRate is the share of simulator calls failing with a transient
@@ -79,6 +86,9 @@ type Config struct {
 	SimWrongRate float64 `yaml:"sim_wrong_rate"`
 	// SimSeed seeds the simulator (PROMPTML_SIM_SEED; default 1).
 	SimSeed int64 `yaml:"sim_seed"`
+	// SimRetryAfter is the Retry-After of the simulator's 429s
+	// (PROMPTML_SIM_RETRY_AFTER, a Go duration; default 0: none).
+	SimRetryAfter time.Duration `yaml:"sim_retry_after"`
 }
 
 // FromEnv reads the configuration from the environment (and the file
@@ -94,6 +104,7 @@ func load(getenv func(string) string) (Config, error) {
 		PhaseDoneTopic:    queue.PhaseDoneTopic,
 		FirestoreDatabase: firestore.DefaultDatabaseID,
 		Lease:             10 * time.Minute,
+		BatchTimeout:      270 * time.Second,
 		SimSeed:           1,
 		SimWrongRate:      0.05,
 		LLMProvider:       "sim",
@@ -130,7 +141,9 @@ func load(getenv func(string) string) (Config, error) {
 		}
 	}
 	dur("PROMPTML_LEASE", &c.Lease)
+	dur("PROMPTML_BATCH_TIMEOUT", &c.BatchTimeout)
 	dur("PROMPTML_SIM_LATENCY", &c.SimLatency)
+	dur("PROMPTML_SIM_RETRY_AFTER", &c.SimRetryAfter)
 	num := func(name string, dst *float64) {
 		if v := getenv(name); v != "" {
 			f, err := strconv.ParseFloat(v, 64)
@@ -190,6 +203,9 @@ func (c Config) Validate() error {
 	if c.SimWrongRate < 0 || c.SimWrongRate > 1 {
 		errs = append(errs, fmt.Errorf("PROMPTML_SIM_WRONG_RATE must be in [0,1], got %v", c.SimWrongRate))
 	}
+	if c.BatchTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("PROMPTML_BATCH_TIMEOUT must be at least 1s, got %v", c.BatchTimeout))
+	}
 	if c.Lease < time.Second {
 		errs = append(errs, fmt.Errorf("PROMPTML_LEASE must be at least 1s, got %v", c.Lease))
 	}
@@ -212,13 +228,14 @@ type Env struct {
 	mu     sync.Mutex
 	sim    *sim.Model
 	vertex map[string]*vertex.Model
+	openai map[string]*openai.Model
 }
 
 // New builds every client. The emulator variables (FIRESTORE_EMULATOR_HOST,
 // PUBSUB_EMULATOR_HOST, STORAGE_EMULATOR_HOST) point them at the local
 // cloud.
 func New(ctx context.Context, c Config) (*Env, error) {
-	e := &Env{Config: c, vertex: map[string]*vertex.Model{}}
+	e := &Env{Config: c, vertex: map[string]*vertex.Model{}, openai: map[string]*openai.Model{}}
 	var err error
 	if e.Firestore, err = firestore.NewClientWithDatabase(ctx, c.Project, c.FirestoreDatabase); err != nil {
 		return nil, fmt.Errorf("serverenv.New: firestore: %w", err)
@@ -248,6 +265,10 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		DatasetsBucket:  c.DatasetsBucket,
 		ArtifactsBucket: c.ArtifactsBucket,
 		Lease:           c.Lease,
+		BatchTimeout:    c.BatchTimeout,
+		// The response cache lives next to the runs' artifacts
+		// (docs/llm.md#the-response-cache).
+		Cache: &blob.Cache{Store: blob.New(e.Storage), Bucket: c.ArtifactsBucket},
 	}
 	if e.Analytics != nil {
 		// Only a configured writer: a nil *Writer in the interface would
@@ -298,7 +319,10 @@ func (l *lazyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, 
 	}
 	next := l.next
 	l.mu.Unlock()
-	return next.Embed(ctx, texts)
+	out, err := next.Embed(ctx, texts)
+	// Classified like a generation call, so the pipeline retries only
+	// what may succeed later.
+	return out, vertex.Classify(err)
 }
 
 // Model returns the model a run config names, building its client once.
@@ -317,11 +341,12 @@ func (e *Env) Model(ctx context.Context, m config.Model) (pipeline.Generator, er
 			// The simulator's answer key is the datasets bucket itself,
 			// never the pipeline's own calls (docs/simulator.md).
 			e.sim = sim.New(sim.Options{
-				Key:       sim.NewBucketKey(e.Storage, e.Config.DatasetsBucket, 2*time.Second),
-				WrongRate: simWrongRate(e.Config.SimWrongRate),
-				Seed:      e.Config.SimSeed,
-				Latency:   e.Config.SimLatency,
-				ErrorRate: e.Config.SimErrorRate,
+				Key:        sim.NewBucketKey(e.Storage, e.Config.DatasetsBucket, 2*time.Second),
+				WrongRate:  simWrongRate(e.Config.SimWrongRate),
+				Seed:       e.Config.SimSeed,
+				Latency:    e.Config.SimLatency,
+				ErrorRate:  e.Config.SimErrorRate,
+				RetryAfter: e.Config.SimRetryAfter,
 			})
 		}
 		return e.sim, nil
@@ -335,6 +360,23 @@ func (e *Env) Model(ctx context.Context, m config.Model) (pipeline.Generator, er
 		}
 		e.vertex[m.Name] = v
 		return v, nil
+	case "openai":
+		key := m.BaseURL + "\x00" + m.Name + "\x00" + m.APIKeyEnv
+		if o, ok := e.openai[key]; ok {
+			return o, nil
+		}
+		apiKey := ""
+		if m.APIKeyEnv != "" {
+			if apiKey = os.Getenv(m.APIKeyEnv); apiKey == "" {
+				return nil, fmt.Errorf("serverenv.Model: api_key_env names %s, which is not set on this function", m.APIKeyEnv)
+			}
+		}
+		o, err := openai.New(openai.Options{BaseURL: m.BaseURL, Model: m.Name, APIKey: apiKey})
+		if err != nil {
+			return nil, fmt.Errorf("serverenv.Model: %w", err)
+		}
+		e.openai[key] = o
+		return o, nil
 	}
 	return nil, fmt.Errorf("serverenv.Model: unknown provider %q", m.Provider)
 }

@@ -41,6 +41,7 @@ func defaults() Config {
 		OptimizerModel:    "gemini-2.5-pro",
 		EmbeddingModel:    "text-embedding-005",
 		Lease:             10 * time.Minute,
+		BatchTimeout:      270 * time.Second,
 		SimWrongRate:      0.05, // the documented default
 		SimSeed:           1,
 	}
@@ -77,7 +78,10 @@ func TestLoad(t *testing.T) {
 			"PROMPTML_SIM_ERROR_RATE":     "0.1",
 			"PROMPTML_SIM_WRONG_RATE":     "0.5",
 			"PROMPTML_SIM_SEED":           "-7",
+			"PROMPTML_BATCH_TIMEOUT":      "2m",
+			"PROMPTML_SIM_RETRY_AFTER":    "1s",
 		}, func(c *Config) {
+			c.BatchTimeout, c.SimRetryAfter = 2*time.Minute, time.Second
 			c.Location, c.BatchesTopic, c.PhaseDoneTopic, c.FirestoreDatabase = "europe-west1", "b", "d", "db"
 			c.BigQueryDataset, c.LLMProvider, c.PrimaryModel, c.OptimizerModel, c.EmbeddingModel = "analytics", "vertex", "pm", "om", "em"
 			c.Lease, c.SimLatency = 90*time.Second, 200*time.Millisecond
@@ -120,6 +124,7 @@ func TestLoadErrors(t *testing.T) {
 		{"negative wrong rate", map[string]string{"PROMPTML_SIM_WRONG_RATE": "-0.1"}, []string{"PROMPTML_SIM_WRONG_RATE"}},
 		{"unknown LLM provider", map[string]string{"PROMPTML_LLM_PROVIDER": "openai"}, []string{"PROMPTML_LLM_PROVIDER", "openai"}},
 		{"lease too short", map[string]string{"PROMPTML_LEASE": "500ms"}, []string{"PROMPTML_LEASE", "1s"}},
+		{"batch timeout too short", map[string]string{"PROMPTML_BATCH_TIMEOUT": "0s"}, []string{"PROMPTML_BATCH_TIMEOUT", "1s"}},
 		{"missing config file", map[string]string{"PROMPTML_CONFIG_FILE": "/nonexistent/promptml.yaml"}, []string{"PROMPTML_CONFIG_FILE"}},
 	}
 	for _, tt := range tests {

@@ -224,27 +224,32 @@ type Phase struct {
 	State       string        `firestore:"state" json:"state"`
 	Metrics     *eval.Summary `firestore:"metrics,omitempty" json:"metrics,omitempty"`
 	// Corpus is the corpus-level value where the metric defines one.
-	Corpus      *float64  `firestore:"corpus,omitempty" json:"corpus,omitempty"`
-	Usage       Usage     `firestore:"usage" json:"usage"`
-	Lease       *Lease    `firestore:"lease,omitempty" json:"-"`
-	CreatedAt   time.Time `firestore:"created_at" json:"created_at"`
-	TriggeredAt time.Time `firestore:"triggered_at,omitempty" json:"triggered_at,omitzero"`
-	DoneAt      time.Time `firestore:"done_at,omitempty" json:"done_at,omitzero"`
+	Corpus *float64 `firestore:"corpus,omitempty" json:"corpus,omitempty"`
+	Usage  Usage    `firestore:"usage" json:"usage"`
+	// UsageByModel splits Usage by "provider/model".
+	UsageByModel map[string]Usage `firestore:"usage_by_model,omitempty" json:"usage_by_model,omitempty"`
+	Lease        *Lease           `firestore:"lease,omitempty" json:"-"`
+	CreatedAt    time.Time        `firestore:"created_at" json:"created_at"`
+	TriggeredAt  time.Time        `firestore:"triggered_at,omitempty" json:"triggered_at,omitzero"`
+	DoneAt       time.Time        `firestore:"done_at,omitempty" json:"done_at,omitzero"`
 }
 
 // Batch is runs/{run}/phases/{phase}/batches/{n}.
 type Batch struct {
-	N          int       `firestore:"n" json:"n"`
-	Done       bool      `firestore:"done" json:"done"`
-	Examples   int       `firestore:"examples" json:"examples"`
-	Scored     int       `firestore:"scored" json:"scored"`
-	Errors     int       `firestore:"errors" json:"errors"`
-	Sum        float64   `firestore:"sum" json:"sum"`
-	Passed     int       `firestore:"passed" json:"passed"`
-	ResultsURI string    `firestore:"results_uri" json:"results_uri"`
-	Usage      Usage     `firestore:"usage" json:"usage"`
-	DurationMS int64     `firestore:"duration_ms" json:"duration_ms"`
-	DoneAt     time.Time `firestore:"done_at" json:"done_at"`
+	N          int     `firestore:"n" json:"n"`
+	Done       bool    `firestore:"done" json:"done"`
+	Examples   int     `firestore:"examples" json:"examples"`
+	Scored     int     `firestore:"scored" json:"scored"`
+	Errors     int     `firestore:"errors" json:"errors"`
+	Sum        float64 `firestore:"sum" json:"sum"`
+	Passed     int     `firestore:"passed" json:"passed"`
+	ResultsURI string  `firestore:"results_uri" json:"results_uri"`
+	Usage      Usage   `firestore:"usage" json:"usage"`
+	// UsageByModel splits Usage by "provider/model" (the primary model and,
+	// with llm_judge, the judge).
+	UsageByModel map[string]Usage `firestore:"usage_by_model,omitempty" json:"usage_by_model,omitempty"`
+	DurationMS   int64            `firestore:"duration_ms" json:"duration_ms"`
+	DoneAt       time.Time        `firestore:"done_at" json:"done_at"`
 }
 
 // EpochCandidate is one candidate of an epoch.

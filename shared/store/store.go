@@ -458,22 +458,53 @@ func (s *Store) FinishPhase(ctx context.Context, run, phase string, metrics Phas
 		cur.Metrics = metrics.Metrics
 		cur.Corpus = metrics.Corpus
 		cur.Usage = metrics.Usage
+		cur.UsageByModel = metrics.UsageByModel
 		cur.Lease = nil
 		cur.DoneAt = s.now()
-		u := metrics.Usage
+		ups := usageIncrements(firestore.FieldPath{"usage"}, metrics.Usage)
+		for key, u := range metrics.UsageByModel {
+			// A field path, not a dotted string: model keys contain "/"
+			// and may contain dots.
+			ups = append(ups, usageIncrements(firestore.FieldPath{"usage_by_model", key}, u)...)
+		}
 		return true, func(b *firestore.WriteBatch) {
-			b.Update(s.run(run), []firestore.Update{
-				{Path: "usage.calls", Value: firestore.Increment(u.Calls)},
-				{Path: "usage.input_tokens", Value: firestore.Increment(u.InputTokens)},
-				{Path: "usage.output_tokens", Value: firestore.Increment(u.OutputTokens)},
-				{Path: "usage.errors", Value: firestore.Increment(u.Errors)},
-			})
+			b.Update(s.run(run), ups)
 		}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("store.FinishPhase %s: %w", phase, err)
 	}
 	return nil
+}
+
+// AddRunUsage adds usage that no phase will report (the paid calls of a
+// batch attempt that failed and will be redone) to the run's totals, by
+// model too. It is an increment: not idempotent, so callers add each
+// attempt's usage once.
+func (s *Store) AddRunUsage(ctx context.Context, run string, u Usage, byModel map[string]Usage) error {
+	ups := usageIncrements(firestore.FieldPath{"usage"}, u)
+	for key, mu := range byModel {
+		ups = append(ups, usageIncrements(firestore.FieldPath{"usage_by_model", key}, mu)...)
+	}
+	if _, err := s.run(run).Update(ctx, ups); err != nil {
+		return fmt.Errorf("store.AddRunUsage %s: %w", run, err)
+	}
+	return nil
+}
+
+// usageIncrements are the updates adding u to the usage map at path.
+func usageIncrements(path firestore.FieldPath, u Usage) []firestore.Update {
+	at := func(f string) firestore.FieldPath {
+		return append(append(firestore.FieldPath{}, path...), f)
+	}
+	return []firestore.Update{
+		{FieldPath: at("calls"), Value: firestore.Increment(u.Calls)},
+		{FieldPath: at("input_tokens"), Value: firestore.Increment(u.InputTokens)},
+		{FieldPath: at("output_tokens"), Value: firestore.Increment(u.OutputTokens)},
+		{FieldPath: at("errors"), Value: firestore.Increment(u.Errors)},
+		{FieldPath: at("cache_hits"), Value: firestore.Increment(u.CacheHits)},
+		{FieldPath: at("cost_usd"), Value: firestore.Increment(u.CostUSD)},
+	}
 }
 
 // PutEpoch writes (replaces) an epoch document.

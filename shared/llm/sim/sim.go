@@ -69,18 +69,21 @@ type Options struct {
 	// prompt versions draw independently on the same example. 0 = none.
 	Noise     float64
 	NoiseSeed int64
+	// RetryAfter is the Retry-After a simulated 429 carries (0: none).
+	RetryAfter time.Duration
 }
 
 // Model is the simulator. It is safe for concurrent use.
 type Model struct {
-	key       KeySource
-	wrongRate float64
-	rates     [numHabits]float64
-	seed      int64
-	latency   time.Duration
-	errorRate float64
-	noise     float64
-	noiseSeed int64
+	key        KeySource
+	wrongRate  float64
+	rates      [numHabits]float64
+	seed       int64
+	latency    time.Duration
+	errorRate  float64
+	noise      float64
+	noiseSeed  int64
+	retryAfter time.Duration
 
 	// attempts counts calls per request hash, so a retry is a new draw. It
 	// is cleared when it reaches maxAttemptKeys entries to bound memory; a
@@ -95,13 +98,14 @@ const maxAttemptKeys = 1 << 16
 // New returns a simulator configured by opts.
 func New(opts Options) *Model {
 	m := &Model{
-		key:       opts.Key,
-		wrongRate: opts.WrongRate,
-		seed:      opts.Seed,
-		latency:   opts.Latency,
-		errorRate: opts.ErrorRate,
-		noise:     opts.Noise,
-		noiseSeed: opts.NoiseSeed,
+		key:        opts.Key,
+		wrongRate:  opts.WrongRate,
+		seed:       opts.Seed,
+		latency:    opts.Latency,
+		errorRate:  opts.ErrorRate,
+		noise:      opts.Noise,
+		noiseSeed:  opts.NoiseSeed,
+		retryAfter: opts.RetryAfter,
 	}
 	if m.wrongRate == 0 {
 		m.wrongRate = DefaultWrongRate
@@ -127,7 +131,7 @@ func (m *Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, 
 	// A rate limit answers at once, before any latency, as a real 429 does.
 	if m.rateLimited(req) {
 		return nil, &llm.Error{Kind: llm.Transient, Code: 429, Reason: "rate_limited",
-			Err: errors.New("sim: simulated rate limit")}
+			RetryAfter: m.retryAfter, Err: errors.New("sim: simulated rate limit")}
 	}
 	if err := sleep(ctx, m.latency); err != nil {
 		return nil, fmt.Errorf("sim.Generate: %w", err)

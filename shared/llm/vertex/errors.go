@@ -3,10 +3,8 @@ package vertex
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
-	"net/http"
-	"syscall"
+	"strings"
+	"time"
 
 	"google.golang.org/genai"
 
@@ -14,9 +12,10 @@ import (
 )
 
 // classify maps every failure of a call to an *llm.Error, so that callers
-// decide on retries from Kind alone. It is the only place that knows genai's
-// error shapes. A canceled context is returned as is: the caller gave up, and
-// neither a retry nor a record of a model failure is wanted.
+// decide on retries from Kind alone. It knows genai's error shapes (API
+// errors, blocked replies); the HTTP statuses and the generic failures
+// (deadlines, resets) are classified by the llm package, the one place
+// every provider shares. A canceled context is returned as is.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -24,64 +23,44 @@ func classify(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	transient := func(code int, reason string) error {
-		return &llm.Error{Kind: llm.Transient, Code: code, Reason: reason, Err: err}
-	}
-	permanent := func(code int, reason string) error {
-		return &llm.Error{Kind: llm.Permanent, Code: code, Reason: reason, Err: err}
-	}
-
 	if errors.Is(err, errNilRequest) {
-		return permanent(0, "bad_request")
+		return &llm.Error{Kind: llm.Permanent, Reason: llm.ReasonBadRequest, Err: err}
 	}
 	var blocked *blockedError
 	if errors.As(err, &blocked) {
 		// The same prompt would be blocked again.
-		return permanent(0, blocked.reason)
+		return &llm.Error{Kind: llm.Permanent, Reason: blocked.reason, Err: err}
 	}
-
-	// genai returns APIError by value for every non-2xx reply.
+	// genai returns APIError by value for every non-2xx reply. It does not
+	// expose the reply's headers; Google APIs say when to come back in a
+	// google.rpc.RetryInfo detail instead.
 	var apiErr genai.APIError
 	if errors.As(err, &apiErr) {
-		code := apiErr.Code
-		switch {
-		case code == http.StatusTooManyRequests:
-			return transient(code, "rate_limited")
-		case code == http.StatusRequestTimeout, code == http.StatusGatewayTimeout:
-			return transient(code, "deadline")
-		case code >= 500:
-			return transient(code, "unavailable")
-		case code == http.StatusBadRequest:
-			return permanent(code, "bad_request")
-		case code == http.StatusUnauthorized:
-			return permanent(code, "unauthenticated")
-		case code == http.StatusForbidden:
-			return permanent(code, "permission_denied")
-		case code == http.StatusNotFound:
-			return permanent(code, "not_found")
-		case code >= 400:
-			return permanent(code, "client_error")
+		if apiErr.Code >= 400 {
+			return llm.StatusError(apiErr.Code, retryDelay(apiErr.Details), err)
 		}
-		// No HTTP status (an error chunk of a stream): unknown, see below.
-		return transient(code, "unknown")
+		// No HTTP status (an error chunk of a stream): unknown.
+		return &llm.Error{Kind: llm.Transient, Code: apiErr.Code, Reason: llm.ReasonUnknown, Err: err}
 	}
+	return llm.Classify(err)
+}
 
-	var netErr net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &netErr) && netErr.Timeout():
-		return transient(0, "deadline")
-	case errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, io.EOF):
-		return transient(0, "network")
+// Classify maps a genai failure outside Generate (the embedding calls of
+// semantic_similarity) the same way.
+func Classify(err error) error { return classify(err) }
+
+// retryDelay reads the retryDelay (e.g. "30s") of a google.rpc.RetryInfo
+// error detail, 0 when there is none.
+func retryDelay(details []map[string]any) time.Duration {
+	for _, d := range details {
+		if t, _ := d["@type"].(string); !strings.HasSuffix(t, "google.rpc.RetryInfo") {
+			continue
+		}
+		if s, ok := d["retryDelay"].(string); ok {
+			if v, err := time.ParseDuration(s); err == nil && v > 0 {
+				return v
+			}
+		}
 	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return transient(0, "network")
-	}
-	// Like llm.IsTransient: a retry is the safe answer to a failure we do not
-	// understand (a garbled reply from a proxy, say).
-	return transient(0, "unknown")
+	return 0
 }

@@ -571,3 +571,16 @@ func TestClassify(t *testing.T) {
 		}
 	})
 }
+
+func TestGenerateRetryInfo(t *testing.T) {
+	hermetic(t)
+	reply := `{"error": {"code": 429, "message": "Resource exhausted.", "status": "RESOURCE_EXHAUSTED",
+		"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]}}`
+	f := newFakeVertex(t, http.StatusTooManyRequests, reply)
+	m := newTestModel(t, testOptions(f.Server))
+	_, err := m.Generate(t.Context(), &llm.Request{Prompt: "hi"})
+	var le *llm.Error
+	if !errors.As(err, &le) || le.Code != 429 || le.RetryAfter != 7*time.Second {
+		t.Fatalf("err = %#v, want a 429 asking for 7s", err)
+	}
+}

@@ -1,0 +1,30 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/promptml/promptml/shared/pipeline"
+)
+
+// DryRunResponse is the reply of POST /runs?dry_run=true: what the run
+// would spend at most, computed before anything is spent.
+type DryRunResponse struct {
+	DryRun   bool               `json:"dry_run"`
+	Estimate *pipeline.Estimate `json:"estimate"`
+}
+
+// dryRun answers POST /runs?dry_run=true: no run is created, no model is
+// called. A bad dataset or config is a 422 with its message.
+func (h *Handler) dryRun(w http.ResponseWriter, r *http.Request, req pipeline.StartRequest) {
+	est, err := h.p.DryRun(r.Context(), req)
+	var pe *pipeline.PermanentError
+	switch {
+	case errors.As(err, &pe):
+		writeError(w, http.StatusUnprocessableEntity, pe.Error())
+	case err != nil:
+		fail(r.Context(), w, err)
+	default:
+		writeJSON(w, http.StatusOK, DryRunResponse{DryRun: true, Estimate: est})
+	}
+}

@@ -1,0 +1,77 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// validateOpenAI checks the openai provider's endpoint settings.
+func (m Model) validateOpenAI(path string, bad func(path, format string, args ...any)) {
+	if m.Provider != "openai" {
+		if m.BaseURL != "" {
+			bad(path+".base_url", "is only used by the openai provider")
+		}
+		if m.APIKeyEnv != "" {
+			bad(path+".api_key_env", "is only used by the openai provider")
+		}
+		return
+	}
+	if m.BaseURL == "" {
+		bad(path+".base_url", "is required for the openai provider, e.g. http://127.0.0.1:11434/v1")
+	} else if u, err := url.Parse(m.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad(path+".base_url", "must be an http(s) URL, got %q", m.BaseURL)
+	}
+	if m.APIKeyEnv != "" && !envName.MatchString(m.APIKeyEnv) {
+		bad(path+".api_key_env", "must be an environment variable name, got %q", m.APIKeyEnv)
+	}
+}
+
+// validateSpend checks the cache mode, the price table and the budget.
+func (r Run) validateSpend(bad func(path, format string, args ...any)) {
+	if !contains(cacheModes, r.Cache) {
+		bad("cache", "must be one of %s, got %q", strings.Join(cacheModes, ", "), r.Cache)
+	}
+	names := make([]string, 0, len(r.Prices))
+	for n := range r.Prices {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p := r.Prices[n]
+		for _, f := range []struct {
+			name string
+			v    float64
+		}{{"input_per_mtok", p.InputPerMTok}, {"output_per_mtok", p.OutputPerMTok}} {
+			if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+				bad(fmt.Sprintf("prices.%s.%s", n, f.name), "must be a price >= 0, got %v", f.v)
+			}
+		}
+	}
+	if r.Budget.MaxUSD < 0 || math.IsNaN(r.Budget.MaxUSD) {
+		bad("budget.max_usd", "must be >= 0 (0: no limit), got %v", r.Budget.MaxUSD)
+	}
+	if r.Budget.MaxCalls < 0 {
+		bad("budget.max_calls", "must be >= 0 (0: no limit), got %d", r.Budget.MaxCalls)
+	}
+	if r.Budget.MaxTokens < 0 {
+		bad("budget.max_tokens", "must be >= 0 (0: no limit), got %d", r.Budget.MaxTokens)
+	}
+	if r.Budget.MaxUSD > 0 {
+		// A model without a price would spend "nothing" and the budget
+		// would never stop it.
+		for _, m := range []struct {
+			path string
+			m    Model
+		}{{"primary", r.Primary}, {"optimizer.model", r.Optimizer.Model}} {
+			if _, ok := r.Prices[m.m.Name]; !ok && m.m.Provider != "sim" {
+				bad("budget.max_usd", "needs a price for %s model %q (add prices.%s)", m.path, m.m.Name, m.m.Name)
+			}
+		}
+	}
+}
