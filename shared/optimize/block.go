@@ -91,6 +91,11 @@ type Data struct {
 	// Candidate is the index of this candidate within the epoch (0-based),
 	// so K parallel proposals can differ.
 	Candidate int `json:"candidate"`
+	// Epoch is the epoch the proposal is for. An epoch whose other fields
+	// repeat an earlier one's (nothing was scored in between) is still a
+	// new request, never answered from the response cache with the earlier
+	// epoch's reply.
+	Epoch int `json:"epoch,omitempty"`
 }
 
 // EncodeData renders d as the delimited data block.

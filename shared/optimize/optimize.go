@@ -76,6 +76,10 @@ func Propose(ctx context.Context, gen generator, req Request) (Candidate, llm.Us
 			MaxOutputTokens: req.MaxOutputTokens,
 			ResponseSchema:  ProposalSchema(d.Strategy),
 			Purpose:         "optimizer",
+			// A re-ask may repeat the previous request word for word (the
+			// same error again): a distinct sample keeps the response
+			// cache from answering it with the reply just rejected.
+			Sample: try - 1,
 		})
 		if err != nil {
 			return Candidate{}, usage, fmt.Errorf("optimize.Propose: %w", err)

@@ -177,6 +177,16 @@ func TestProposeRetriesWithError(t *testing.T) {
 					t.Errorf("try %d: previous_error = %q, want it to contain %q", i+1, d.PreviousError, tt.wantErrIn[i-1])
 				}
 			}
+			// A re-ask must never be the same request as an earlier try:
+			// the response cache would answer it with the rejected reply.
+			keys := map[string]int{}
+			for i, req := range g.got {
+				k := llm.CacheKey("sim", req)
+				if j, ok := keys[k]; ok {
+					t.Errorf("try %d is the same request as try %d (cache key %.12s)", i+1, j+1, k)
+				}
+				keys[k] = i
+			}
 			if tt.wantFail {
 				var pe *ParseError
 				if !errors.As(err, &pe) || pe.Tries != tt.tries {

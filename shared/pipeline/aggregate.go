@@ -450,6 +450,7 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 		Metrics:      optimize.Metrics{Metric: metricName(cfg), Mean: trainSum.Mean, PassRate: trainSum.PassRate, N: trainSum.N},
 		Failures:     optimize.SelectFailures(scored, eval.Threshold(metric), cfg.Optimizer.MaxFailures),
 		History:      history,
+		Epoch:        n,
 	}
 	if strategy == optimize.StrategyFewShot {
 		// Demonstrations come from the training split only: the pool is

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/llm/sim"
@@ -236,10 +237,27 @@ func TestInjectionDoesNotSteerProposals(t *testing.T) {
 func TestOptimizerReplies(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	sidecar := readSample(t, "translation-fr.yaml")
+	neverValid := func(t *testing.T, r *store.Run, epochs []*store.Epoch, s *scripted) {
+		if len(epochs) != 2 || s.calls != 6 {
+			t.Errorf("%d epochs, %d optimizer calls; want 2 epochs (patience) of 3 tries", len(epochs), s.calls)
+		}
+		for _, ep := range epochs {
+			if ep.Decision != store.DecisionOptimizerFailed || !strings.Contains(ep.Note, "after 3 tries") {
+				t.Errorf("epoch %d: %s %q; want optimizer_failed after 3 tries", ep.N, ep.Decision, ep.Note)
+			}
+		}
+		if r.IncumbentID != r.InitialPromptID || r.Test == nil {
+			t.Errorf("incumbent %s test %v; want the initial prompt, tested", r.IncumbentID, r.Test)
+		}
+	}
 	tests := []struct {
 		name  string
 		reply func(n int) string
 		check func(t *testing.T, r *store.Run, epochs []*store.Epoch, s *scripted)
+		// cache turns the response cache on: every re-ask (the same error
+		// again) and the next epoch's request (nothing changed) must still
+		// reach the model, not be answered with the reply just rejected.
+		cache bool
 	}{
 		{"malformed twice then valid", func(n int) string {
 			switch n {
@@ -261,24 +279,16 @@ func TestOptimizerReplies(t *testing.T) {
 			if s.errs[0] != "" || !strings.Contains(s.errs[1], "not a JSON object") || !strings.Contains(s.errs[2], "not a JSON object") {
 				t.Errorf("previous_error of the first three requests = %q", s.errs[:3])
 			}
-		}},
-		{"never valid", func(int) string { return "{not json" }, func(t *testing.T, r *store.Run, epochs []*store.Epoch, s *scripted) {
-			if len(epochs) != 2 || s.calls != 6 {
-				t.Errorf("%d epochs, %d optimizer calls; want 2 epochs (patience) of 3 tries", len(epochs), s.calls)
-			}
-			for _, ep := range epochs {
-				if ep.Decision != store.DecisionOptimizerFailed || !strings.Contains(ep.Note, "after 3 tries") {
-					t.Errorf("epoch %d: %s %q; want optimizer_failed after 3 tries", ep.N, ep.Decision, ep.Note)
-				}
-			}
-			if r.IncumbentID != r.InitialPromptID || r.Test == nil {
-				t.Errorf("incumbent %s test %v; want the initial prompt, tested", r.IncumbentID, r.Test)
-			}
-		}},
+		}, false},
+		{"never valid", func(int) string { return "{not json" }, neverValid, false},
+		{"never valid, response cache on", func(int) string { return "{not json" }, neverValid, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := pipelinetest.New(t, csv)
+			if tt.cache {
+				e.P.Cache = &blob.Cache{Store: e.P.Blob, Bucket: pipelinetest.Artifacts}
+			}
 			sm := e.P.Models.(pipelinetest.SimModels)
 			s := &scripted{Generator: sm.M, reply: func(n int, _ *llm.Request) string { return tt.reply(n) }}
 			e.P.Models = scriptedModels{s}
