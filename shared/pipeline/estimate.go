@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/promptml/promptml/prompts"
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/dataset"
@@ -113,35 +112,35 @@ func EstimateRun(cfg config.Run, splits map[string]SplitStats) Estimate {
 	e.add(phase("baseline train", dataset.Train, 0, initial, 1))
 	e.add(phase("baseline val", dataset.Val, 0, initial, 1))
 
-	meta := cfg.Optimizer.MetaPrompt
-	if meta == "" {
-		if m, err := prompts.Optimizer(cfg.Optimizer.Strategy); err == nil {
-			meta = m
-		}
-	}
 	tr := splits[dataset.Train]
+	// The strategy's meta-prompt, fewshot pool and demonstrations
+	// (estimate_strategy.go); a scored candidate carries its demonstrations.
+	se := estimateStrategy(cfg, tr)
+	scored := candidate + se.demoTokens
 	perFailure := 0
 	if tr.Examples > 0 {
 		perFailure = (tr.InputTokens+2*tr.ExpectedTokens)/tr.Examples + answerOverhead + 30
 	}
-	optIn := llm.EstimateTokens(meta) + 2*candidate + min(cfg.Optimizer.MaxFailures, tr.Examples)*perFailure +
+	optIn := se.metaTokens + 2*candidate + se.demoTokens + se.poolTokens + min(cfg.Optimizer.MaxFailures, tr.Examples)*perFailure +
 		cfg.Optimizer.History*candidate + 100
 	optOut := candidate + optimizerOutput
 	if m := cfg.Optimizer.Model.MaxOutputTokens; m > 0 {
 		optOut = min(optOut, m)
 	}
+	// Every proposal may take optimizer.max_tries replies.
+	asks := cfg.Candidates * max(cfg.Optimizer.MaxTries, 1)
 	for ep := 1; ep <= cfg.Epochs; ep++ {
-		oe := PhaseEstimate{Name: fmt.Sprintf("epoch %d optimizer", ep), Epoch: ep, Calls: cfg.Candidates,
-			InputTokens: cfg.Candidates * optIn, OutputTokens: cfg.Candidates * optOut}
+		oe := PhaseEstimate{Name: fmt.Sprintf("epoch %d optimizer", ep), Epoch: ep, Calls: asks,
+			InputTokens: asks * optIn, OutputTokens: asks * optOut}
 		oe.CostUSD = opt.Cost(llm.Usage{InputTokens: oe.InputTokens, OutputTokens: oe.OutputTokens})
 		e.add(oe)
-		e.add(phase(fmt.Sprintf("epoch %d candidates val", ep), dataset.Val, ep, candidate, cfg.Candidates))
-		e.add(phase(fmt.Sprintf("epoch %d accepted train", ep), dataset.Train, ep, candidate, 1))
+		e.add(phase(fmt.Sprintf("epoch %d candidates val", ep), dataset.Val, ep, scored, cfg.Candidates))
+		e.add(phase(fmt.Sprintf("epoch %d accepted train", ep), dataset.Train, ep, scored, 1))
 	}
 	if splits[dataset.Test].Examples > 0 {
 		e.add(phase("test initial", dataset.Test, 0, initial, 1))
 		if cfg.Epochs > 0 {
-			e.add(phase("test best", dataset.Test, 0, candidate, 1))
+			e.add(phase("test best", dataset.Test, 0, scored, 1))
 		}
 	}
 	return e

@@ -39,9 +39,10 @@ func TestEstimateRun(t *testing.T) {
 	if d := cmp.Diff(wantNames, names); d != "" {
 		t.Errorf("phases (-want +got):\n%s", d)
 	}
-	// 10+5 baseline; per epoch 2 optimizer + 2×5 val + 10 train; 5+5 test.
-	if e.Calls != 69 || calls != e.Calls {
-		t.Errorf("calls %d (phases sum %d), want 69", e.Calls, calls)
+	// 10+5 baseline; per epoch 2 proposals × 3 max_tries optimizer calls
+	// + 2×5 val + 10 train; 5+5 test.
+	if e.Calls != 77 || calls != e.Calls {
+		t.Errorf("calls %d (phases sum %d), want 77", e.Calls, calls)
 	}
 	// Baseline train: inputs 50 + 10 × 3 prompt tokens; answers 20 + 10 × 20.
 	bt := e.Phases[0]
@@ -66,8 +67,8 @@ func TestEstimateRun(t *testing.T) {
 		cfg := base()
 		cfg.Metrics = []eval.Spec{{Name: "llm_judge"}}
 		j := pipeline.EstimateRun(cfg, splits)
-		if j.Calls != 69+(69-4) {
-			t.Errorf("calls %d, want %d", j.Calls, 69+65)
+		if j.Calls != 77+(77-12) {
+			t.Errorf("calls %d, want %d", j.Calls, 77+65)
 		}
 	})
 	t.Run("max_output_tokens caps the answers", func(t *testing.T) {
@@ -75,6 +76,44 @@ func TestEstimateRun(t *testing.T) {
 		cfg.Primary.MaxOutputTokens = 5
 		if got := pipeline.EstimateRun(cfg, splits).Phases[0].OutputTokens; got != 50 {
 			t.Errorf("baseline train output %d, want 10 × 5", got)
+		}
+	})
+	t.Run("max_tries bounds the optimizer calls", func(t *testing.T) {
+		cfg := base()
+		cfg.Optimizer.MaxTries = 1
+		if got := pipeline.EstimateRun(cfg, splits).Calls; got != 69 {
+			t.Errorf("calls %d, want 69 with one try per proposal", got)
+		}
+	})
+	t.Run("auto counts the longest meta-prompt", func(t *testing.T) {
+		opt := func(strategy string) int {
+			cfg := base()
+			cfg.Optimizer.Strategy = strategy
+			return pipeline.EstimateRun(cfg, splits).Phases[2].InputTokens
+		}
+		longest := 0
+		for _, s := range []string{"rewrite", "edit", "fewshot"} {
+			if s != "fewshot" { // fewshot also carries its pool
+				longest = max(longest, opt(s))
+			}
+		}
+		if a := opt("auto"); a <= longest {
+			t.Errorf("auto optimizer input %d tokens, want more than rewrite's and edit's (%d): the meta-prompt and the fewshot pool", a, longest)
+		}
+	})
+	t.Run("fewshot demonstrations in every scored call", func(t *testing.T) {
+		cfg := base()
+		cfg.Optimizer.Strategy = "fewshot"
+		cfg.Optimizer.FewShot.MaxDemos = 2
+		few := pipeline.EstimateRun(cfg, splits)
+		rw := pipeline.EstimateRun(base(), splits)
+		// Train: (50 + 20) / 10 = 7 tokens per example + 8 of labels; two
+		// demonstrations in each of the 2 × 5 val calls.
+		if d := few.Phases[3].InputTokens - rw.Phases[3].InputTokens; d != 2*15*10 {
+			t.Errorf("epoch 1 val input grows by %d tokens, want %d", d, 2*15*10)
+		}
+		if few.Phases[0].InputTokens != rw.Phases[0].InputTokens {
+			t.Error("the baseline has no demonstrations")
 		}
 	})
 	t.Run("no epochs, no test split", func(t *testing.T) {
