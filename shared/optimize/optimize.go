@@ -122,7 +122,21 @@ func Build(d Data, text string) (Candidate, error) {
 			return Candidate{}, &ParseError{Reason: err.Error(), Text: text}
 		}
 	default:
-		c.System, c.Output = p.SystemPrompt, p.OutputPrompt
+		// A prompt the reply leaves out is kept, not wiped: a model that
+		// ignores the response schema may send only the prompt it changed.
+		var present struct {
+			System *string `json:"system_prompt"`
+			Output *string `json:"output_prompt"`
+		}
+		if raw, ok := objectText(text); ok {
+			_ = json.Unmarshal(raw, &present) // ParseReply already decoded it
+		}
+		if present.System != nil {
+			c.System = p.SystemPrompt
+		}
+		if present.Output != nil {
+			c.Output = p.OutputPrompt
+		}
 	}
 	return c, nil
 }
@@ -189,20 +203,10 @@ func ParseProposal(text string) (Proposal, error) { return ParseReply(StrategyRe
 // code fences, text around the object and trailing commas are accepted. It
 // checks that the fields the strategy needs are there.
 func ParseReply(strategy, text string) (Proposal, error) {
-	s := strings.TrimSpace(text)
-	if m := fence.FindStringSubmatch(s); m != nil {
-		s = m[1]
-	}
-	if i, j := strings.Index(s, "{"), strings.LastIndex(s, "}"); i >= 0 && j > i {
-		s = s[i : j+1]
-	}
 	var p Proposal
-	err := json.Unmarshal([]byte(s), &p)
-	if err != nil {
-		p = Proposal{}
-		if err2 := json.Unmarshal([]byte(trailingComma.ReplaceAllString(s, "$1")), &p); err2 != nil {
-			return Proposal{}, &ParseError{Reason: "not a JSON object: " + err.Error(), Text: text}
-		}
+	raw, _ := objectText(text)
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return Proposal{}, &ParseError{Reason: "not a JSON object: " + err.Error(), Text: text}
 	}
 	switch strategy {
 	case StrategyEdit:
@@ -219,4 +223,25 @@ func ParseReply(strategy, text string) (Proposal, error) {
 		}
 	}
 	return p, nil
+}
+
+// objectText finds the JSON object in a reply, tolerantly: inside a code
+// fence, surrounded by text, or with trailing commas. ok is false when the
+// text is not valid JSON even so; the text returned then is the candidate
+// object as found, for the caller's error message.
+func objectText(text string) (raw []byte, ok bool) {
+	s := strings.TrimSpace(text)
+	if m := fence.FindStringSubmatch(s); m != nil {
+		s = m[1]
+	}
+	if i, j := strings.Index(s, "{"), strings.LastIndex(s, "}"); i >= 0 && j > i {
+		s = s[i : j+1]
+	}
+	if json.Valid([]byte(s)) {
+		return []byte(s), true
+	}
+	if t := trailingComma.ReplaceAllString(s, "$1"); json.Valid([]byte(t)) {
+		return []byte(t), true
+	}
+	return []byte(s), false
 }

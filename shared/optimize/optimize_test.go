@@ -242,3 +242,29 @@ func TestApplyEdits(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildRewriteKeepsOmittedPrompt: a rewrite reply that leaves one
+// prompt out (a model ignoring the response schema) keeps the current one;
+// only a prompt sent empty on purpose is emptied.
+func TestBuildRewriteKeepsOmittedPrompt(t *testing.T) {
+	d := Data{Strategy: StrategyRewrite, SystemPrompt: "You translate {{lang}}.", OutputPrompt: "Answer the request."}
+	tests := []struct {
+		name, reply, wantSys, wantOut string
+	}{
+		{"both", `{"system_prompt":"S2","output_prompt":"O2","reasoning":"r"}`, "S2", "O2"},
+		{"output only", `{"output_prompt":"Answer with the translation only.","reasoning":"r"}`, d.SystemPrompt, "Answer with the translation only."},
+		{"system only, fenced, trailing comma", "```json\n{\"system_prompt\":\"S2\",\"reasoning\":\"r\",}\n```", "S2", d.OutputPrompt},
+		{"system emptied on purpose", `{"system_prompt":"","output_prompt":"O2","reasoning":"r"}`, "", "O2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Build(d, tt.reply)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.System != tt.wantSys || c.Output != tt.wantOut {
+				t.Errorf("got %q / %q, want %q / %q", c.System, c.Output, tt.wantSys, tt.wantOut)
+			}
+		})
+	}
+}
