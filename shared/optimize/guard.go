@@ -93,14 +93,17 @@ func (g *Guard) Check(curSystem, curOutput string, c Candidate) string {
 	if LooksLikeInjection(text) && !LooksLikeInjection(curSystem+"\n"+curOutput) {
 		return "the prompts gained a prompt-injection phrasing (e.g. \"ignore previous instructions\")"
 	}
-	if r := g.leak(text, true); r != "" {
+	// A held-out answer the incumbent already holds (written into the
+	// initial prompt by its author) is not the candidate's doing: blocking
+	// every candidate for it would stall the run and remove nothing.
+	if r := g.leak(text, curSystem+"\n"+curOutput, true); r != "" {
 		return r
 	}
 	for i, d := range c.Examples {
 		// Demonstrations are training rows by construction; only a
 		// held-out answer copied whole into one is leakage (a duplicate
 		// row across splits), not n-gram overlap between similar rows.
-		if r := g.leak(d.Input+"\n"+d.Output, false); r != "" {
+		if r := g.leak(d.Input+"\n"+d.Output, "", false); r != "" {
 			return fmt.Sprintf("demonstration %d: %s", i+1, r)
 		}
 	}
@@ -118,35 +121,62 @@ func containsPlaceholder(text, name string) bool {
 
 // leak finds a held-out ground truth in text: contained whole (as a word
 // sequence), or, with overlap, sharing more than MaxOverlap of its n-grams.
-func (g *Guard) leak(text string, overlap bool) string {
+// A ground truth that cur leaks the same way is skipped.
+func (g *Guard) leak(text, cur string, overlap bool) string {
 	if len(g.truths) == 0 {
 		return ""
 	}
-	w := words(text)
-	joined := " " + strings.Join(w, " ") + " "
-	var grams map[string]bool
+	n := max(g.cfg.NGram, 1)
+	in, before := newBag(text, n), newBag(cur, n)
 	for _, t := range g.truths {
-		if strings.Contains(joined, " "+strings.Join(t.words, " ")+" ") {
+		if in.contains(t) && !before.contains(t) {
 			return fmt.Sprintf("leakage: contains the held-out answer %q", clip(t.text, 80))
 		}
 		if !overlap || len(t.ngrams) == 0 {
 			continue
 		}
-		if grams == nil {
-			grams = ngrams(w, max(g.cfg.NGram, 1))
-		}
-		hit := 0
-		for ng := range t.ngrams {
-			if grams[ng] {
-				hit++
-			}
-		}
-		if share := float64(hit) / float64(len(t.ngrams)); share > g.cfg.MaxOverlap {
+		if share := in.share(t); share > g.cfg.MaxOverlap && before.share(t) <= g.cfg.MaxOverlap {
 			return fmt.Sprintf("leakage: shares %.0f%% of the %d-word sequences of the held-out answer %q (limit %.0f%%)",
 				100*share, g.cfg.NGram, clip(t.text, 80), 100*g.cfg.MaxOverlap)
 		}
 	}
 	return ""
+}
+
+// bag is a text's words, for the leakage check; its n-grams are built on
+// first use.
+type bag struct {
+	joined string
+	words  []string
+	n      int
+	grams  map[string]bool
+}
+
+func newBag(text string, n int) *bag {
+	w := words(text)
+	return &bag{joined: " " + strings.Join(w, " ") + " ", words: w, n: n}
+}
+
+// contains reports whether t's words occur in the text in a row.
+func (b *bag) contains(t truth) bool {
+	return len(b.words) > 0 && strings.Contains(b.joined, " "+strings.Join(t.words, " ")+" ")
+}
+
+// share is the share of t's n-grams found in the text.
+func (b *bag) share(t truth) float64 {
+	if len(t.ngrams) == 0 || len(b.words) == 0 {
+		return 0
+	}
+	if b.grams == nil {
+		b.grams = ngrams(b.words, b.n)
+	}
+	hit := 0
+	for ng := range t.ngrams {
+		if b.grams[ng] {
+			hit++
+		}
+	}
+	return float64(hit) / float64(len(t.ngrams))
 }
 
 // words lowercases s and splits it into words of letters, digits and

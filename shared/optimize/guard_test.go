@@ -40,3 +40,31 @@ func TestGuard(t *testing.T) {
 		t.Errorf("leakage disabled but blocked: %s", r)
 	}
 }
+
+// TestGuardLeakageGainedOnly: a held-out answer already in the incumbent
+// (its author wrote it into the initial prompt) does not block every
+// candidate that keeps it; a candidate that adds another one is blocked.
+func TestGuardLeakageGainedOnly(t *testing.T) {
+	cfg := GuardConfig{MinChars: 1, MaxChars: 1000, Leakage: true, MinWords: 3, NGram: 3, MaxOverlap: 0.5}
+	heldOut := []string{"Je voudrais un billet pour Lyon, s'il vous plaît.", "Nous cherchons un hôtel près de la plage."}
+	g := NewGuard(cfg, heldOut)
+	const sys = "You translate into French."
+	const out = `Answer the request. Example: "Je voudrais un billet pour Lyon, s'il vous plaît."`
+	tests := []struct {
+		name string
+		c    Candidate
+		want string
+	}{
+		{"keeps the incumbent's answer", Candidate{System: sys, Output: out + " Never add quotes."}, ""},
+		{"adds another answer", Candidate{System: sys, Output: out + " Nous cherchons un hôtel près de la plage."}, "contains the held-out answer \"Nous"},
+		{"adds most of another answer", Candidate{System: sys, Output: out + " Say: nous cherchons un hôtel près de la mer."}, "shares"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := g.Check(sys, out, tt.c)
+			if tt.want == "" && got != "" || tt.want != "" && !strings.Contains(got, tt.want) {
+				t.Errorf("Check = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
