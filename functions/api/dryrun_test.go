@@ -38,9 +38,9 @@ func TestDryRun(t *testing.T) {
 		if err := json.Unmarshal(raw["estimate"], &est); err != nil {
 			t.Fatal(err)
 		}
-		// 80 rows at 0.6/0.2/0.2: 48 + 16 baseline; per epoch 1 optimizer
-		// call, 16 val, 48 train; 16 + 16 test.
-		if want := 64 + 2*(1+16+48) + 32; est.Calls != want {
+		// 80 rows at 0.6/0.2/0.2: 48 + 16 baseline; per epoch 1 proposal
+		// × 3 max_tries optimizer calls, 16 val, 48 train; 16 + 16 test.
+		if want := 64 + 2*(3+16+48) + 32; est.Calls != want {
 			t.Errorf("calls %d, want %d", est.Calls, want)
 		}
 		if est.InputTokens <= 0 || est.OutputTokens <= 0 || est.CostUSD <= 0 || len(est.Phases) != 10 {

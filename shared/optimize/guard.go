@@ -71,8 +71,10 @@ func Placeholders(s string) []string {
 	return out
 }
 
-// Check returns why candidate c may not be scored, or "" if it may. cur is
-// the incumbent the candidate was proposed from.
+// Check returns why candidate c may not be scored, or "" if it may.
+// curSystem and curOutput are the incumbent the candidate was proposed
+// from: its placeholders must survive, and only injection phrasings and
+// held-out answers the candidate adds to it count.
 func (g *Guard) Check(curSystem, curOutput string, c Candidate) string {
 	text := c.System + "\n" + c.Output
 	for _, name := range Placeholders(curSystem + "\n" + curOutput) {
