@@ -76,6 +76,10 @@ func Propose(ctx context.Context, gen generator, req Request) (Candidate, llm.Us
 			MaxOutputTokens: req.MaxOutputTokens,
 			ResponseSchema:  ProposalSchema(d.Strategy),
 			Purpose:         "optimizer",
+			// Two tries with the same previous error are the same request:
+			// the sample index keeps the response cache from replaying the
+			// rejected reply.
+			Sample: try - 1,
 		})
 		if err != nil {
 			return Candidate{}, usage, fmt.Errorf("optimize.Propose: %w", err)
