@@ -112,7 +112,7 @@ func TestRetryDelay(t *testing.T) {
 		{"doubles", 3, plain, 800 * time.Millisecond},
 		{"capped at max", 10, plain, 2 * time.Second},
 		{"retry-after raises the wait", 0, &Error{Kind: Transient, Code: 429, RetryAfter: time.Second}, time.Second},
-		{"retry-after capped at max", 0, &Error{Kind: Transient, Code: 429, RetryAfter: time.Hour}, 2 * time.Second},
+		{"retry-after beyond max is not shortened", 0, &Error{Kind: Transient, Code: 429, RetryAfter: 45 * time.Second}, 45 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := r.Delay(tc.attempt, tc.err); got != tc.want {
@@ -196,6 +196,28 @@ func TestRetryStopsBeforeDeadline(t *testing.T) {
 	}
 	if f.calls != 1 || time.Since(start) > 2*time.Second {
 		t.Errorf("%d calls in %v: a Retry-After past the deadline must return at once", f.calls, time.Since(start))
+	}
+}
+
+// TestRetryAfterBeyondMax: a Retry-After longer than Max is waited in full
+// when the deadline allows it, and without a deadline the error comes back
+// at once instead of an early retry (which would only meet another 429).
+func TestRetryAfterBeyondMax(t *testing.T) {
+	r := Retry{Attempts: 3, Base: time.Millisecond, Max: 10 * time.Millisecond}
+	f := &flaky{n: 1, err: &Error{Kind: Transient, Code: 429, RetryAfter: 150 * time.Millisecond, Err: errors.New("quota")}}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := (&Client{Next: f, Retry: r}).Generate(ctx, &Request{Prompt: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); f.calls != 2 || waited < 150*time.Millisecond {
+		t.Errorf("%d calls after %v; want the retry after the full 150ms Retry-After", f.calls, waited)
+	}
+
+	f = &flaky{n: 1, err: &Error{Kind: Transient, Code: 429, RetryAfter: time.Hour, Err: errors.New("quota")}}
+	if _, err := (&Client{Next: f, Retry: r}).Generate(t.Context(), &Request{Prompt: "q"}); !IsTransient(err) || f.calls != 1 {
+		t.Errorf("no deadline, Retry-After 1h: err %v after %d calls; want the 429 at once", err, f.calls)
 	}
 }
 
