@@ -301,6 +301,9 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 			return Result{}, err
 		}
 		res.Error = "score: " + err.Error()
+		if errors.As(err, &le) {
+			res.Reason = le.Reason // e.g. the judge's reply was blocked
+		}
 		return res, nil
 	}
 	v := s.Value
