@@ -221,6 +221,23 @@ func TestRetryAfterBeyondMax(t *testing.T) {
 	}
 }
 
+// TestCacheEndpointKeyed: two OpenAI-compatible servers answering to the
+// same model name do not share cached replies; the same server does.
+func TestCacheEndpointKeyed(t *testing.T) {
+	cache := &memCache{}
+	a, b := &flaky{}, &flaky{}
+	ca := &Client{Next: a, Key: "openai/local", Endpoint: "http://127.0.0.1:11434/v1", Cache: cache, CacheMode: CacheReadWrite}
+	cb := &Client{Next: b, Key: "openai/local", Endpoint: "http://127.0.0.1:8081/v1", Cache: cache, CacheMode: CacheReadWrite}
+	for _, c := range []*Client{ca, cb, ca} {
+		if _, err := c.Generate(t.Context(), &Request{Prompt: "q"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.calls != 1 || b.calls != 1 {
+		t.Errorf("server calls %d and %d, want 1 each (the second endpoint misses, the first hits)", a.calls, b.calls)
+	}
+}
+
 // memCache is an in-memory Cache.
 type memCache struct {
 	mu sync.Mutex
