@@ -449,6 +449,29 @@ func TestLimiterRates(t *testing.T) {
 	}
 }
 
+// TestLimiterSetKeepsSpentRate: two runs with different limits for one
+// model alternate on an instance (each batch sets its run's limits); that
+// must not refill the buckets, or every batch would start a fresh burst.
+func TestLimiterSetKeepsSpentRate(t *testing.T) {
+	var ls Limiters
+	lim := Limits{RequestsPerMinute: 600, TokensPerMinute: 6000}
+	l := ls.Get("sim/a", lim)
+	for i := range 60 {
+		rel, err := l.Acquire(t.Context(), 100)
+		if err != nil {
+			t.Fatalf("call %d within the burst: %v", i, err)
+		}
+		rel(nil, 100)
+	}
+	ls.Get("sim/a", Limits{RequestsPerMinute: 1200, TokensPerMinute: 12000}) // the other run's batch
+	ls.Get("sim/a", lim)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(ctx, 1); err == nil {
+		t.Error("a change of limits refilled the spent request and token buckets")
+	}
+}
+
 func TestLimiters(t *testing.T) {
 	var ls Limiters
 	a := ls.Get("sim/a", Limits{MaxConcurrency: 4})
