@@ -410,3 +410,46 @@ func TestPermanentJudgeErrorsAreRecorded(t *testing.T) {
 		t.Fatalf("%d of %d examples blocked: the sample does not exercise both cases", blocked, len(res))
 	}
 }
+
+// missingModels answers every primary call with a 404: the model name is
+// wrong.
+type missingModels struct{ next pipeline.Models }
+
+func (m missingModels) Model(ctx context.Context, c config.Model) (pipeline.Generator, error) {
+	g, err := m.next.Model(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return missingGen{g: g}, nil
+}
+
+type missingGen struct{ g pipeline.Generator }
+
+func (m missingGen) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	if req.Purpose == "primary" {
+		return nil, llm.StatusError(404, 0, errors.New("models/gemini-9 is not found"))
+	}
+	return m.g.Generate(ctx, req)
+}
+
+// TestModelNotFoundFailsRun: a permanent error that every call would meet
+// (a wrong model name, credentials, permissions) fails the run with its
+// reason, instead of being recorded on every example of a run that then
+// "succeeds" with nothing scored.
+func TestModelNotFoundFailsRun(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	e := pipelinetest.New(t, csv)
+	e.P.Models = missingModels{next: e.P.Models}
+	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Drain(t, false)
+	r, err := e.P.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusFailed || r.Error == nil || !strings.Contains(r.Error.Message, "not_found") {
+		t.Fatalf("run %s (error %+v), want failed naming not_found", r.Status, r.Error)
+	}
+}
