@@ -135,8 +135,6 @@ func TestCLIErrors(t *testing.T) {
 			[]string{"--config", "samples/*.yaml"}},
 		{"bad set", []string{"run", "../../samples/sentiment.csv", "--set", "epochs"}, exitUsage, []string{"PATH=VALUE", "--set epochs=3"}},
 		{"bad api url", []string{"runs", "--api", "localhost:8080"}, exitUsage, []string{"not an http(s) URL"}},
-		{"dry run of a local file", []string{"run", "../../samples/sentiment.csv", "--dry-run", "--api", srv.URL}, exitUsage,
-			[]string{"gs://BUCKET/sentiment.csv"}},
 		{"missing argument", []string{"diff", "abcdefghijklmnopqrstuvwxyz", "p000000000000"}, exitUsage, []string{"accepts 3 arg(s)", "Usage: promptml diff RUN A B"}},
 		{"unknown flag", []string{"runs", "--bogus"}, exitUsage, []string{"unknown flag: --bogus", "--help"}},
 	}
@@ -188,6 +186,22 @@ func TestRunDryRun(t *testing.T) {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}
+	}
+}
+
+// TestRunDryRunLocalFile: --dry-run of a local CSV sends the form with
+// ?dry_run=true and prints the estimate.
+func TestRunDryRunLocalFile(t *testing.T) {
+	srv, _, last := fakeAPI(t)
+	out, code, err := runCLI(t, "run", "../../samples/sentiment.csv", "--dry-run", "--epochs", "2", "--api", srv.URL)
+	if err != nil || code != 0 {
+		t.Fatalf("dry run: %v (exit %d)\n%s", err, code, out)
+	}
+	if last.URL.RawQuery != "dry_run=true" || !strings.HasPrefix(last.Header.Get("Content-Type"), "multipart/form-data") {
+		t.Errorf("request %s?%s (%s), want a form to POST /runs?dry_run=true", last.URL.Path, last.URL.RawQuery, last.Header.Get("Content-Type"))
+	}
+	if !strings.Contains(out, "nothing was started") || !strings.Contains(out, "LLM calls      1234") {
+		t.Errorf("output lacks the estimate:\n%s", out)
 	}
 }
 

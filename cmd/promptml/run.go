@@ -44,8 +44,8 @@ docs/config.md) with --set PATH=VALUE and --epochs on top; values of --set
 are YAML (numbers, booleans, lists).
 
 Prints the run id; --watch then follows the run like ` + "`promptml watch`" + `.
---dry-run asks the API for an estimate (calls, tokens, cost) of a gs://
-dataset without starting anything.
+--dry-run asks the API for an estimate (calls, tokens, cost) of the dataset
+without starting anything (a local CSV is sent but not stored).
 
 Exit codes: 0 started (or, with --watch, succeeded); 1 failure; 2 bad usage,
 file or config; 3 the run failed, was cancelled or ran out of budget;
@@ -66,7 +66,7 @@ file or config; 3 the run failed, was cancelled or ran out of budget;
 	f.StringArrayVar(&o.set, "set", nil, "override one config value, PATH=VALUE with a dotted PATH, e.g. --set epochs=3 (repeatable)")
 	f.IntVar(&o.epochs, "epochs", 0, "number of epochs (same as --set epochs=N)")
 	f.BoolVarP(&o.watch, "watch", "w", false, "follow the run until it ends")
-	f.BoolVar(&o.dryRun, "dry-run", false, "estimate calls, tokens and cost without starting (gs:// datasets)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "estimate calls, tokens and cost without starting")
 	f.StringVar(&o.jsonOut, "json", "", "with --watch, also write the final summary as JSON to this file")
 	return cmd
 }
@@ -156,9 +156,6 @@ func runRun(ctx context.Context, out io.Writer, dataset string, o runOptions) er
 		body, _ = json.Marshal(req)
 		contentType = "application/json"
 	} else {
-		if o.dryRun {
-			return &exitError{exitUsage, fmt.Errorf("--dry-run estimates a dataset already in the datasets bucket: pass gs://BUCKET/%s (a local CSV is uploaded only to start a run)", filepath.Base(dataset))}
-		}
 		if body, contentType, err = uploadForm(dataset, cfg); err != nil {
 			return err
 		}

@@ -18,6 +18,12 @@ type DryRunResponse struct {
 // called. A bad dataset or config is a 422 with its message.
 func (h *Handler) dryRun(w http.ResponseWriter, r *http.Request, req pipeline.StartRequest) {
 	est, err := h.p.DryRun(r.Context(), req)
+	h.writeEstimate(w, r, est, err)
+}
+
+// writeEstimate answers a dry run with its estimate, or its error: a bad
+// dataset or config is a 422.
+func (h *Handler) writeEstimate(w http.ResponseWriter, r *http.Request, est *pipeline.Estimate, err error) {
 	var pe *pipeline.PermanentError
 	switch {
 	case errors.As(err, &pe):

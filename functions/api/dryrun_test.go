@@ -70,3 +70,34 @@ func TestDryRun(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunUpload: a form upload with ?dry_run=true is estimated from its
+// CSV and config like the same file in the bucket, and nothing is stored.
+func TestDryRunUpload(t *testing.T) {
+	csv := readSample(t, "sentiment.csv")
+	e := newEnv(t, csv)
+	e.Upload(t, "sentiment.csv", csv)
+	cfg := "epochs: 2\nprimary: {provider: vertex, name: gemini-2.5-flash}\n"
+
+	ref := e.do(t, http.MethodPost, "/runs?dry_run=true", []byte(`{"dataset":"gs://datasets/sentiment.csv",
+		"config":{"epochs":2,"primary":{"provider":"vertex","name":"gemini-2.5-flash"}}}`))
+	body, ct := form(t, map[string]string{"csv": csv, "config": cfg})
+	r := e.post(t, "/runs?dry_run=true", body, ct)
+	if r.code != http.StatusOK || ref.code != http.StatusOK {
+		t.Fatalf("form dry run = %d %s (JSON one %d), want 200", r.code, r.body, ref.code)
+	}
+	if string(r.body) != string(ref.body) {
+		t.Errorf("form estimate %s\nwant the gs:// one %s", r.body, ref.body)
+	}
+	if runs, _ := e.P.Store.ListRuns(t.Context(), "", 10); len(runs) != 0 {
+		t.Errorf("a dry run created %d runs", len(runs))
+	}
+	if bs, _ := e.Q.Take(); len(bs) != 0 {
+		t.Errorf("a dry run published %d batches", len(bs))
+	}
+
+	body, ct = form(t, map[string]string{"csv": csv, "config": "epochs: -1\n"})
+	if r := e.post(t, "/runs?dry_run=true", body, ct); r.code != http.StatusUnprocessableEntity || !strings.Contains(string(r.body), "epochs") {
+		t.Errorf("bad config = %d %s, want 422 naming epochs", r.code, r.body)
+	}
+}

@@ -126,10 +126,6 @@ func tooLargeOr(err error, msg string) error {
 // the datasets bucket (with the config as its sidecar) and its run started.
 func (h *Handler) uploadRun(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if r.URL.Query().Has("dry_run") {
-		writeError(w, http.StatusBadRequest, "a dry run needs a gs:// dataset: send JSON {\"dataset\":\"gs://…\"} to POST /runs?dry_run=true")
-		return
-	}
 	req, err := ReadUpload(r)
 	if err != nil {
 		var ue *UploadError
@@ -138,6 +134,12 @@ func (h *Handler) uploadRun(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fail(ctx, w, err)
+		return
+	}
+	if r.URL.Query().Get("dry_run") == "true" {
+		// The estimate of the form's CSV and config; nothing is stored.
+		est, err := h.p.DryRunCSV(ctx, req)
+		h.writeEstimate(w, r, est, err)
 		return
 	}
 	run, err := h.p.StartFromCSV(ctx, req)

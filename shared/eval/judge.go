@@ -117,7 +117,12 @@ func (m *judge) Score(ctx context.Context, prediction, reference string) (Score,
 	scores := make([]float64, 0, m.repeats)
 	var reasoning string
 	for i := range m.repeats {
-		resp, err := m.gen.Generate(ctx, req)
+		// Each repeat is its own sample: with the response cache on, the
+		// same request would otherwise answer every repeat with the first
+		// verdict, and repeats would average nothing.
+		rq := *req
+		rq.Sample = i
+		resp, err := m.gen.Generate(ctx, &rq)
 		if err != nil {
 			return Score{}, fmt.Errorf("llm_judge: Generate (repeat %d of %d): %w", i+1, m.repeats, err)
 		}

@@ -182,3 +182,46 @@ func TestLLMJudgeUnicodeAndEmpty(t *testing.T) {
 		})
 	}
 }
+
+// mapCache is an in-memory llm.Cache.
+type mapCache map[string][]byte
+
+func (c mapCache) Get(_ context.Context, key string) ([]byte, bool, error) {
+	b, ok := c[key]
+	return b, ok, nil
+}
+
+func (c mapCache) Put(_ context.Context, key string, value []byte) error {
+	c[key] = value
+	return nil
+}
+
+// TestLLMJudgeRepeatsNotCached: behind the response cache, every repeat of
+// the judge is a paid call of its own (a distinct sample), so repeats
+// really sample the judge instead of replaying the first verdict.
+func TestLLMJudgeRepeatsNotCached(t *testing.T) {
+	j := &scriptedJudge{replies: []string{verdictJSON(8), verdictJSON(2), verdictJSON(5)}}
+	meter := &llm.Meter{}
+	client := &llm.Client{Next: j, Key: "sim/judge", Cache: mapCache{}, CacheMode: llm.CacheReadWrite, Meter: meter}
+	m, err := Build([]Spec{{Name: "llm_judge", Options: map[string]any{"rubric": "r", "repeats": 3}}}, Deps{Judge: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := m.Score(t.Context(), "Paris", "Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := meter.Total(); got.Calls != 3 || got.CacheHits != 0 {
+		t.Errorf("calls %d, cache hits %d; want 3 paid calls, 0 hits", got.Calls, got.CacheHits)
+	}
+	if diff := s.Value - 0.5; diff > 1e-12 || diff < -1e-12 {
+		t.Errorf("Value = %v, want 0.5 (mean of 8, 2, 5 over 10)", s.Value)
+	}
+	// The same score asked again is answered from the cache, repeat by repeat.
+	if _, err := m.Score(t.Context(), "Paris", "Paris"); err != nil {
+		t.Fatal(err)
+	}
+	if got := meter.Total(); got.Calls != 3 || got.CacheHits != 3 {
+		t.Errorf("second score: calls %d, cache hits %d; want 3 and 3", got.Calls, got.CacheHits)
+	}
+}

@@ -25,6 +25,10 @@ type Client struct {
 	// Key names the model in the meter and in the cache key:
 	// "provider/model".
 	Key string
+	// Endpoint is where the provider is reached when Key does not imply it
+	// (an openai base URL): part of the cache key, so two servers that
+	// answer to the same model name never share replies.
+	Endpoint string
 	// Limiter paces the model's calls on this instance (nil: no pacing).
 	Limiter *Limiter
 	// Retry is the transient-error policy.
@@ -50,7 +54,11 @@ func (c *Client) Generate(ctx context.Context, req *Request) (*Response, error) 
 	}
 	var key string
 	if c.Cache != nil && (c.CacheMode == CacheRead || c.CacheMode == CacheReadWrite) {
-		key = CacheKey(c.Key, req)
+		provider := c.Key
+		if c.Endpoint != "" {
+			provider += " " + c.Endpoint
+		}
+		key = CacheKey(provider, req)
 		if resp, ok := c.lookup(ctx, key); ok {
 			c.Meter.add(c.Key, Tally{CacheHits: 1})
 			return resp, nil

@@ -112,7 +112,7 @@ func TestRetryDelay(t *testing.T) {
 		{"doubles", 3, plain, 800 * time.Millisecond},
 		{"capped at max", 10, plain, 2 * time.Second},
 		{"retry-after raises the wait", 0, &Error{Kind: Transient, Code: 429, RetryAfter: time.Second}, time.Second},
-		{"retry-after capped at max", 0, &Error{Kind: Transient, Code: 429, RetryAfter: time.Hour}, 2 * time.Second},
+		{"retry-after beyond max is not shortened", 0, &Error{Kind: Transient, Code: 429, RetryAfter: 45 * time.Second}, 45 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := r.Delay(tc.attempt, tc.err); got != tc.want {
@@ -196,6 +196,45 @@ func TestRetryStopsBeforeDeadline(t *testing.T) {
 	}
 	if f.calls != 1 || time.Since(start) > 2*time.Second {
 		t.Errorf("%d calls in %v: a Retry-After past the deadline must return at once", f.calls, time.Since(start))
+	}
+}
+
+// TestRetryAfterBeyondMax: a Retry-After longer than Max is waited in full
+// when the deadline allows it, and without a deadline the error comes back
+// at once instead of an early retry (which would only meet another 429).
+func TestRetryAfterBeyondMax(t *testing.T) {
+	r := Retry{Attempts: 3, Base: time.Millisecond, Max: 10 * time.Millisecond}
+	f := &flaky{n: 1, err: &Error{Kind: Transient, Code: 429, RetryAfter: 150 * time.Millisecond, Err: errors.New("quota")}}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := (&Client{Next: f, Retry: r}).Generate(ctx, &Request{Prompt: "q"}); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); f.calls != 2 || waited < 150*time.Millisecond {
+		t.Errorf("%d calls after %v; want the retry after the full 150ms Retry-After", f.calls, waited)
+	}
+
+	f = &flaky{n: 1, err: &Error{Kind: Transient, Code: 429, RetryAfter: time.Hour, Err: errors.New("quota")}}
+	if _, err := (&Client{Next: f, Retry: r}).Generate(t.Context(), &Request{Prompt: "q"}); !IsTransient(err) || f.calls != 1 {
+		t.Errorf("no deadline, Retry-After 1h: err %v after %d calls; want the 429 at once", err, f.calls)
+	}
+}
+
+// TestCacheEndpointKeyed: two OpenAI-compatible servers answering to the
+// same model name do not share cached replies; the same server does.
+func TestCacheEndpointKeyed(t *testing.T) {
+	cache := &memCache{}
+	a, b := &flaky{}, &flaky{}
+	ca := &Client{Next: a, Key: "openai/local", Endpoint: "http://127.0.0.1:11434/v1", Cache: cache, CacheMode: CacheReadWrite}
+	cb := &Client{Next: b, Key: "openai/local", Endpoint: "http://127.0.0.1:8081/v1", Cache: cache, CacheMode: CacheReadWrite}
+	for _, c := range []*Client{ca, cb, ca} {
+		if _, err := c.Generate(t.Context(), &Request{Prompt: "q"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.calls != 1 || b.calls != 1 {
+		t.Errorf("server calls %d and %d, want 1 each (the second endpoint misses, the first hits)", a.calls, b.calls)
 	}
 }
 
@@ -407,6 +446,29 @@ func TestLimiterRates(t *testing.T) {
 	defer cancel2()
 	if _, err := lt.Acquire(ctx2, 5000); err == nil {
 		t.Error("the token budget of the minute was spent, yet the call did not wait")
+	}
+}
+
+// TestLimiterSetKeepsSpentRate: two runs with different limits for one
+// model alternate on an instance (each batch sets its run's limits); that
+// must not refill the buckets, or every batch would start a fresh burst.
+func TestLimiterSetKeepsSpentRate(t *testing.T) {
+	var ls Limiters
+	lim := Limits{RequestsPerMinute: 600, TokensPerMinute: 6000}
+	l := ls.Get("sim/a", lim)
+	for i := range 60 {
+		rel, err := l.Acquire(t.Context(), 100)
+		if err != nil {
+			t.Fatalf("call %d within the burst: %v", i, err)
+		}
+		rel(nil, 100)
+	}
+	ls.Get("sim/a", Limits{RequestsPerMinute: 1200, TokensPerMinute: 12000}) // the other run's batch
+	ls.Get("sim/a", lim)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(ctx, 1); err == nil {
+		t.Error("a change of limits refilled the spent request and token buckets")
 	}
 }
 

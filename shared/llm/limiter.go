@@ -24,7 +24,9 @@ type Limits struct {
 }
 
 // Limiter paces the calls of one model on one instance: a token bucket for
-// requests per minute, one for tokens per minute, and an adaptive bound on
+// requests per minute (burst: a tenth of a minute's worth, so calls spread
+// over the minute instead of all leaving at its start), one for tokens per
+// minute, and an adaptive bound on
 // calls in flight that halves at every 429 and grows by one call per
 // window of successes (additive increase, multiplicative decrease, as TCP
 // does). Every goroutine of the instance shares it. It is safe for
@@ -55,16 +57,6 @@ func (l *Limiter) maxConc() int {
 	return l.limits.MaxConcurrency
 }
 
-// perMinute returns a bucket refilling n per minute with a burst of a
-// tenth of a minute's worth (at least 1): calls spread over the minute
-// instead of all leaving at its start.
-func perMinute(n int) *rate.Limiter {
-	if n <= 0 {
-		return nil
-	}
-	return rate.NewLimiter(rate.Limit(float64(n)/60), max(1, n/10))
-}
-
 // Set changes the limits (a run configured other values); the adaptive
 // bound is clamped to the new maximum.
 func (l *Limiter) Set(lim Limits) {
@@ -82,13 +74,28 @@ func (l *Limiter) Set(lim Limits) {
 
 func (l *Limiter) setLocked(lim Limits) {
 	l.limits = lim
-	l.rpm = perMinute(lim.RequestsPerMinute)
-	l.tpm = nil
-	if n := lim.TokensPerMinute; n > 0 {
-		// A call's tokens are reserved at once: the burst must hold the
-		// largest call, so it is a full minute's worth.
-		l.tpm = rate.NewLimiter(rate.Limit(float64(n)/60), n)
+	// A bucket that exists is retuned, not replaced: a new bucket starts
+	// full, and runs with different limits alternating on one instance
+	// would each start a fresh burst.
+	l.rpm = retune(l.rpm, lim.RequestsPerMinute, max(1, lim.RequestsPerMinute/10))
+	// A call's tokens are reserved at once: the burst must hold the
+	// largest call, so it is a full minute's worth.
+	l.tpm = retune(l.tpm, lim.TokensPerMinute, lim.TokensPerMinute)
+}
+
+// retune returns b set to n per minute with burst, a new bucket when b is
+// nil, or nil when n is 0 (no limit).
+func retune(b *rate.Limiter, n, burst int) *rate.Limiter {
+	if n <= 0 {
+		return nil
 	}
+	if b == nil {
+		return rate.NewLimiter(rate.Limit(float64(n)/60), burst)
+	}
+	now := time.Now()
+	b.SetLimitAt(now, rate.Limit(float64(n)/60))
+	b.SetBurstAt(now, burst)
+	return b
 }
 
 // Concurrency is the current adaptive bound on calls in flight.

@@ -8,7 +8,8 @@ import (
 )
 
 // Retry is the policy for transient errors: exponential backoff with full
-// jitter, at least the provider's Retry-After, and never past the context's
+// jitter, at least the provider's Retry-After (never shortened: retrying
+// earlier than asked only earns another 429), and never past the context's
 // deadline (the function's remaining time): a wait that would end after it
 // returns the error at once, so the batch fails while there is still time to
 // say so and Pub/Sub redelivers it later.
@@ -19,7 +20,9 @@ type Retry struct {
 	// Base is the backoff cap of the first retry (default 500ms); the cap
 	// doubles at every retry.
 	Base time.Duration
-	// Max caps any single wait, Retry-After included (default 30s).
+	// Max caps the backoff (default 30s). A Retry-After longer than Max is
+	// honoured only within the context's deadline; without a deadline the
+	// error is returned at once rather than waiting that long in-process.
 	Max time.Duration
 	// rand draws a duration in [0, n]; nil uses math/rand/v2.
 	rand func(n int64) int64
@@ -34,7 +37,7 @@ func (r Retry) attempts() int {
 
 // Delay is the wait before retry number attempt (0 for the first retry)
 // after err: a uniform draw in [0, min(Max, Base·2^attempt)] (full jitter),
-// raised to the error's RetryAfter when that is longer, capped at Max.
+// raised to the error's RetryAfter when that is longer.
 func (r Retry) Delay(attempt int, err error) time.Duration {
 	base, maxD := r.Base, r.Max
 	if base <= 0 {
@@ -56,7 +59,14 @@ func (r Retry) Delay(attempt int, err error) time.Duration {
 	if errors.As(err, &e) && e.RetryAfter > d {
 		d = e.RetryAfter
 	}
-	return min(d, maxD)
+	return d
+}
+
+func (r Retry) max() time.Duration {
+	if r.Max <= 0 {
+		return 30 * time.Second
+	}
+	return r.Max
 }
 
 // Do calls fn until it succeeds, fails permanently, the attempts run out,
@@ -77,7 +87,8 @@ func (r Retry) Do(ctx context.Context, fn func(ctx context.Context) error, onTra
 			return err
 		}
 		d := r.Delay(attempt, err)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		dl, ok := ctx.Deadline()
+		if ok && time.Until(dl) < d || !ok && d > r.max() {
 			return err
 		}
 		t := time.NewTimer(d)

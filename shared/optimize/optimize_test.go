@@ -268,3 +268,35 @@ func TestBuildRewriteKeepsOmittedPrompt(t *testing.T) {
 		})
 	}
 }
+
+// mapCache is an in-memory llm.Cache.
+type mapCache map[string][]byte
+
+func (c mapCache) Get(_ context.Context, key string) ([]byte, bool, error) {
+	b, ok := c[key]
+	return b, ok, nil
+}
+
+func (c mapCache) Put(_ context.Context, key string, value []byte) error {
+	c[key] = value
+	return nil
+}
+
+// TestProposeRetriesNotCached: behind the response cache, a re-ask whose
+// request repeats the previous one (the same previous_error twice) is a new
+// call, not the cached rejected reply.
+func TestProposeRetriesNotCached(t *testing.T) {
+	g := &scriptGen{replies: []string{"I refuse", "I refuse", `{"system_prompt":"S2","output_prompt":"O2","reasoning":"why"}`}}
+	meter := &llm.Meter{}
+	client := &llm.Client{Next: g, Key: "sim/opt", Cache: mapCache{}, CacheMode: llm.CacheReadWrite, Meter: meter}
+	c, _, err := Propose(t.Context(), client, Request{MaxTries: 3, Data: Data{Strategy: "rewrite", SystemPrompt: "S"}})
+	if err != nil {
+		t.Fatalf("Propose: %v (paid calls %d)", err, len(g.got))
+	}
+	if c.System != "S2" || c.Tries != 3 {
+		t.Errorf("candidate %+v, want S2 on try 3", c)
+	}
+	if got := meter.Total(); got.Calls != 3 || got.CacheHits != 0 {
+		t.Errorf("calls %d, cache hits %d; want 3 paid, 0 hits", got.Calls, got.CacheHits)
+	}
+}

@@ -278,6 +278,9 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 			// fails and Pub/Sub redelivers it.
 			return Result{}, err
 		}
+		if failsEveryCall(le) {
+			return Result{}, &PermanentError{Err: fmt.Errorf("primary model %s: %w", cfg.Primary.Key(), err)}
+		}
 		// Permanent (bad request, safety block, content filter): an error
 		// on the example, never a wrong answer.
 		res.Error = "llm: " + err.Error()
@@ -300,7 +303,13 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 		if errors.As(err, &le) && le.Kind == llm.Transient {
 			return Result{}, err
 		}
+		if le != nil && failsEveryCall(le) {
+			return Result{}, &PermanentError{Err: fmt.Errorf("scoring: %w", err)}
+		}
 		res.Error = "score: " + err.Error()
+		if errors.As(err, &le) {
+			res.Reason = le.Reason // e.g. the judge's reply was blocked
+		}
 		return res, nil
 	}
 	v := s.Value
@@ -308,6 +317,18 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 	res.Explanation = s.Explanation
 	res.Passed = v >= eval.Threshold(metric)
 	return res, nil
+}
+
+// failsEveryCall reports a permanent error no example can avoid: the model
+// does not exist, or the credentials or permissions are wrong. It fails the
+// run with its reason rather than being recorded on every example of a run
+// that would then "succeed" with nothing scored.
+func failsEveryCall(le *llm.Error) bool {
+	switch le.Reason {
+	case llm.ReasonUnauthenticated, llm.ReasonPermissionDenied, llm.ReasonNotFound:
+		return true
+	}
+	return false
 }
 
 // PhaseResults returns the per-example results of a phase's done batches

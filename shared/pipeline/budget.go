@@ -23,8 +23,10 @@ import (
 // Projections use what the run has observed: the average spend per scored
 // example (primary + judge, cache hits included) and per optimizer call.
 // When a check fails the run ends budget_exhausted with its best prompt
-// exported. A batch that passed its check runs whole, so a run overshoots
-// only by the batches in flight when a projection was too low.
+// exported. A batch that passed its check runs whole, and a check counts
+// done batches only: a run overshoots by at most the batches in flight at
+// once when a projection was too low (one per RunBatch instance and
+// request slot, docs/llm.md#budgets).
 
 // spend is an amount in the three budgeted units.
 type spend struct {
@@ -65,15 +67,23 @@ type observed struct {
 	examples   int
 }
 
-// observe reads the run's spend: r.Usage (done phases and the optimizer)
-// plus the done batches of phases still running, and the average per
-// scored example over both.
+// observe reads the run's spend: the run's usage (done phases and the
+// optimizer) plus the done batches of phases still running, and the average
+// per scored example over both. The run is read again after its phases: a
+// phase that finished after the caller read r has its usage on the run
+// document only, and it must not fall between the two (a phase finishing
+// between the two reads here is counted twice, the safe side).
 func (p *Pipeline) observe(ctx context.Context, r *store.Run) (observed, error) {
-	o := observed{spent: spendOf(r.Usage)}
+	var o observed
 	phases, err := p.Store.ListPhases(ctx, r.ID)
 	if err != nil {
 		return o, fmt.Errorf("pipeline.observe: %w", err)
 	}
+	cur, err := p.Store.GetRun(ctx, r.ID)
+	if err != nil {
+		return o, fmt.Errorf("pipeline.observe: %w", err)
+	}
+	o.spent = spendOf(cur.Usage)
 	var total spend
 	for _, ph := range phases {
 		if ph.State == store.PhaseDone {

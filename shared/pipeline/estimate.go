@@ -183,13 +183,40 @@ func (p *Pipeline) DryRun(ctx context.Context, req StartRequest) (*Estimate, err
 	if len(req.Config) > 0 {
 		layers = append(layers, config.Layer{Source: "request", Data: req.Config})
 	}
+	obj := blob.Object{Store: p.Blob, Bucket: bucket, Name: object, Generation: attrs.Generation}
+	return estimateFrom(ctx, layers, obj, obj.URI())
+}
+
+// DryRunCSV is DryRun for a CSV sent to the API (a form upload): the
+// config is layered where StartFromCSV would store it, as the sidecar.
+// Nothing is written and no model is called.
+func (p *Pipeline) DryRunCSV(ctx context.Context, req UploadRequest) (*Estimate, error) {
+	layers := []config.Layer{}
+	if len(p.Defaults) > 0 {
+		layers = append(layers, config.Layer{Source: "deployment defaults", Data: p.Defaults})
+	}
+	if len(req.Config) > 0 {
+		layers = append(layers, config.Layer{Source: "config", Data: req.Config})
+	}
+	return estimateFrom(ctx, layers, bytesSource(req.CSV), req.Name)
+}
+
+// bytesSource is a dataset.Source over a CSV in memory.
+type bytesSource []byte
+
+func (b bytesSource) Open(context.Context) (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+// estimateFrom loads the config from layers, validates and splits the CSV
+// of src in memory and estimates the run; name names src in errors.
+func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source, name string) (*Estimate, error) {
 	cfg, err := config.Load(layers...)
 	if err != nil {
 		return nil, &PermanentError{Err: fmt.Errorf("invalid config: %w", err)}
 	}
 	w := &statsWriter{splits: map[string]SplitStats{}}
-	obj := blob.Object{Store: p.Blob, Bucket: bucket, Name: object, Generation: attrs.Generation}
-	_, err = dataset.Ingest(ctx, obj, dataset.Options{
+	_, err = dataset.Ingest(ctx, src, dataset.Options{
 		Ratios:    dataset.Ratios{Train: cfg.Split.Train, Val: cfg.Split.Val, Test: cfg.Split.Test},
 		Seed:      cfg.Split.Seed,
 		BatchSize: cfg.BatchSize,
@@ -198,7 +225,7 @@ func (p *Pipeline) DryRun(ctx context.Context, req StartRequest) (*Estimate, err
 	var de *dataset.Error
 	switch {
 	case errors.As(err, &de):
-		return nil, &PermanentError{Err: fmt.Errorf("invalid CSV %s: %w", obj.URI(), de)}
+		return nil, &PermanentError{Err: fmt.Errorf("invalid CSV %s: %w", name, de)}
 	case errors.Is(err, dataset.ErrInvalidOptions):
 		return nil, &PermanentError{Err: fmt.Errorf("invalid config: %w", err)}
 	case err != nil:

@@ -345,3 +345,111 @@ func TestPermanentPrimaryErrorsAreRecorded(t *testing.T) {
 		t.Errorf("%d blocked examples; phase errors %d, usage errors %d", blocked, ph.Metrics.Errors, ph.Usage.Errors)
 	}
 }
+
+// judgingModels answers the llm_judge calls itself: blocked (a permanent
+// safety error) for questions containing word, a verdict of 7/10 otherwise.
+type judgingModels struct {
+	next pipeline.Models
+	word string
+}
+
+func (j judgingModels) Model(ctx context.Context, m config.Model) (pipeline.Generator, error) {
+	g, err := j.next.Model(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return judgingGen{g: g, word: j.word}, nil
+}
+
+type judgingGen struct {
+	g    pipeline.Generator
+	word string
+}
+
+func (j judgingGen) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	if req.Purpose != "judge" {
+		return j.g.Generate(ctx, req)
+	}
+	if strings.Contains(req.Prompt, j.word) {
+		return nil, &llm.Error{Kind: llm.Permanent, Reason: llm.ReasonSafety, Err: errors.New("blocked: SAFETY")}
+	}
+	return &llm.Response{Text: `{"reasoning":"fine","score":7}`, Usage: llm.Usage{InputTokens: 50, OutputTokens: 10, TotalTokens: 60}}, nil
+}
+
+// TestPermanentJudgeErrorsAreRecorded: a judge call blocked for safety
+// leaves the example unscored with the reason, like a blocked answer.
+func TestPermanentJudgeErrorsAreRecorded(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	e := pipelinetest.New(t, csv)
+	e.P.Models = judgingModels{next: e.P.Models, word: " is "}
+	_ = e.Upload(t, "t.yaml", "epochs: 1\nmetrics: [{name: llm_judge, options: {rubric: \"A faithful French translation.\"}}]\n")
+	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Drain(t, false)
+	r, err := e.P.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := e.P.PhaseResults(t.Context(), id, pipeline.PhaseID("train", r.InitialPromptID), 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocked := 0
+	for _, x := range res {
+		if !strings.Contains(x.Input, " is ") {
+			continue
+		}
+		blocked++
+		if x.Score != nil || x.Reason != llm.ReasonSafety || !strings.HasPrefix(x.Error, "score: ") {
+			t.Errorf("example %s with a blocked judge: score %v reason %q error %q; want no score, reason safety", x.ID, x.Score, x.Reason, x.Error)
+		}
+	}
+	if blocked == 0 || len(res) == blocked {
+		t.Fatalf("%d of %d examples blocked: the sample does not exercise both cases", blocked, len(res))
+	}
+}
+
+// missingModels answers every primary call with a 404: the model name is
+// wrong.
+type missingModels struct{ next pipeline.Models }
+
+func (m missingModels) Model(ctx context.Context, c config.Model) (pipeline.Generator, error) {
+	g, err := m.next.Model(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return missingGen{g: g}, nil
+}
+
+type missingGen struct{ g pipeline.Generator }
+
+func (m missingGen) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	if req.Purpose == "primary" {
+		return nil, llm.StatusError(404, 0, errors.New("models/gemini-9 is not found"))
+	}
+	return m.g.Generate(ctx, req)
+}
+
+// TestModelNotFoundFailsRun: a permanent error that every call would meet
+// (a wrong model name, credentials, permissions) fails the run with its
+// reason, instead of being recorded on every example of a run that then
+// "succeeds" with nothing scored.
+func TestModelNotFoundFailsRun(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	e := pipelinetest.New(t, csv)
+	e.P.Models = missingModels{next: e.P.Models}
+	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Drain(t, false)
+	r, err := e.P.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusFailed || r.Error == nil || !strings.Contains(r.Error.Message, "not_found") {
+		t.Fatalf("run %s (error %+v), want failed naming not_found", r.Status, r.Error)
+	}
+}

@@ -26,7 +26,12 @@ func (p *Pipeline) model(ctx context.Context, cfg config.Run, m config.Model, me
 	if err != nil {
 		return nil, err
 	}
-	c := &llm.Client{Next: g, Key: m.Key(), Limiter: p.limiters.Get(m.Key(), m.Limits()), Retry: p.retryPolicy(),
+	// Two openai servers answering to one model name have a quota each.
+	lim := m.Key()
+	if m.BaseURL != "" {
+		lim += " " + m.BaseURL
+	}
+	c := &llm.Client{Next: g, Key: m.Key(), Endpoint: m.BaseURL, Limiter: p.limiters.Get(lim, m.Limits()), Retry: p.retryPolicy(),
 		CacheMode: llm.CacheOff, Price: cfg.Price(m), Meter: meter}
 	if p.Cache != nil {
 		c.Cache, c.CacheMode = p.Cache, cfg.Cache
