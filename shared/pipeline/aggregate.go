@@ -556,7 +556,7 @@ func (p *Pipeline) materialize(ctx context.Context, r *store.Run, cfg config.Run
 // again with the error shown, up to optimizer.max_tries.
 func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.Run, data optimize.Data, u *store.Usage) (optimize.Candidate, error) {
 	// Transient errors are retried like the primary's.
-	rm := retrying{p: p, g: model, usage: u}
+	rm := metered{g: model, usage: u}
 	cand, _, err := optimize.Propose(ctx, rm, optimize.Request{
 		MetaPrompt: cfg.Optimizer.MetaPrompt, Model: cfg.Optimizer.Model.Name,
 		Temperature: cfg.Optimizer.Model.Temperature, MaxOutputTokens: cfg.Optimizer.Model.MaxOutputTokens,

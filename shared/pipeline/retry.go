@@ -39,16 +39,15 @@ func (p *Pipeline) model(ctx context.Context, cfg config.Run, m config.Model, me
 	return c, nil
 }
 
-// retrying counts the usage of a model's calls into usage (one proposal at
+// metered counts the usage of a model's calls into usage (one proposal at
 // a time: no locking). The model is an *llm.Client, which already
-// retries; retrying gives each call a meter of its own.
-type retrying struct {
-	p     *Pipeline
+// retries; metered gives each call a meter of its own.
+type metered struct {
 	g     Generator
 	usage *store.Usage
 }
 
-func (r retrying) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+func (r metered) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
 	g := r.g
 	var m *llm.Meter
 	if r.usage != nil {
