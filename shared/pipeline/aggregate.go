@@ -555,7 +555,8 @@ func (p *Pipeline) materialize(ctx context.Context, r *store.Run, cfg config.Run
 // proposeOnce asks for one candidate; unparsable or invalid replies are asked
 // again with the error shown, up to optimizer.max_tries.
 func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.Run, data optimize.Data, u *store.Usage) (optimize.Candidate, error) {
-	// Transient errors are retried like the primary's.
+	// The model (an *llm.Client) retries transient errors like the
+	// primary's; metered counts this proposal's calls.
 	rm := metered{g: model, usage: u}
 	cand, _, err := optimize.Propose(ctx, rm, optimize.Request{
 		MetaPrompt: cfg.Optimizer.MetaPrompt, Model: cfg.Optimizer.Model.Name,
