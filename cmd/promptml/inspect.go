@@ -350,7 +350,7 @@ func printHistory(out io.Writer, r *store.Run, prompts []*store.Prompt, epochs [
 					g += ", " + e.GateTest
 				}
 				if e.PValue != nil {
-					g += fmt.Sprintf(", p=%.3f", *e.PValue)
+					g += ", p=" + pvalue(*e.PValue)
 				}
 			}
 			if c.Note != "" {

@@ -53,8 +53,8 @@ func Chart(run *store.Run, epochs []*store.Epoch) template.HTML {
 		val = append(val, point{X: xi, Y: e.IncumbentVal, Class: "pt inc-val",
 			Title: fmt.Sprintf("epoch %d: incumbent %s val %.3f", e.N, e.IncumbentID, e.IncumbentVal)})
 		for j, c := range e.Candidates {
-			if c.Status == store.DecisionBlocked || c.Status == store.DecisionNoChange {
-				continue // never scored
+			if c.Status == store.DecisionBlocked || c.Status == store.DecisionNoChange || c.Status == store.PromptCandidate {
+				continue // never scored, or not yet: the gate writes Val with the decision
 			}
 			cls := "pt cand"
 			if c.Status == store.PromptAccepted || (e.Decision == store.DecisionAccepted && c.PromptID == e.BestCandidate) {

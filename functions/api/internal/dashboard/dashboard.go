@@ -86,6 +86,9 @@ var funcs = template.FuncMap{
 		if v == nil {
 			return "–"
 		}
+		if *v < 0.0005 {
+			return "<0.001" // not a misleading 0.000
+		}
 		return fmt.Sprintf("%.3f", *v)
 	},
 	"usd": func(v float64) string {
@@ -300,7 +303,9 @@ func (d *Dashboard) runPage(w http.ResponseWriter, r *http.Request, run *store.R
 	}
 	v := runView{Chart: Chart(run, epochs), Epochs: epochs}
 	for _, ph := range phases {
-		if ph.State != store.PhasePending {
+		// A cancelled or failed run leaves its phases pending forever: only
+		// a running run has progress to show.
+		if ph.State != store.PhasePending || run.Terminal() {
 			continue
 		}
 		if ph.DoneBatches, err = d.p.Store.CountDoneBatches(ctx, run.ID, ph.ID); err != nil {
