@@ -136,8 +136,8 @@ func setPath(m map[string]any, path []string, v any) error {
 
 // startReply is the reply of POST /runs (started, or a dry run).
 type startReply struct {
-	Run      *store.Run     `json:"run"`
-	DryRun   bool           `json:"dry_run"`
+	Run      *store.Run         `json:"run"`
+	DryRun   bool               `json:"dry_run"`
 	Estimate *pipeline.Estimate `json:"estimate"`
 }
 
