@@ -147,6 +147,18 @@ func newStatusCmd() *cobra.Command {
 		if r.Error != nil {
 			fmt.Fprintf(tw, "error\t%s\n", r.Error.Message)
 		}
+		if r.Status == store.StatusBudgetExhausted {
+			// No error: the reason is the run's budget_exhausted event.
+			events, err := c.events(ctx, r.ID, time.Time{})
+			if err != nil {
+				return err
+			}
+			for _, e := range events {
+				if e.Kind == store.StatusBudgetExhausted {
+					fmt.Fprintf(tw, "stopped\t%s\n", e.Message)
+				}
+			}
+		}
 		_ = tw.Flush()
 		if !r.Terminal() {
 			phases, err := c.phases(ctx, r.ID)

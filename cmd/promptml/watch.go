@@ -172,7 +172,7 @@ func printSummary(out io.Writer, s *Summary) {
 	if s.Initial.Test != nil && s.Final.Test != nil {
 		fmt.Fprintf(out, " Test: initial %.3f, final %.3f.", *s.Initial.Test, *s.Final.Test)
 	}
-	fmt.Fprintf(out, "\nUsage: %d LLM calls, %d input and %d output tokens.\n", s.Usage.Calls, s.Usage.InputTokens, s.Usage.OutputTokens)
+	fmt.Fprintf(out, "\nUsage: %d LLM calls, %d input and %d output tokens, %d cache hits, $%.4f.\n", s.Usage.Calls, s.Usage.InputTokens, s.Usage.OutputTokens, s.Usage.CacheHits, s.Usage.CostUSD)
 	fmt.Fprintf(out, "\nFinal system prompt (%s):\n%s\n\nFinal output prompt:\n%s\n", s.Final.PromptID, indent(s.Final.SystemPrompt), indent(s.Final.OutputPrompt))
 }
 

@@ -280,8 +280,11 @@ type runView struct {
 	Config   string
 	Events   []*store.Event
 	Models   []modelUsage
-	Initial  *store.Prompt
-	Best     *store.Prompt
+	// Stopped says why a run that ran out of budget stopped (its
+	// budget_exhausted event), since it has no error.
+	Stopped string
+	Initial *store.Prompt
+	Best    *store.Prompt
 }
 
 type modelUsage struct {
@@ -322,6 +325,11 @@ func (d *Dashboard) runPage(w http.ResponseWriter, r *http.Request, run *store.R
 	if err != nil {
 		d.internal(w, r, err)
 		return
+	}
+	for _, e := range events {
+		if run.Status == store.StatusBudgetExhausted && e.Kind == store.StatusBudgetExhausted {
+			v.Stopped = e.Message
+		}
 	}
 	if len(events) > 30 {
 		events = events[len(events)-30:]
