@@ -86,8 +86,16 @@ var funcs = template.FuncMap{
 		if v == nil {
 			return "–"
 		}
-		if *v < 0.0005 {
-			return "<0.001" // not a misleading 0.000
+		return fmt.Sprintf("%.3f", *v)
+	},
+	// pvalue prints a gate's p-value, one below 0.001 as "<0.001" rather
+	// than a misleading 0.000.
+	"pvalue": func(v *float64) string {
+		switch {
+		case v == nil:
+			return "–"
+		case *v < 0.0005:
+			return "<0.001"
 		}
 		return fmt.Sprintf("%.3f", *v)
 	},
@@ -318,8 +326,14 @@ func (d *Dashboard) runPage(w http.ResponseWriter, r *http.Request, run *store.R
 		v.Progress = append(v.Progress, ph)
 	}
 	if run.Config != nil {
-		b, _ := json.MarshalIndent(run.Config, "", "  ")
-		v.Config = string(b)
+		// Without HTML escaping: a prompt's "<" or "&" shows as written
+		// (html/template escapes the page), not as \u003c.
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(run.Config)
+		v.Config = b.String()
 	}
 	events, err := d.p.Store.ListEvents(ctx, run.ID, time.Time{})
 	if err != nil {
