@@ -371,6 +371,21 @@ type version struct {
 	IsParent bool
 }
 
+// promptsView is the prompt evolution page: the versions, then the
+// candidates the guards blocked.
+type promptsView struct {
+	Versions []version
+	Blocked  []blockedCandidate
+}
+
+// blockedCandidate is a proposal a guard refused before it was scored.
+type blockedCandidate struct {
+	store.EpochCandidate
+	Epoch     int
+	Incumbent string
+	Diff      []promptdiff.Line
+}
+
 func scoreOf(p *store.Prompt, split string) *float64 {
 	if s, ok := p.Scores[split]; ok && s.N > 0 {
 		v := s.Mean
@@ -416,7 +431,22 @@ func (d *Dashboard) promptsPage(w http.ResponseWriter, r *http.Request, run *sto
 		}
 		vs = append(vs, v)
 	}
-	d.render(w, r, http.StatusOK, "prompts", page{Title: "Prompt evolution", Run: run, Tab: "prompts", Data: vs})
+	// Blocked candidates never become versions: list them with the guard's
+	// reason and their diff to the incumbent they were derived from.
+	var bs []blockedCandidate
+	for _, e := range epochs {
+		for _, c := range e.Candidates {
+			if c.Status != store.DecisionBlocked {
+				continue
+			}
+			b := blockedCandidate{EpochCandidate: c, Epoch: e.N, Incumbent: e.IncumbentID}
+			if inc := byID[e.IncumbentID]; inc != nil {
+				b.Diff = promptdiff.Lines(promptdiff.Unified(inc, &store.Prompt{ID: c.PromptID, System: c.System, Output: c.Output, Examples: c.Examples}))
+			}
+			bs = append(bs, b)
+		}
+	}
+	d.render(w, r, http.StatusOK, "prompts", page{Title: "Prompt evolution", Run: run, Tab: "prompts", Data: promptsView{Versions: vs, Blocked: bs}})
 }
 
 // exampleRow pairs one example's results under the initial and the best
