@@ -12,7 +12,7 @@ import (
 // Chart geometry, in SVG user units.
 const (
 	chartW, chartH                     = 720, 280
-	padLeft, padRight, padTop, padBott = 48, 130, 16, 36
+	padLeft, padRight, padTop, padBott = 48, 150, 16, 36
 )
 
 // point is one marker of the chart.
@@ -119,7 +119,7 @@ func Chart(run *store.Run, epochs []*store.Epoch) template.HTML {
 	for i, l := range legend {
 		ly := padTop + 8 + i*20
 		fmt.Fprintf(&b, `<circle class="%s legend" cx="%d" cy="%d" r="5"/><text class="legend" x="%d" y="%d">%s</text>`,
-			l.cls, chartW-padRight+16, ly, chartW-padRight+28, ly+4, l.label)
+			l.cls, chartW-padRight+30, ly, chartW-padRight+42, ly+4, l.label)
 	}
 	if n == 0 {
 		fmt.Fprintf(&b, `<text class="empty" x="%d" y="%d">no epoch yet</text>`, padLeft+20, chartH/2)
