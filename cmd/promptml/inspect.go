@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -362,7 +363,11 @@ func printHistory(out io.Writer, r *store.Run, prompts []*store.Prompt, epochs [
 					g += ", " + e.GateTest
 				}
 				if e.PValue != nil {
-					g += ", p=" + pvalue(*e.PValue)
+					if pv := pvalue(*e.PValue); strings.HasPrefix(pv, "<") {
+						g += ", p" + pv
+					} else {
+						g += ", p=" + pv
+					}
 				}
 			}
 			if c.Note != "" {
