@@ -303,10 +303,10 @@ func printEstimate(out io.Writer, e *pipeline.Estimate) {
 		return
 	}
 	fmt.Fprintln(out, "\nBy phase (every epoch run to the end, every candidate accepted: an upper bound):")
-	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "  phase\tcalls\tinput tokens\toutput tokens\tcost\t")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  phase\tcalls\tinput tokens\toutput tokens\tcost")
 	for _, p := range e.Phases {
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t$%.4f\t\n", p.Name, p.Calls, p.InputTokens, p.OutputTokens, p.CostUSD)
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t$%.4f\n", p.Name, p.Calls, p.InputTokens, p.OutputTokens, p.CostUSD)
 	}
 	_ = tw.Flush()
 }
