@@ -85,7 +85,7 @@ func fakeAPI(t *testing.T) (*httptest.Server, *[]byte, *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch {
 		case r.Method == http.MethodPost && r.URL.Path == "/runs" && r.URL.Query().Get("dry_run") == "true":
-			_, _ = io.WriteString(w, `{"dry_run": true, "estimate": {"calls": 1234, "input_tokens": 56000, "output_tokens": 7800, "cost_usd": 0.0421, "phases": [{"phase":"baseline","calls":120}]}}`)
+			_, _ = io.WriteString(w, `{"dry_run": true, "estimate": {"calls": 1234, "input_tokens": 56000, "output_tokens": 7800, "cost_usd": 0.0421, "phases": [{"name":"baseline train","split":"train","epoch":0,"calls":120,"input_tokens":3000,"output_tokens":900,"cost_usd":0.0012}]}}`)
 		default:
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = io.WriteString(w, `{"error": "not found: store.GetRun abcdefghijklmnopqrstuvwxyz: not found"}`)
@@ -182,7 +182,7 @@ func TestRunDryRun(t *testing.T) {
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("request body (-want +got):\n%s", d)
 	}
-	for _, s := range []string{"nothing was started", "LLM calls      1234", "input tokens   56000", "output tokens  7800", "$0.0421", `"phase":"baseline"`} {
+	for _, s := range []string{"nothing was started", "LLM calls      1234", "input tokens   56000", "output tokens  7800", "$0.0421", "baseline train", "3000", "$0.0012"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
 		}

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -146,6 +147,18 @@ func newStatusCmd() *cobra.Command {
 		fmt.Fprintf(tw, "started\t%s\nfinished\t%s\n", stamp(r.CreatedAt), stamp(r.FinishedAt))
 		if r.Error != nil {
 			fmt.Fprintf(tw, "error\t%s\n", r.Error.Message)
+		}
+		if r.Status == store.StatusBudgetExhausted {
+			// No error: the reason is the run's budget_exhausted event.
+			events, err := c.events(ctx, r.ID, time.Time{})
+			if err != nil {
+				return err
+			}
+			for _, e := range events {
+				if e.Kind == store.StatusBudgetExhausted {
+					fmt.Fprintf(tw, "stopped\t%s\n", e.Message)
+				}
+			}
 		}
 		_ = tw.Flush()
 		if !r.Terminal() {
@@ -350,7 +363,11 @@ func printHistory(out io.Writer, r *store.Run, prompts []*store.Prompt, epochs [
 					g += ", " + e.GateTest
 				}
 				if e.PValue != nil {
-					g += fmt.Sprintf(", p=%.3f", *e.PValue)
+					if pv := pvalue(*e.PValue); strings.HasPrefix(pv, "<") {
+						g += ", p" + pv
+					} else {
+						g += ", p=" + pv
+					}
 				}
 			}
 			if c.Note != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
+	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/store"
 )
 
@@ -135,9 +136,9 @@ func setPath(m map[string]any, path []string, v any) error {
 
 // startReply is the reply of POST /runs (started, or a dry run).
 type startReply struct {
-	Run      *store.Run     `json:"run"`
-	DryRun   bool           `json:"dry_run"`
-	Estimate map[string]any `json:"estimate"`
+	Run      *store.Run         `json:"run"`
+	DryRun   bool               `json:"dry_run"`
+	Estimate *pipeline.Estimate `json:"estimate"`
 }
 
 func runRun(ctx context.Context, out io.Writer, dataset string, o runOptions) error {
@@ -286,29 +287,23 @@ func uploadForm(path string, cfg map[string]any) ([]byte, string, error) {
 }
 
 // printEstimate prints a dry run's estimate.
-func printEstimate(out io.Writer, e map[string]any) {
-	num := func(k string) string {
-		switch v := e[k].(type) {
-		case float64:
-			if k == "cost_usd" {
-				return fmt.Sprintf("$%.4f", v)
-			}
-			return fmt.Sprintf("%.0f", v)
-		case nil:
-			return "–"
-		default:
-			return fmt.Sprint(v)
-		}
+func printEstimate(out io.Writer, e *pipeline.Estimate) {
+	if e == nil {
+		fmt.Fprintln(out, "Dry run: nothing was started; the API sent no estimate.")
+		return
 	}
 	fmt.Fprintln(out, "Dry run: nothing was started. Estimate:")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  LLM calls\t%s\n  input tokens\t%s\n  output tokens\t%s\n  cost\t%s\n", num("calls"), num("input_tokens"), num("output_tokens"), num("cost_usd"))
+	fmt.Fprintf(tw, "  LLM calls\t%d\n  input tokens\t%d\n  output tokens\t%d\n  cost\t$%.4f\n", e.Calls, e.InputTokens, e.OutputTokens, e.CostUSD)
 	_ = tw.Flush()
-	if phases, ok := e["phases"].([]any); ok && len(phases) > 0 {
-		fmt.Fprintln(out, "Phases:")
-		for _, p := range phases {
-			b, _ := json.Marshal(p)
-			fmt.Fprintf(out, "  %s\n", b)
-		}
+	if len(e.Phases) == 0 {
+		return
 	}
+	fmt.Fprintln(out, "\nBy phase (every epoch run to the end, every candidate accepted: an upper bound):")
+	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  phase\tcalls\tinput tokens\toutput tokens\tcost")
+	for _, p := range e.Phases {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t$%.4f\n", p.Name, p.Calls, p.InputTokens, p.OutputTokens, p.CostUSD)
+	}
+	_ = tw.Flush()
 }

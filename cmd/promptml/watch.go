@@ -172,7 +172,7 @@ func printSummary(out io.Writer, s *Summary) {
 	if s.Initial.Test != nil && s.Final.Test != nil {
 		fmt.Fprintf(out, " Test: initial %.3f, final %.3f.", *s.Initial.Test, *s.Final.Test)
 	}
-	fmt.Fprintf(out, "\nUsage: %d LLM calls, %d input and %d output tokens.\n", s.Usage.Calls, s.Usage.InputTokens, s.Usage.OutputTokens)
+	fmt.Fprintf(out, "\nUsage: %d LLM calls, %d input and %d output tokens, %d cache hits, $%.4f.\n", s.Usage.Calls, s.Usage.InputTokens, s.Usage.OutputTokens, s.Usage.CacheHits, s.Usage.CostUSD)
 	fmt.Fprintf(out, "\nFinal system prompt (%s):\n%s\n\nFinal output prompt:\n%s\n", s.Final.PromptID, indent(s.Final.SystemPrompt), indent(s.Final.OutputPrompt))
 }
 
@@ -186,12 +186,24 @@ func printEpochTable(out io.Writer, epochs []EpochRow) {
 			cand = fmt.Sprintf("%.3f", *e.CandidateVal)
 		}
 		acc := "no (" + e.Decision + ")"
-		if e.Accepted {
+		switch {
+		case e.Accepted:
 			acc = "yes"
+		case e.Decision == "":
+			acc = "-" // the gate has not decided (running, or the run ended first)
 		}
 		fmt.Fprintf(tw, "%d\t%.3f\t%.3f\t%s\t%s\n", e.Epoch, e.IncumbentTrain, e.IncumbentVal, cand, acc)
 	}
 	_ = tw.Flush()
+}
+
+// pvalue prints a p-value with three decimals, and one below 0.001 as
+// "<0.001" rather than a misleading "0.000".
+func pvalue(p float64) string {
+	if p < 0.0005 {
+		return "<0.001"
+	}
+	return fmt.Sprintf("%.3f", p)
 }
 
 func indent(s string) string {

@@ -144,7 +144,7 @@ func follow(ctx context.Context, out io.Writer, api *apiClient, id string, every
 			}
 			p := "-"
 			if e.PValue != nil {
-				p = fmt.Sprintf("%.3f", *e.PValue)
+				p = pvalue(*e.PValue)
 			}
 			fmt.Fprintf(out, "          %-5d  %-15.3f  %-13.3f  %-18s  %-7s  %-7s  %s\n", e.N, e.IncumbentTrain, e.IncumbentVal, cand, delta, p, e.Decision)
 		}

@@ -55,11 +55,15 @@ func serve(w http.ResponseWriter, r *http.Request) {
 type Handler struct {
 	p   *pipeline.Pipeline
 	mux *http.ServeMux
+	// csrf refuses state-changing requests a browser sends from another
+	// site: the local API has no authentication, and an HTML form on any
+	// page can POST multipart or text/plain bodies to it.
+	csrf *http.CrossOriginProtection
 }
 
 // NewHandler returns the API's handler.
 func NewHandler(p *pipeline.Pipeline) *Handler {
-	h := &Handler{p: p, mux: http.NewServeMux()}
+	h := &Handler{p: p, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection()}
 	h.mux.HandleFunc("POST /runs", byContentType(h.startRun, h.uploadRun))
 	h.mux.HandleFunc("GET /runs", h.listRuns)
 	h.mux.HandleFunc("GET /runs/{id}", checkIDs(h.getRun))
@@ -77,6 +81,10 @@ func NewHandler(p *pipeline.Pipeline) *Handler {
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h.csrf.Check(r); err != nil {
+		writeError(w, http.StatusForbidden, "refused a cross-site "+r.Method+" ("+err.Error()+"): start and cancel runs from the dashboard's own pages or the CLI")
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, bodyLimit(r))
 	h.mux.ServeHTTP(w, r)
 }

@@ -12,7 +12,7 @@ import (
 // Chart geometry, in SVG user units.
 const (
 	chartW, chartH                     = 720, 280
-	padLeft, padRight, padTop, padBott = 48, 130, 16, 36
+	padLeft, padRight, padTop, padBott = 48, 150, 16, 36
 )
 
 // point is one marker of the chart.
@@ -53,8 +53,8 @@ func Chart(run *store.Run, epochs []*store.Epoch) template.HTML {
 		val = append(val, point{X: xi, Y: e.IncumbentVal, Class: "pt inc-val",
 			Title: fmt.Sprintf("epoch %d: incumbent %s val %.3f", e.N, e.IncumbentID, e.IncumbentVal)})
 		for j, c := range e.Candidates {
-			if c.Status == store.DecisionBlocked || c.Status == store.DecisionNoChange {
-				continue // never scored
+			if c.Status == store.DecisionBlocked || c.Status == store.DecisionNoChange || c.Status == store.PromptCandidate {
+				continue // never scored, or not yet: the gate writes Val with the decision
 			}
 			cls := "pt cand"
 			if c.Status == store.PromptAccepted || (e.Decision == store.DecisionAccepted && c.PromptID == e.BestCandidate) {
@@ -119,7 +119,7 @@ func Chart(run *store.Run, epochs []*store.Epoch) template.HTML {
 	for i, l := range legend {
 		ly := padTop + 8 + i*20
 		fmt.Fprintf(&b, `<circle class="%s legend" cx="%d" cy="%d" r="5"/><text class="legend" x="%d" y="%d">%s</text>`,
-			l.cls, chartW-padRight+16, ly, chartW-padRight+28, ly+4, l.label)
+			l.cls, chartW-padRight+30, ly, chartW-padRight+42, ly+4, l.label)
 	}
 	if n == 0 {
 		fmt.Fprintf(&b, `<text class="empty" x="%d" y="%d">no epoch yet</text>`, padLeft+20, chartH/2)

@@ -17,6 +17,10 @@ func TestChart(t *testing.T) {
 			Candidates: []store.EpochCandidate{{PromptID: "pc", Val: 0.2, Status: store.PromptRejected}, {PromptID: "pd", Status: store.DecisionBlocked, Note: "too long"}}},
 		{N: 3, IncumbentTrain: 0.2, IncumbentVal: 0.25, Decision: store.DecisionNoChange,
 			Candidates: []store.EpochCandidate{{PromptID: "pa", Status: store.DecisionNoChange}}},
+		// An epoch whose candidate the gate has not scored yet (running, or
+		// the run was cancelled): its Val is 0 but means nothing.
+		{N: 4, IncumbentTrain: 0.2, IncumbentVal: 0.25,
+			Candidates: []store.EpochCandidate{{PromptID: "pe", Status: store.PromptCandidate}}},
 	}
 	tests := []struct {
 		name   string
@@ -25,11 +29,13 @@ func TestChart(t *testing.T) {
 		want   map[string]int // class attribute → circles (legend excluded)
 		has    []string
 	}{
-		{"three epochs and test", &store.Run{Test: &store.TestResult{Initial: eval.Summary{Mean: 0}, Best: eval.Summary{Mean: 0.3}}}, epochs,
+		{"three epochs and test", &store.Run{Test: &store.TestResult{Initial: eval.Summary{Mean: 0}, Best: eval.Summary{Mean: 0.3}}}, epochs[:3],
 			map[string]int{`"pt inc-train"`: 3, `"pt inc-val"`: 3, `"pt cand"`: 2, `"pt cand accepted"`: 1, `"pt test-initial"`: 1, `"pt test-best"`: 1},
 			[]string{"candidate pb val 0.100 (rejected)", ">test</text>", `<polyline class="series inc-val"`, "test: best prompt 0.300"}},
 		{"running, no test", &store.Run{}, epochs[:1],
 			map[string]int{`"pt inc-train"`: 1, `"pt inc-val"`: 1, `"pt cand accepted"`: 1, `"pt test-best"`: 0}, nil},
+		{"unscored candidate has no point", &store.Run{}, epochs,
+			map[string]int{`"pt inc-val"`: 4, `"pt cand"`: 2, `"pt cand accepted"`: 1}, nil},
 		{"no epoch", &store.Run{}, nil, map[string]int{`"pt inc-val"`: 0}, []string{"no epoch yet"}},
 	}
 	for _, tc := range tests {

@@ -88,6 +88,17 @@ var funcs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.3f", *v)
 	},
+	// pvalue prints a gate's p-value, one below 0.001 as "<0.001" rather
+	// than a misleading 0.000.
+	"pvalue": func(v *float64) string {
+		switch {
+		case v == nil:
+			return "–"
+		case *v < 0.0005:
+			return "<0.001"
+		}
+		return fmt.Sprintf("%.3f", *v)
+	},
 	"usd": func(v float64) string {
 		if v == 0 {
 			return "$0"
@@ -277,8 +288,11 @@ type runView struct {
 	Config   string
 	Events   []*store.Event
 	Models   []modelUsage
-	Initial  *store.Prompt
-	Best     *store.Prompt
+	// Stopped says why a run that ran out of budget stopped (its
+	// budget_exhausted event), since it has no error.
+	Stopped string
+	Initial *store.Prompt
+	Best    *store.Prompt
 }
 
 type modelUsage struct {
@@ -300,7 +314,9 @@ func (d *Dashboard) runPage(w http.ResponseWriter, r *http.Request, run *store.R
 	}
 	v := runView{Chart: Chart(run, epochs), Epochs: epochs}
 	for _, ph := range phases {
-		if ph.State != store.PhasePending {
+		// A cancelled or failed run leaves its phases pending forever: only
+		// a running run has progress to show.
+		if ph.State != store.PhasePending || run.Terminal() {
 			continue
 		}
 		if ph.DoneBatches, err = d.p.Store.CountDoneBatches(ctx, run.ID, ph.ID); err != nil {
@@ -310,13 +326,24 @@ func (d *Dashboard) runPage(w http.ResponseWriter, r *http.Request, run *store.R
 		v.Progress = append(v.Progress, ph)
 	}
 	if run.Config != nil {
-		b, _ := json.MarshalIndent(run.Config, "", "  ")
-		v.Config = string(b)
+		// Without HTML escaping: a prompt's "<" or "&" shows as written
+		// (html/template escapes the page), not as \u003c.
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(run.Config)
+		v.Config = b.String()
 	}
 	events, err := d.p.Store.ListEvents(ctx, run.ID, time.Time{})
 	if err != nil {
 		d.internal(w, r, err)
 		return
+	}
+	for _, e := range events {
+		if run.Status == store.StatusBudgetExhausted && e.Kind == store.StatusBudgetExhausted {
+			v.Stopped = e.Message
+		}
 	}
 	if len(events) > 30 {
 		events = events[len(events)-30:]
@@ -342,6 +369,21 @@ type version struct {
 	Test     *float64
 	IsBest   bool
 	IsParent bool
+}
+
+// promptsView is the prompt evolution page: the versions, then the
+// candidates the guards blocked.
+type promptsView struct {
+	Versions []version
+	Blocked  []blockedCandidate
+}
+
+// blockedCandidate is a proposal a guard refused before it was scored.
+type blockedCandidate struct {
+	store.EpochCandidate
+	Epoch     int
+	Incumbent string
+	Diff      []promptdiff.Line
 }
 
 func scoreOf(p *store.Prompt, split string) *float64 {
@@ -389,7 +431,22 @@ func (d *Dashboard) promptsPage(w http.ResponseWriter, r *http.Request, run *sto
 		}
 		vs = append(vs, v)
 	}
-	d.render(w, r, http.StatusOK, "prompts", page{Title: "Prompt evolution", Run: run, Tab: "prompts", Data: vs})
+	// Blocked candidates never become versions: list them with the guard's
+	// reason and their diff to the incumbent they were derived from.
+	var bs []blockedCandidate
+	for _, e := range epochs {
+		for _, c := range e.Candidates {
+			if c.Status != store.DecisionBlocked {
+				continue
+			}
+			b := blockedCandidate{EpochCandidate: c, Epoch: e.N, Incumbent: e.IncumbentID}
+			if inc := byID[e.IncumbentID]; inc != nil {
+				b.Diff = promptdiff.Lines(promptdiff.Unified(inc, &store.Prompt{ID: c.PromptID, System: c.System, Output: c.Output, Examples: c.Examples}))
+			}
+			bs = append(bs, b)
+		}
+	}
+	d.render(w, r, http.StatusOK, "prompts", page{Title: "Prompt evolution", Run: run, Tab: "prompts", Data: promptsView{Versions: vs, Blocked: bs}})
 }
 
 // exampleRow pairs one example's results under the initial and the best
