@@ -4,6 +4,7 @@
 package config
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"math"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -324,6 +326,7 @@ func Load(layers ...Layer) (Run, error) {
 }
 
 func apply(cfg *Run, l Layer) error {
+	l.Data = plainJSONNumbers(l.Data)
 	var raw any
 	if err := yaml.Unmarshal(l.Data, &raw); err != nil {
 		return &FieldError{Source: l.Source, Path: "(document)", Reason: "not valid YAML: " + oneLine(err.Error())}
@@ -417,8 +420,16 @@ func checkShape(path string, v any, t reflect.Type) *FieldError {
 			return at(fmt.Sprintf("must be a whole number, got %s", describe(v)))
 		}
 	case reflect.Float64:
-		switch v.(type) {
+		switch x := v.(type) {
 		case int, int64, uint64, float64:
+		case string:
+			if _, err := strconv.ParseFloat(x, 64); err == nil {
+				// YAML 1.1, which the decoder follows, reads an exponent
+				// without a decimal point (1e-7) as a string.
+				return at(fmt.Sprintf("must be a number, got the string %q (YAML reads an exponent without a decimal point as text: write %s or %s)",
+					x, strconv.FormatFloat(mustFloat(x), 'f', -1, 64), withPoint(x)))
+			}
+			return at(fmt.Sprintf("must be a number, got %s", describe(v)))
 		default:
 			return at(fmt.Sprintf("must be a number, got %s", describe(v)))
 		}
@@ -428,6 +439,71 @@ func checkShape(path string, v any, t reflect.Type) *FieldError {
 		}
 	}
 	return nil
+}
+
+// plainJSONNumbers rewrites the numbers of a JSON document in plain decimal
+// notation (1e-07 → 0.0000001), because the YAML decoder reads an exponent
+// without a decimal point as a string while JSON encoders (Go's included)
+// write small and large floats that way. Anything else is returned as is.
+func plainJSONNumbers(data []byte) []byte {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 || t[0] != '{' || !json.Valid(t) || !bytes.ContainsAny(t, "eE") {
+		return data
+	}
+	dec := json.NewDecoder(bytes.NewReader(t))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return data
+	}
+	out, err := json.Marshal(plainNumbers(v))
+	if err != nil {
+		return data
+	}
+	return out
+}
+
+// plainNumbers replaces every json.Number with its plain decimal form.
+func plainNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plainNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = plainNumbers(e)
+		}
+	case json.Number:
+		s := x.String()
+		if !strings.ContainsAny(s, "eE") {
+			return x
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return x
+		}
+		p := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(p, ".") {
+			p += ".0" // still a float, not an integer that may overflow
+		}
+		return json.Number(p)
+	}
+	return v
+}
+
+func mustFloat(s string) float64 {
+	f, _ := strconv.ParseFloat(s, 64)
+	return f
+}
+
+// withPoint writes an exponent literal with a decimal point (1e-7 → 1.0e-7).
+func withPoint(s string) string {
+	i := strings.IndexAny(s, "eE")
+	if i < 0 || strings.Contains(s[:i], ".") {
+		return s
+	}
+	return s[:i] + ".0" + s[i:]
 }
 
 func describe(v any) string {

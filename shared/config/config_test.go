@@ -342,3 +342,38 @@ func TestFromMapWrongType(t *testing.T) {
 		t.Error("FromMap with a string epochs = nil error, want one")
 	}
 }
+
+// TestExponentNumbers: JSON clients (the CLI's --set, Go's encoder) write
+// small and large floats with an exponent and no decimal point, which the
+// YAML decoder alone would read as text; a YAML layer gets a hint instead.
+func TestExponentNumbers(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    string
+		want    float64
+		wantErr string
+	}{
+		{name: "json small", data: `{"budget":{"max_usd":1e-07}}`, want: 1e-7},
+		{name: "json upper case exponent", data: `{"budget":{"max_usd":1E+3}}`, want: 1000},
+		{name: "json plain", data: `{"budget":{"max_usd":0.5},"prompt":{"system":"Be exact: 1e-7 is text here."}}`, want: 0.5},
+		{name: "yaml with point", data: "budget:\n  max_usd: 2.5e-3\n", want: 2.5e-3},
+		{name: "yaml without point", data: "budget:\n  max_usd: 1e-7\n", wantErr: "write 0.0000001 or 1.0e-7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(Layer{Source: "request", Data: []byte(tt.data)})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Load error = %v, want it to contain %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.Budget.MaxUSD != tt.want {
+				t.Errorf("budget.max_usd = %v, want %v", cfg.Budget.MaxUSD, tt.want)
+			}
+		})
+	}
+}
