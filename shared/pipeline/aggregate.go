@@ -629,6 +629,7 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 		return fmt.Errorf("pipeline.gate: epoch %d missing", r.Epoch)
 	}
 	best := -1
+	valErrors := map[int]int{} // candidate index → val examples without a score
 	for i := range ep.Candidates {
 		c := &ep.Candidates[i]
 		if c.Status != store.PromptCandidate && c.Status != store.PromptAccepted && c.Status != store.PromptRejected {
@@ -639,6 +640,9 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 			return err
 		}
 		c.Val = score(ph.Metrics, cfg)
+		if ph.Metrics != nil {
+			valErrors[i] = ph.Metrics.Errors
+		}
 		if best < 0 || c.Val > ep.Candidates[best].Val {
 			best = i
 		}
@@ -666,7 +670,17 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 			ep.GateTest = "none"
 		}
 		ep.Decision = store.DecisionRejected
-		if ep.Delta > cfg.Gate.MinDelta {
+		incErrors, err := p.valErrors(ctx, r.ID, st.Incumbent)
+		if err != nil {
+			return err
+		}
+		switch {
+		case valErrors[best] > incErrors:
+			// Scores leave errored examples out, so a prompt that makes the
+			// model refuse (safety blocks) on hard examples would look
+			// better by failing to answer them.
+			testNote = fmt.Sprintf("; the candidate got no score on %d val examples vs the incumbent's %d", valErrors[best], incErrors)
+		case ep.Delta > cfg.Gate.MinDelta:
 			// The paired test runs only when the margin is met: it asks
 			// whether that improvement is more than luck.
 			gr, err := p.pairedTest(ctx, r, cfg, st.Incumbent, b.PromptID)
@@ -730,6 +744,18 @@ func (p *Pipeline) gate(ctx context.Context, r *store.Run, cfg config.Run, st *s
 		}
 	}
 	return p.continueOrTest(ctx, r, cfg, st)
+}
+
+// valErrors is the number of val examples a prompt got no score on.
+func (p *Pipeline) valErrors(ctx context.Context, runID, promptID string) (int, error) {
+	ph, err := p.Store.GetPhase(ctx, runID, PhaseID(dataset.Val, promptID))
+	if err != nil {
+		return 0, err
+	}
+	if ph.Metrics == nil {
+		return 0, nil
+	}
+	return ph.Metrics.Errors, nil
 }
 
 // finish records the test scores, exports the best prompt and ends the run.

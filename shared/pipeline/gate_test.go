@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -297,4 +298,53 @@ func TestOptimizerReplies(t *testing.T) {
 			tt.check(t, r, epochs, s)
 		})
 	}
+}
+
+// refusing blocks (a permanent safety error) every other primary call whose
+// user content carries marker: a prompt that makes the model refuse some
+// inputs.
+type refusing struct {
+	pipeline.Generator
+	marker string
+}
+
+func (r refusing) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	if req.Purpose == "primary" && strings.Contains(req.Prompt, r.marker) && len(req.Prompt)%2 == 0 {
+		return nil, &llm.Error{Kind: llm.Permanent, Reason: "safety", Err: errors.New("blocked: SAFETY")}
+	}
+	return r.Generator.Generate(ctx, req)
+}
+
+// TestGateRejectsCandidateWithMoreErrors: scores leave unscored examples
+// out, so a candidate that makes the model refuse part of val would look
+// better than it is; the gate rejects a candidate with more val errors than
+// the incumbent, whatever its score (here with gate.test none, which would
+// otherwise accept its higher score).
+func TestGateRejectsCandidateWithMoreErrors(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	sidecar := withoutOptimizer(readSample(t, "translation-fr.yaml"))
+	run := func(t *testing.T, marker string) *store.Epoch {
+		e := pipelinetest.New(t, csv)
+		sm := e.P.Models.(pipelinetest.SimModels)
+		e.P.Models = scriptedModels{&scripted{Generator: refusing{Generator: sm.M, marker: marker}, reply: func(int, *llm.Request) string {
+			return rewriteJSON(t, "You are a helpful assistant.", allFixed)
+		}}}
+		_, epochs := runSample(t, e, csv, sidecar, "epochs: 1\ngate: {test: none}\n")
+		if len(epochs) != 1 {
+			t.Fatalf("%d epochs, want 1", len(epochs))
+		}
+		t.Logf("marker %q:%s", marker, trajectory(epochs))
+		return epochs[0]
+	}
+	t.Run("no refusals", func(t *testing.T) {
+		if ep := run(t, "no prompt contains this"); ep.Decision != store.DecisionAccepted {
+			t.Fatalf("decision %s; the candidate must be accepted when it answers everything", ep.Decision)
+		}
+	})
+	t.Run("refusals", func(t *testing.T) {
+		ep := run(t, "do not add a preamble")
+		if ep.Delta <= 0 || ep.Decision != store.DecisionRejected {
+			t.Fatalf("Δ %+.3f decision %s; want a higher score rejected for its errors", ep.Delta, ep.Decision)
+		}
+	})
 }
