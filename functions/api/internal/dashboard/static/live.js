@@ -22,6 +22,11 @@
     e.textContent = s;
     return e;
   }
+  // usd prints a cost as the server's "usd" template function does.
+  function usd(v) {
+    if (!v) return "$0";
+    return "$" + v.toFixed(v < 0.01 ? 4 : 2);
+  }
   function events() {
     var q = last ? "?after=" + encodeURIComponent(new Date(Date.parse(last) - 1000).toISOString()) : "";
     return get("/runs/" + run + "/events" + q).then(function (b) {
@@ -57,7 +62,9 @@
         var bar = document.createElement("progress");
         bar.max = p.total_batches; bar.value = p.done_batches;
         d.appendChild(bar);
-        d.appendChild(text("span", "", " " + p.done_batches + "/" + p.total_batches + " batches"));
+        var u = p.usage || {};
+        d.appendChild(text("span", "usage", " " + p.done_batches + "/" + p.total_batches + " batches · " + (u.calls || 0) + " calls" +
+          (u.cache_hits ? " (+" + u.cache_hits + " cached)" : "") + " · " + usd(u.cost_usd || 0)));
         box.appendChild(d);
       });
     });
