@@ -1,6 +1,6 @@
-// promptml dashboard: live refresh of a running run's page. The page is
-// complete without this script; it only appends new events, updates the
-// progress bars and reloads once the run ends.
+// promptml dashboard: live refresh of a running run's pages (overview and
+// event log). A page is complete without this script; it only appends new
+// events, updates the progress bars and reloads once the run ends.
 (function () {
   "use strict";
   var log = document.getElementById("events");
@@ -39,6 +39,8 @@
         li.appendChild(document.createTextNode(" "));
         li.appendChild(text("span", "k k-" + ev.kind, ev.kind));
         li.appendChild(document.createTextNode(" " + ev.message));
+        var empty = log.querySelector("li.muted:not([data-id])"); // "No event yet."
+        if (empty) log.removeChild(empty);
         log.appendChild(li);
         if (ev.time > last) last = ev.time;
         if (ev.kind === "decision") redraw = true;
