@@ -301,6 +301,23 @@ func TestDashboardBrowser(t *testing.T) {
 		if started.Status != store.StatusRunning || fmt.Sprint(started.Config["epochs"]) != "2" {
 			t.Errorf("started run: status %s, epochs %v; want running with epochs 2 from the form", started.Status, started.Config["epochs"])
 		}
+		// A batch done: the page's live refresh shows the phase's calls
+		// and cost without a reload.
+		phases, err := e.P.Store.ListPhases(ctx, newID)
+		if err != nil || len(phases) == 0 || phases[0].State != store.PhasePending {
+			t.Fatalf("phases of the started run: %v %+v", err, phases)
+		}
+		ph := phases[0]
+		if _, err := e.P.Store.CompleteBatch(ctx, newID, ph.ID, store.Batch{N: 0, Usage: store.Usage{Calls: 7, CacheHits: 1, CostUSD: 0.0031}}); err != nil {
+			t.Fatal(err)
+		}
+		progress := fmt.Sprintf("1/%d batches · 7 calls (+1 cached) · $0.0031", ph.TotalBatches)
+		var shown bool
+		if err := chromedp.Run(bctx, chromedp.Poll(fmt.Sprintf(`document.getElementById("progress").textContent.includes(%q)`, progress),
+			&shown, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("the running page's progress never showed %q: %v", progress, err)
+		}
+		shoot(t, bctx, dir, "running")
 		var status string
 		err = chromedp.Run(bctx,
 			chromedp.Click("#cancel", chromedp.ByID),
