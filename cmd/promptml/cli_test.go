@@ -384,7 +384,10 @@ func TestWatchStreams(t *testing.T) {
 			reply(store.Run{ID: id, Status: st, InitialPromptID: "p000000000000", IncumbentID: "p111111111111",
 				Usage: store.Usage{Calls: 40 * polls, CostUSD: 0.001 * float64(polls)}})
 		case "/runs/" + id + "/phases":
-			reply(map[string]any{"phases": []store.Phase{{ID: "train-p000000000000", State: store.PhasePending, TotalBatches: 4, DoneBatches: polls}}})
+			// The phase's usage is its done batches' (polls of them), not
+			// the run's so far.
+			reply(map[string]any{"phases": []store.Phase{{ID: "train-p000000000000", State: store.PhasePending, TotalBatches: 4, DoneBatches: polls,
+				Usage: store.Usage{Calls: 10 * polls, CacheHits: 2 * (polls - 1), CostUSD: 0.0003 * float64(polls)}}}})
 		case "/runs/" + id + "/events":
 			reply(map[string]any{"events": []store.Event{{ID: fmt.Sprint(polls), Message: fmt.Sprintf("event %d", polls)}}})
 		case "/runs/" + id + "/epochs":
@@ -410,8 +413,8 @@ func TestWatchStreams(t *testing.T) {
 		t.Errorf("summary = %+v", sum)
 	}
 	for _, s := range []string{
-		"train-p000000000000 █████░░░░░░░░░░░░░░░ 1/4 batches · run so far: 40 calls, $0.0010",
-		"train-p000000000000 ██████████░░░░░░░░░░ 2/4 batches · run so far: 80 calls, $0.0020",
+		"train-p000000000000 █████░░░░░░░░░░░░░░░ 1/4 batches · 10 calls, $0.0003\n",
+		"train-p000000000000 ██████████░░░░░░░░░░ 2/4 batches · 20 calls (+2 cached), $0.0006\n",
 		"epoch  incumbent train  incumbent val  best candidate val  delta    p-value  decision",
 		"1      0.000            0.100          0.600               +0.500   -        accepted",
 		"event 1", "event 2", "event 3",

@@ -168,7 +168,7 @@ func newStatusCmd() *cobra.Command {
 			}
 			for _, ph := range phases {
 				if ph.State == store.PhasePending {
-					fmt.Fprintf(out, "running  %-18s %s %d/%d batches\n", ph.ID, bar(ph.DoneBatches, ph.TotalBatches, 20), ph.DoneBatches, ph.TotalBatches)
+					fmt.Fprintf(out, "running  %s\n", progressLine(ph))
 				}
 			}
 		}

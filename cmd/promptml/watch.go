@@ -103,8 +103,8 @@ func watchRun(ctx context.Context, out io.Writer, api *apiClient, id string) (*S
 	}
 }
 
-// printProgress prints the batches done of each unfinished phase, when it
-// changed since the last call.
+// printProgress prints the batches done of each unfinished phase and what
+// they used, when it changed since the last call.
 func printProgress(ctx context.Context, out io.Writer, api *apiClient, id string, shown map[string]int) error {
 	phases, err := api.phases(ctx, id)
 	if err != nil {
@@ -115,7 +115,7 @@ func printProgress(ctx context.Context, out io.Writer, api *apiClient, id string
 			continue
 		}
 		shown[ph.ID] = ph.DoneBatches
-		fmt.Fprintf(out, "%s    %s: %d/%d batches scored\n", time.Now().Format("15:04:05"), ph.ID, ph.DoneBatches, ph.TotalBatches)
+		fmt.Fprintf(out, "%s    %s: %d/%d batches scored · %s\n", time.Now().Format("15:04:05"), ph.ID, ph.DoneBatches, ph.TotalBatches, phaseUsage(ph.Usage))
 	}
 	return nil
 }

@@ -78,6 +78,22 @@ func bar(done, total, width int) string {
 	return strings.Repeat("█", n) + strings.Repeat("░", width-n)
 }
 
+// phaseUsage prints what a phase's done batches used: calls, cache hits
+// when there were any, and cost.
+func phaseUsage(u store.Usage) string {
+	s := fmt.Sprintf("%d calls", u.Calls)
+	if u.CacheHits > 0 {
+		s += fmt.Sprintf(" (+%d cached)", u.CacheHits)
+	}
+	return s + fmt.Sprintf(", $%.4f", u.CostUSD)
+}
+
+// progressLine is one phase's progress bar: batches done/total and the
+// usage of the done batches.
+func progressLine(ph *store.Phase) string {
+	return fmt.Sprintf("%-18s %s %d/%d batches · %s", ph.ID, bar(ph.DoneBatches, ph.TotalBatches, 20), ph.DoneBatches, ph.TotalBatches, phaseUsage(ph.Usage))
+}
+
 // follow prints a run's events, phase progress and epoch rows as they
 // appear, polling every interval, and returns the summary once the run
 // has ended.
@@ -121,8 +137,7 @@ func follow(ctx context.Context, out io.Writer, api *apiClient, id string, every
 					continue
 				}
 				shown[ph.ID] = ph.DoneBatches + 1
-				fmt.Fprintf(out, "          %-18s %s %d/%d batches · run so far: %d calls, $%.4f\n",
-					ph.ID, bar(ph.DoneBatches, ph.TotalBatches, 20), ph.DoneBatches, ph.TotalBatches, r.Usage.Calls, r.Usage.CostUSD)
+				fmt.Fprintf(out, "          %s\n", progressLine(ph))
 			}
 		}
 		epochs, err := api.epochs(ctx, id)

@@ -339,13 +339,15 @@ func (h *Handler) listPhases(w http.ResponseWriter, r *http.Request) {
 		ps = []*store.Phase{}
 	}
 	for _, ph := range ps {
-		if ph.State == store.PhasePending {
-			if ph.DoneBatches, err = h.p.Store.CountDoneBatches(ctx, r.PathValue("id"), ph.ID); err != nil {
-				fail(ctx, w, err)
-				return
-			}
-		} else {
+		if ph.State == store.PhaseDone {
 			ph.DoneBatches = ph.TotalBatches
+			continue
+		}
+		// A phase's usage is written when it finishes: until then, report
+		// what its done batches used, so progress shows calls and cost.
+		if ph.DoneBatches, ph.Usage, err = h.p.Store.DoneBatchUsage(ctx, r.PathValue("id"), ph.ID); err != nil {
+			fail(ctx, w, err)
+			return
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"phases": ps})

@@ -258,6 +258,38 @@ func TestDashboardBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("event log follows a running run", func(t *testing.T) {
+		newID := submit(t, "epochs: 2\n")
+		nav("/ui/runs/" + newID + "/events")
+		// A reload would drop this mark: the new event must be appended
+		// to the page as it is.
+		if err := chromedp.Run(bctx, chromedp.Evaluate(`window.promptmlMark = true`, nil)); err != nil {
+			t.Fatal(err)
+		}
+		const msg = "A new event while the log is open."
+		if err := e.P.Store.AddEvent(ctx, newID, "browser-test", store.Event{Kind: "progress", Message: msg}); err != nil {
+			t.Fatal(err)
+		}
+		var shown bool
+		err := chromedp.Run(bctx, chromedp.Poll(fmt.Sprintf(`Array.from(document.querySelectorAll("#events li")).some(li => li.textContent.includes(%q))`, msg),
+			&shown, chromedp.WithPollingTimeout(30*time.Second)))
+		if err != nil {
+			t.Fatalf("the event log never showed an event added while it was open: %v", err)
+		}
+		var same bool
+		if err := chromedp.Run(bctx, chromedp.Evaluate(`window.promptmlMark === true`, &same)); err != nil || !same {
+			t.Errorf("the event log was reloaded (%v), want the event appended in place", err)
+		}
+		// The end of the run reloads the log, which then stops polling.
+		e.Drain(t, false)
+		if err := chromedp.Run(bctx, chromedp.WaitVisible(`#run-status.s-succeeded`, chromedp.ByQuery)); err != nil {
+			t.Fatalf("the event log never showed the run's end: %v", err)
+		}
+		if n := count(t, bctx, `#events li[data-id]`); n < 5 {
+			t.Errorf("event log of the ended run has %d events", n)
+		}
+	})
+
 	t.Run("start from the form and cancel", func(t *testing.T) {
 		nav("/ui/new")
 		shoot(t, bctx, dir, "new")
@@ -269,6 +301,23 @@ func TestDashboardBrowser(t *testing.T) {
 		if started.Status != store.StatusRunning || fmt.Sprint(started.Config["epochs"]) != "2" {
 			t.Errorf("started run: status %s, epochs %v; want running with epochs 2 from the form", started.Status, started.Config["epochs"])
 		}
+		// A batch done: the page's live refresh shows the phase's calls
+		// and cost without a reload.
+		phases, err := e.P.Store.ListPhases(ctx, newID)
+		if err != nil || len(phases) == 0 || phases[0].State != store.PhasePending {
+			t.Fatalf("phases of the started run: %v %+v", err, phases)
+		}
+		ph := phases[0]
+		if _, err := e.P.Store.CompleteBatch(ctx, newID, ph.ID, store.Batch{N: 0, Usage: store.Usage{Calls: 7, CacheHits: 1, CostUSD: 0.0031}}); err != nil {
+			t.Fatal(err)
+		}
+		progress := fmt.Sprintf("1/%d batches · 7 calls (+1 cached) · $0.0031", ph.TotalBatches)
+		var shown bool
+		if err := chromedp.Run(bctx, chromedp.Poll(fmt.Sprintf(`document.getElementById("progress").textContent.includes(%q)`, progress),
+			&shown, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			t.Fatalf("the running page's progress never showed %q: %v", progress, err)
+		}
+		shoot(t, bctx, dir, "running")
 		var status string
 		err = chromedp.Run(bctx,
 			chromedp.Click("#cancel", chromedp.ByID),

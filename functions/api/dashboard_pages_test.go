@@ -2,9 +2,13 @@ package api_test
 
 import (
 	"bytes"
+	"fmt"
 	"html"
 	"net/http"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/promptml/promptml/shared/store"
 )
@@ -70,5 +74,65 @@ func TestDashboardEndedRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRunningPhaseProgress: while a phase is pending, GET /runs/{id}/phases
+// and the run page show, next to its batches done, what those batches used
+// (the phase's own usage is only written when it finishes).
+func TestRunningPhaseProgress(t *testing.T) {
+	csv := readSample(t, "sentiment.csv")
+	e := newEnv(t, csv)
+	ctx := t.Context()
+	id, err := e.P.StartFromUpload(ctx, e.Upload(t, "sentiment.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	phases, err := e.P.Store.ListPhases(ctx, id)
+	if err != nil || len(phases) == 0 {
+		t.Fatalf("phases of a started run: %v (%d)", err, len(phases))
+	}
+	ph := phases[0]
+	if ph.State != store.PhasePending || ph.TotalBatches < 2 {
+		t.Fatalf("first phase %+v: want pending with at least 2 batches", ph)
+	}
+	used := []store.Usage{
+		{Calls: 5, InputTokens: 400, OutputTokens: 60, CacheHits: 1, CostUSD: 0.002},
+		{Calls: 7, InputTokens: 500, OutputTokens: 80, CacheHits: 2, CostUSD: 0.0022},
+	}
+	var want store.Usage
+	for n, u := range used {
+		if _, err := e.P.Store.CompleteBatch(ctx, id, ph.ID, store.Batch{N: n, Usage: u}); err != nil {
+			t.Fatal(err)
+		}
+		want = want.Add(u)
+	}
+
+	var got struct{ Phases []store.Phase }
+	e.getJSON(t, "/runs/"+id+"/phases", &got)
+	found := false
+	for _, p := range got.Phases {
+		if p.ID != ph.ID {
+			continue
+		}
+		found = true
+		if p.DoneBatches != 2 {
+			t.Errorf("done_batches = %d, want 2", p.DoneBatches)
+		}
+		if diff := cmp.Diff(want, p.Usage, cmpopts.EquateApprox(0, 1e-12)); diff != "" {
+			t.Errorf("usage of the pending phase (-want +got):\n%s", diff)
+		}
+	}
+	if !found {
+		t.Fatalf("GET /runs/%s/phases lacks %s: %+v", id, ph.ID, got.Phases)
+	}
+
+	r := e.do(t, http.MethodGet, "/ui/runs/"+id, nil)
+	if r.code != http.StatusOK {
+		t.Fatalf("run page = %d", r.code)
+	}
+	line := fmt.Sprintf("2/%d batches · 12 calls (+3 cached) · $0.0042", ph.TotalBatches)
+	if !bytes.Contains(r.body, []byte(line)) {
+		t.Errorf("run page lacks the progress %q in\n%s", line, r.body)
 	}
 }

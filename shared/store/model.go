@@ -219,13 +219,16 @@ type Phase struct {
 	PromptID     string `firestore:"prompt_id" json:"prompt_id"`
 	TotalBatches int    `firestore:"total_batches" json:"total_batches"`
 	// DoneBatches is not stored: readers that show progress count the done
-	// batch documents (CountDoneBatches).
+	// batch documents (CountDoneBatches, DoneBatchUsage).
 	DoneBatches int           `firestore:"-" json:"done_batches"`
 	State       string        `firestore:"state" json:"state"`
 	Metrics     *eval.Summary `firestore:"metrics,omitempty" json:"metrics,omitempty"`
 	// Corpus is the corpus-level value where the metric defines one.
 	Corpus *float64 `firestore:"corpus,omitempty" json:"corpus,omitempty"`
-	Usage  Usage    `firestore:"usage" json:"usage"`
+	// Usage is stored when the phase finishes; until then readers that
+	// show progress (GET /runs/{id}/phases, the dashboard) fill it with the
+	// usage of the done batches (DoneBatchUsage).
+	Usage Usage `firestore:"usage" json:"usage"`
 	// UsageByModel splits Usage by "provider/model".
 	UsageByModel map[string]Usage `firestore:"usage_by_model,omitempty" json:"usage_by_model,omitempty"`
 	Lease        *Lease           `firestore:"lease,omitempty" json:"-"`

@@ -319,7 +319,7 @@ func (d *Dashboard) runPage(w http.ResponseWriter, r *http.Request, run *store.R
 		if ph.State != store.PhasePending || run.Terminal() {
 			continue
 		}
-		if ph.DoneBatches, err = d.p.Store.CountDoneBatches(ctx, run.ID, ph.ID); err != nil {
+		if ph.DoneBatches, ph.Usage, err = d.p.Store.DoneBatchUsage(ctx, run.ID, ph.ID); err != nil {
 			d.internal(w, r, err)
 			return
 		}

@@ -1,6 +1,6 @@
-// promptml dashboard: live refresh of a running run's page. The page is
-// complete without this script; it only appends new events, updates the
-// progress bars and reloads once the run ends.
+// promptml dashboard: live refresh of a running run's pages (overview and
+// event log). A page is complete without this script; it only appends new
+// events, updates the progress bars and reloads once the run ends.
 (function () {
   "use strict";
   var log = document.getElementById("events");
@@ -22,6 +22,11 @@
     e.textContent = s;
     return e;
   }
+  // usd prints a cost as the server's "usd" template function does.
+  function usd(v) {
+    if (!v) return "$0";
+    return "$" + v.toFixed(v < 0.01 ? 4 : 2);
+  }
   function events() {
     var q = last ? "?after=" + encodeURIComponent(new Date(Date.parse(last) - 1000).toISOString()) : "";
     return get("/runs/" + run + "/events" + q).then(function (b) {
@@ -34,6 +39,8 @@
         li.appendChild(document.createTextNode(" "));
         li.appendChild(text("span", "k k-" + ev.kind, ev.kind));
         li.appendChild(document.createTextNode(" " + ev.message));
+        var empty = log.querySelector("li.muted:not([data-id])"); // "No event yet."
+        if (empty) log.removeChild(empty);
         log.appendChild(li);
         if (ev.time > last) last = ev.time;
         if (ev.kind === "decision") redraw = true;
@@ -57,7 +64,9 @@
         var bar = document.createElement("progress");
         bar.max = p.total_batches; bar.value = p.done_batches;
         d.appendChild(bar);
-        d.appendChild(text("span", "", " " + p.done_batches + "/" + p.total_batches + " batches"));
+        var u = p.usage || {};
+        d.appendChild(text("span", "usage", " " + p.done_batches + "/" + p.total_batches + " batches · " + (u.calls || 0) + " calls" +
+          (u.cache_hits ? " (+" + u.cache_hits + " cached)" : "") + " · " + usd(u.cost_usd || 0)));
         box.appendChild(d);
       });
     });
