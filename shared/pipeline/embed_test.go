@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/promptml/promptml/shared/analytics"
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/llm"
@@ -60,9 +61,22 @@ func (f *fakeEmbedder) take() (calls, fails int) {
 
 const embedKey = "fake/fake-embed"
 
+// usageAnalytics also records the model_usage rows.
+type usageAnalytics struct {
+	fakeAnalytics
+	usage []analytics.ModelUsageRow
+}
+
+func (f *usageAnalytics) InsertModelUsage(_ context.Context, rows []analytics.ModelUsageRow) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.usage = append(f.usage, rows...)
+	return nil
+}
+
 // TestEmbeddingsMetered: a run scored with semantic_similarity counts its
 // embedding calls like model calls — tokens and cost on the batches,
-// phases and run, by model — after retrying the embedder's 429s; another
+// phases and run, by model, and in analytics — after retrying the embedder's 429s; another
 // instance running the same config pays nothing for them (response cache
 // hits).
 func TestEmbeddingsMetered(t *testing.T) {
@@ -71,6 +85,8 @@ func TestEmbeddingsMetered(t *testing.T) {
 	emb := &fakeEmbedder{flaky: true}
 	cache := &blob.Cache{Store: e.P.Blob, Bucket: pipelinetest.Artifacts}
 	e.P.Embedder, e.P.EmbeddingModel, e.P.Cache = emb, config.Model{Provider: "fake", Name: "fake-embed"}, cache
+	fa := &usageAnalytics{}
+	e.P.Analytics = fa
 	// A dollar per token, so cost = tokens.
 	const cfg = "epochs: 1\nmetrics: [{name: semantic_similarity}]\nprices: {fake-embed: {input_per_mtok: 1000000}}\n"
 	_ = e.Upload(t, "t.yaml", cfg)
@@ -118,6 +134,16 @@ func TestEmbeddingsMetered(t *testing.T) {
 	}
 	if byPhases.Calls != calls || byBatches.Calls != calls || byPhases.InputTokens != u.InputTokens {
 		t.Errorf("embedding calls: %d on the phases, %d on the batches, want %d", byPhases.Calls, byBatches.Calls, calls)
+	}
+
+	var rows int64
+	for _, row := range fa.usage {
+		if row.Model == embedKey && row.Scope == "phase" && row.RunID == id {
+			rows += row.Calls
+		}
+	}
+	if rows != int64(calls) {
+		t.Errorf("analytics model_usage: %d embedding calls, want %d", rows, calls)
 	}
 
 	// Another instance (a new pipeline: empty in-memory cache, own
