@@ -171,3 +171,36 @@ func TestEmbeddingsMetered(t *testing.T) {
 		t.Errorf("second run best val %v, first %v", r2.BestVal, r.BestVal)
 	}
 }
+
+// TestEmbeddingsCountInBudget: with a free primary and optimizer (the
+// simulator), only the embeddings of semantic_similarity cost anything; a
+// budget below their estimate stops the run before its baseline.
+func TestEmbeddingsCountInBudget(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	e := pipelinetest.New(t, csv)
+	emb := &fakeEmbedder{}
+	e.P.Embedder, e.P.EmbeddingModel = emb, config.Model{Provider: "fake", Name: "fake-embed"}
+	const cfg = "epochs: 1\nmetrics: [{name: semantic_similarity}]\nprices: {fake-embed: {input_per_mtok: 1000000}}\n"
+	_ = e.Upload(t, "t.yaml", cfg)
+	u := e.Upload(t, "t.csv", csv)
+	est, err := e.P.DryRun(t.Context(), pipeline.StartRequest{Dataset: "gs://" + pipelinetest.Datasets + "/t.csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if est.CostUSD < 2 {
+		t.Fatalf("estimate $%v: want the embeddings priced (a dollar a token)", est.CostUSD)
+	}
+	_ = e.Upload(t, "t.yaml", cfg+"budget: {max_usd: 1}\n")
+	id, err := e.P.StartFromUpload(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Drain(t, false)
+	r, err := e.P.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls, _ := emb.take(); r.Status != store.StatusBudgetExhausted || calls != 0 {
+		t.Errorf("run %s after %d embedding calls: want budget_exhausted before any", r.Status, calls)
+	}
+}
