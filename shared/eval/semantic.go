@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/genai"
+
+	"github.com/promptml/promptml/shared/llm"
 )
 
 func init() { register("semantic_similarity", newSemantic) }
@@ -90,7 +92,12 @@ const defaultEmbedCacheSize = 50000
 // It is safe for concurrent use. Hold one per run and pass it as
 // Deps.Embedder to share it across Build calls.
 type CachedEmbedder struct {
-	next  Embedder
+	next Embedder
+	*memo
+}
+
+// memo is the state CachedEmbedder views share.
+type memo struct {
 	max   int
 	group singleflight.Group
 
@@ -103,10 +110,18 @@ type CachedEmbedder struct {
 // (when full it is cleared: a run rarely gets there, and a simple reset keeps
 // memory bounded without an LRU).
 func NewCachedEmbedder(next Embedder, maxEntries int) *CachedEmbedder {
-	return &CachedEmbedder{next: next, max: maxEntries, cache: map[string][]float32{}}
+	return &CachedEmbedder{next: next, memo: &memo{max: maxEntries, cache: map[string][]float32{}}}
 }
 
-// Calls returns how many texts were sent to the wrapped embedder.
+// Via returns a view of c that shares its cache (and its in-flight calls)
+// but sends misses to next: an instance keeps one cache while each batch
+// embeds through a client metering into that batch's usage. A text that
+// another view is embedding is not embedded (nor paid) again.
+func (c *CachedEmbedder) Via(next Embedder) *CachedEmbedder {
+	return &CachedEmbedder{next: next, memo: c.memo}
+}
+
+// Calls returns how many texts were sent to the wrapped embedders.
 func (c *CachedEmbedder) Calls() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -169,14 +184,42 @@ func NewGenAIEmbedder(client *genai.Client, model string) *GenAIEmbedder {
 func (e *GenAIEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
 	out := make([][]float32, 0, len(texts))
 	for _, t := range texts {
-		resp, err := e.client.Models.EmbedContent(ctx, e.model, genai.Text(t), &genai.EmbedContentConfig{TaskType: e.TaskType})
+		r, err := e.EmbedText(ctx, &llm.EmbedRequest{Text: t})
 		if err != nil {
-			return nil, fmt.Errorf("genai EmbedContent(%s): %w", e.model, err)
+			return nil, err
 		}
-		if len(resp.Embeddings) != 1 || resp.Embeddings[0] == nil || len(resp.Embeddings[0].Values) == 0 {
-			return nil, fmt.Errorf("genai EmbedContent(%s): got %d embeddings for 1 text", e.model, len(resp.Embeddings))
-		}
-		out = append(out, resp.Embeddings[0].Values)
+		out = append(out, r.Values)
+	}
+	return out, nil
+}
+
+// EmbedText implements llm.EmbedModel: one EmbedContent call, with the
+// token count Vertex AI reports in the embedding's statistics (0 when it
+// reports none). req.Model and req.TaskType override the embedder's.
+func (e *GenAIEmbedder) EmbedText(ctx context.Context, req *llm.EmbedRequest) (*llm.Embedding, error) {
+	model, task := e.model, e.TaskType
+	if req.Model != "" {
+		model = req.Model
+	}
+	if req.TaskType != "" {
+		task = req.TaskType
+	}
+	cfg := &genai.EmbedContentConfig{TaskType: task}
+	if req.Dimensions > 0 {
+		d := int32(req.Dimensions)
+		cfg.OutputDimensionality = &d
+	}
+	resp, err := e.client.Models.EmbedContent(ctx, model, genai.Text(req.Text), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("genai EmbedContent(%s): %w", model, err)
+	}
+	if len(resp.Embeddings) != 1 || resp.Embeddings[0] == nil || len(resp.Embeddings[0].Values) == 0 {
+		return nil, fmt.Errorf("genai EmbedContent(%s): got %d embeddings for 1 text", model, len(resp.Embeddings))
+	}
+	out := &llm.Embedding{Values: resp.Embeddings[0].Values}
+	if st := resp.Embeddings[0].Statistics; st != nil && st.TokenCount > 0 {
+		n := int(st.TokenCount)
+		out.Usage = llm.Usage{InputTokens: n, TotalTokens: n}
 	}
 	return out, nil
 }

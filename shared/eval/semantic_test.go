@@ -11,7 +11,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/genai"
+
+	"github.com/promptml/promptml/shared/llm"
 )
 
 // letterVector is the fake model's embedding: counts of a..z, and of every
@@ -60,8 +63,12 @@ func (f *fakeVertexEmbeddings) ServeHTTP(w http.ResponseWriter, r *http.Request)
 		http.Error(w, `{"error":{"code":503,"message":"unavailable","status":"UNAVAILABLE"}}`, http.StatusServiceUnavailable)
 		return
 	}
+	type stats struct {
+		TokenCount int `json:"token_count"`
+	}
 	type emb struct {
-		Values []float32 `json:"values"`
+		Values     []float32 `json:"values"`
+		Statistics stats     `json:"statistics"`
 	}
 	type pred struct {
 		Embeddings emb `json:"embeddings"`
@@ -70,7 +77,9 @@ func (f *fakeVertexEmbeddings) ServeHTTP(w http.ResponseWriter, r *http.Request)
 		Predictions []pred `json:"predictions"`
 	}
 	for _, in := range body.Instances {
-		out.Predictions = append(out.Predictions, pred{Embeddings: emb{Values: letterVector(in.Content)}})
+		// Vertex AI reports the tokens of each text; the fake counts words.
+		out.Predictions = append(out.Predictions, pred{Embeddings: emb{Values: letterVector(in.Content),
+			Statistics: stats{TokenCount: len(strings.Fields(in.Content))}}})
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
@@ -158,6 +167,22 @@ func TestSemanticSimilarityEmbedsEachTextOnce(t *testing.T) {
 	defer fake.mu.Unlock()
 	if len(fake.texts) != 3 || cache.Calls() != 3 {
 		t.Errorf("embedded %d texts (%q), cache calls %d; want 3: each distinct text once", len(fake.texts), fake.texts, cache.Calls())
+	}
+}
+
+// TestGenAIEmbedderUsage: EmbedText returns the token count Vertex AI
+// reports, and sends the request's task type and dimensions.
+func TestGenAIEmbedderUsage(t *testing.T) {
+	emb, fake := newFakeEmbedder(t)
+	got, err := emb.EmbedText(t.Context(), &llm.EmbedRequest{Text: "three short words", TaskType: "RETRIEVAL_QUERY", Dimensions: 52})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Usage.InputTokens != 3 || got.Usage.TotalTokens != 3 || len(got.Values) != 52 {
+		t.Errorf("usage %+v, %d values; want 3 input tokens, 52 values", got.Usage, len(got.Values))
+	}
+	if len(fake.texts) != 1 || fake.texts[0] != "three short words|RETRIEVAL_QUERY" {
+		t.Errorf("sent %q, want the text with task type RETRIEVAL_QUERY", fake.texts)
 	}
 }
 
@@ -250,5 +275,28 @@ func TestCachedEmbedderBounded(t *testing.T) {
 	cache.mu.Unlock()
 	if size > 2 {
 		t.Errorf("cache holds %d entries, want at most 2", size)
+	}
+}
+
+// TestCachedEmbedderVia: views share one cache; a miss goes to the view's
+// own embedder (each batch's metered client), a hit to none.
+func TestCachedEmbedderVia(t *testing.T) {
+	root := NewCachedEmbedder(nil, 100)
+	a := &countingEmbedder{calls: map[string]int{}}
+	b := &countingEmbedder{calls: map[string]int{}}
+	if _, err := root.Via(a).Embed(t.Context(), []string{"x", "y"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Via(b).Embed(t.Context(), []string{"x", "z"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[string]int{"x": 1, "y": 1}, a.calls); d != "" {
+		t.Errorf("first view's embedder (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[string]int{"z": 1}, b.calls); d != "" {
+		t.Errorf("second view's embedder: only the miss (-want +got):\n%s", d)
+	}
+	if root.Calls() != 3 {
+		t.Errorf("cache calls %d, want 3", root.Calls())
 	}
 }

@@ -247,7 +247,7 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 }
 
 // metric builds the run's metric; the judge of llm_judge is the optimizer
-// model, the embedder of semantic_similarity the instance's.
+// model, the embedder of semantic_similarity the instance's embedding model.
 func (p *Pipeline) metric(ctx context.Context, cfg config.Run, meter *llm.Meter) (eval.Metric, error) {
 	// The judge goes through the same cache, limiter and retries as the
 	// primary, and its usage is metered with the batch.
@@ -255,9 +255,10 @@ func (p *Pipeline) metric(ctx context.Context, cfg config.Run, meter *llm.Meter)
 	if err != nil {
 		return nil, err
 	}
+	// So do the embeddings of semantic_similarity.
 	var emb eval.Embedder
-	if p.Embedder != nil {
-		emb = retryingEmbedder{p: p, next: p.Embedder}
+	if e := p.embedder(cfg, meter); e != nil {
+		emb = e
 	}
 	return eval.Build(cfg.Metrics, eval.Deps{Judge: judge, Embedder: emb})
 }

@@ -236,11 +236,11 @@ func (p *Pipeline) batchOverBudget(ctx context.Context, r *store.Run, ph *store.
 // (the initial prompt on train and val, EstimateRun's first two phases)
 // against the budget, before anything is published. It returns why the
 // run cannot start, or "".
-func baselineOverBudget(cfg config.Run, splits map[string]SplitStats) string {
+func baselineOverBudget(cfg config.Run, splits map[string]SplitStats, embedding config.Model) string {
 	if !cfg.Budget.Set() {
 		return ""
 	}
-	e := EstimateRun(cfg, splits)
+	e := EstimateRun(cfg, splits, embedding)
 	var s spend
 	for _, pe := range e.Phases[:2] {
 		s = s.plus(spend{calls: pe.Calls, tokens: pe.InputTokens + pe.OutputTokens, usd: pe.CostUSD})

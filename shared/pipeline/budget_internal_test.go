@@ -46,11 +46,11 @@ func TestBaselineOverBudget(t *testing.T) {
 	cfg := config.Defaults()
 	splits := map[string]SplitStats{"train": {Examples: 60, InputTokens: 600, ExpectedTokens: 300}, "val": {Examples: 20, InputTokens: 200, ExpectedTokens: 100}}
 	cfg.Budget = config.Budget{MaxCalls: 80}
-	if why := baselineOverBudget(cfg, splits); why != "" {
+	if why := baselineOverBudget(cfg, splits, config.Model{}); why != "" {
 		t.Errorf("80 calls fit a budget of 80: %q", why)
 	}
 	cfg.Budget = config.Budget{MaxCalls: 79}
-	if why := baselineOverBudget(cfg, splits); !strings.Contains(why, "80 calls > budget.max_calls 79") {
+	if why := baselineOverBudget(cfg, splits, config.Model{}); !strings.Contains(why, "80 calls > budget.max_calls 79") {
 		t.Errorf("why = %q", why)
 	}
 }

@@ -77,15 +77,21 @@ const (
 
 // EstimateRun computes the calls, tokens and cost of a run of cfg over a
 // dataset with these split statistics, before anything is spent.
-func EstimateRun(cfg config.Run, splits map[string]SplitStats) Estimate {
+// embedding is the instance's embedding model (Pipeline.EmbeddingModel),
+// priced when the metrics use semantic_similarity.
+func EstimateRun(cfg config.Run, splits map[string]SplitStats, embedding config.Model) Estimate {
 	initial := llm.EstimateTokens(cfg.Prompt.System) + llm.EstimateTokens(cfg.Prompt.Output)
 	candidate := candidateGrowth*initial + 20
-	judged := false
+	judged, embedded := false, false
 	for _, m := range cfg.Metrics {
-		if m.Name == "llm_judge" {
+		switch m.Name {
+		case "llm_judge":
 			judged = true
+		case "semantic_similarity":
+			embedded = true
 		}
 	}
+	emb := cfg.Price(embedding)
 	primary, opt := cfg.Price(cfg.Primary), cfg.Price(cfg.Optimizer.Model)
 	phase := func(name, split string, epoch, promptTokens, prompts int) PhaseEstimate {
 		s := splits[split]
@@ -105,6 +111,15 @@ func EstimateRun(cfg config.Run, splits map[string]SplitStats) Estimate {
 			pe.InputTokens += ju.InputTokens
 			pe.OutputTokens += ju.OutputTokens
 			pe.CostUSD += opt.Cost(ju)
+		}
+		if embedded {
+			// An embedding of the answer and one of the ground truth per
+			// scored example (an upper bound: the instance embeds each
+			// distinct text once).
+			eu := llm.Usage{InputTokens: prompts*out + prompts*s.ExpectedTokens}
+			pe.Calls += 2 * n
+			pe.InputTokens += eu.InputTokens
+			pe.CostUSD += emb.Cost(eu)
 		}
 		return pe
 	}
@@ -184,7 +199,7 @@ func (p *Pipeline) DryRun(ctx context.Context, req StartRequest) (*Estimate, err
 		layers = append(layers, config.Layer{Source: "request", Data: req.Config})
 	}
 	obj := blob.Object{Store: p.Blob, Bucket: bucket, Name: object, Generation: attrs.Generation}
-	return estimateFrom(ctx, layers, obj, obj.URI())
+	return estimateFrom(ctx, layers, obj, obj.URI(), p.EmbeddingModel)
 }
 
 // DryRunCSV is DryRun for a CSV sent to the API (a form upload): the
@@ -198,7 +213,7 @@ func (p *Pipeline) DryRunCSV(ctx context.Context, req UploadRequest) (*Estimate,
 	if len(req.Config) > 0 {
 		layers = append(layers, config.Layer{Source: "config", Data: req.Config})
 	}
-	return estimateFrom(ctx, layers, bytesSource(req.CSV), req.Name)
+	return estimateFrom(ctx, layers, bytesSource(req.CSV), req.Name, p.EmbeddingModel)
 }
 
 // bytesSource is a dataset.Source over a CSV in memory.
@@ -210,7 +225,7 @@ func (b bytesSource) Open(context.Context) (io.ReadCloser, error) {
 
 // estimateFrom loads the config from layers, validates and splits the CSV
 // of src in memory and estimates the run; name names src in errors.
-func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source, name string) (*Estimate, error) {
+func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source, name string, embedding config.Model) (*Estimate, error) {
 	cfg, err := config.Load(layers...)
 	if err != nil {
 		return nil, &PermanentError{Err: fmt.Errorf("invalid config: %w", err)}
@@ -231,7 +246,7 @@ func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source
 	case err != nil:
 		return nil, fmt.Errorf("pipeline.DryRun: %w", err)
 	}
-	e := EstimateRun(cfg, w.splits)
+	e := EstimateRun(cfg, w.splits, embedding)
 	return &e, nil
 }
 

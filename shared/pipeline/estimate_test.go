@@ -25,7 +25,7 @@ func TestEstimateRun(t *testing.T) {
 		"val":   {Examples: 5, InputTokens: 25, ExpectedTokens: 10},
 		"test":  {Examples: 5, InputTokens: 25, ExpectedTokens: 10},
 	}
-	e := pipeline.EstimateRun(base(), splits)
+	e := pipeline.EstimateRun(base(), splits, config.Model{})
 	var names []string
 	calls := 0
 	for _, p := range e.Phases {
@@ -66,22 +66,41 @@ func TestEstimateRun(t *testing.T) {
 	t.Run("llm_judge doubles the scored calls", func(t *testing.T) {
 		cfg := base()
 		cfg.Metrics = []eval.Spec{{Name: "llm_judge"}}
-		j := pipeline.EstimateRun(cfg, splits)
+		j := pipeline.EstimateRun(cfg, splits, config.Model{})
 		if j.Calls != 77+(77-12) {
 			t.Errorf("calls %d, want %d", j.Calls, 77+65)
+		}
+	})
+	t.Run("semantic_similarity embeds answer and ground truth", func(t *testing.T) {
+		cfg := base()
+		cfg.Metrics = []eval.Spec{{Name: "semantic_similarity"}}
+		emb := config.Model{Provider: "vertex", Name: "text-embedding-005"}
+		cfg.Prices = map[string]llm.Price{"text-embedding-005": {InputPerMTok: 1e6}}
+		for k, v := range base().Prices {
+			cfg.Prices[k] = v
+		}
+		plain := pipeline.EstimateRun(base(), splits, config.Model{})
+		s := pipeline.EstimateRun(cfg, splits, emb)
+		if s.Calls != 77+2*(77-12) {
+			t.Errorf("calls %d, want %d", s.Calls, 77+2*65)
+		}
+		added := s.InputTokens - plain.InputTokens
+		if added <= 0 || s.OutputTokens != plain.OutputTokens || math.Abs(s.CostUSD-plain.CostUSD-float64(added)) > 1e-6 {
+			t.Errorf("embeddings add %d input tokens, %d output, $%v; want input only, at a dollar a token",
+				added, s.OutputTokens-plain.OutputTokens, s.CostUSD-plain.CostUSD)
 		}
 	})
 	t.Run("max_output_tokens caps the answers", func(t *testing.T) {
 		cfg := base()
 		cfg.Primary.MaxOutputTokens = 5
-		if got := pipeline.EstimateRun(cfg, splits).Phases[0].OutputTokens; got != 50 {
+		if got := pipeline.EstimateRun(cfg, splits, config.Model{}).Phases[0].OutputTokens; got != 50 {
 			t.Errorf("baseline train output %d, want 10 × 5", got)
 		}
 	})
 	t.Run("max_tries bounds the optimizer calls", func(t *testing.T) {
 		cfg := base()
 		cfg.Optimizer.MaxTries = 1
-		if got := pipeline.EstimateRun(cfg, splits).Calls; got != 69 {
+		if got := pipeline.EstimateRun(cfg, splits, config.Model{}).Calls; got != 69 {
 			t.Errorf("calls %d, want 69 with one try per proposal", got)
 		}
 	})
@@ -89,7 +108,7 @@ func TestEstimateRun(t *testing.T) {
 		opt := func(strategy string) int {
 			cfg := base()
 			cfg.Optimizer.Strategy = strategy
-			return pipeline.EstimateRun(cfg, splits).Phases[2].InputTokens
+			return pipeline.EstimateRun(cfg, splits, config.Model{}).Phases[2].InputTokens
 		}
 		longest := 0
 		for _, s := range []string{"rewrite", "edit", "fewshot"} {
@@ -105,8 +124,8 @@ func TestEstimateRun(t *testing.T) {
 		cfg := base()
 		cfg.Optimizer.Strategy = "fewshot"
 		cfg.Optimizer.FewShot.MaxDemos = 2
-		few := pipeline.EstimateRun(cfg, splits)
-		rw := pipeline.EstimateRun(base(), splits)
+		few := pipeline.EstimateRun(cfg, splits, config.Model{})
+		rw := pipeline.EstimateRun(base(), splits, config.Model{})
 		// Train: (50 + 20) / 10 = 7 tokens per example + 8 of labels; two
 		// demonstrations in each of the 2 × 5 val calls.
 		if d := few.Phases[3].InputTokens - rw.Phases[3].InputTokens; d != 2*15*10 {
@@ -120,7 +139,7 @@ func TestEstimateRun(t *testing.T) {
 		cfg := base()
 		cfg.Epochs = 0
 		s := map[string]pipeline.SplitStats{"train": splits["train"], "val": splits["val"]}
-		if got := pipeline.EstimateRun(cfg, s).Calls; got != 15 {
+		if got := pipeline.EstimateRun(cfg, s, config.Model{}).Calls; got != 15 {
 			t.Errorf("calls %d, want the baseline's 15", got)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/promptml/promptml/shared/blob"
@@ -51,9 +52,17 @@ type Pipeline struct {
 	// defaults and under the sidecar and the request (e.g. Vertex AI models
 	// in the cloud). Empty means none.
 	Defaults []byte
-	// Embedder embeds texts for the semantic_similarity metric; it is
-	// shared by every run of the instance, so each text is embedded once.
-	Embedder eval.Embedder
+	// Embedder is the embedding model of the semantic_similarity metric
+	// (nil: none). Its calls go through llm.EmbedClient — the limiter,
+	// retries, response cache and the batch's meter — behind an in-memory
+	// cache shared by every run of the instance, so each text is embedded
+	// once per instance.
+	Embedder llm.EmbedModel
+	// EmbeddingModel names the Embedder: provider and name (the meter's
+	// "provider/name" key and the run's price table entry) and its
+	// limiter settings (requests_per_minute, tokens_per_minute,
+	// max_concurrency).
+	EmbeddingModel config.Model
 	// Analytics, when set, receives the BigQuery rows (runs, epochs,
 	// prompt versions, per-example results).
 	Analytics analyticsSink
@@ -82,6 +91,9 @@ type Pipeline struct {
 
 	// limiters pace each model's calls on this instance.
 	limiters llm.Limiters
+	// embedOnce builds embedMemo, the instance's in-memory embeddings.
+	embedOnce sync.Once
+	embedMemo *eval.CachedEmbedder
 }
 
 func (p *Pipeline) lease() time.Duration {

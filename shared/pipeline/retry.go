@@ -2,9 +2,9 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/eval"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/store"
 )
@@ -106,24 +106,27 @@ func addByModel(a, b map[string]store.Usage) map[string]store.Usage {
 	return a
 }
 
-// retryingEmbedder retries the embedder's transient errors with the
-// pipeline's policy (the instance's embedder classifies them).
-type retryingEmbedder struct {
-	p    *Pipeline
-	next interface {
-		Embed(ctx context.Context, texts []string) ([][]float32, error)
+// embedder returns the semantic_similarity embedder of a batch: the
+// instance's in-memory cache in front of an llm.EmbedClient (response
+// cache, limiter, retries) metering into meter. nil when the instance has
+// no embedding model.
+func (p *Pipeline) embedder(cfg config.Run, meter *llm.Meter) *eval.CachedEmbedder {
+	if p.Embedder == nil {
+		return nil
 	}
+	p.embedOnce.Do(func() { p.embedMemo = eval.NewCachedEmbedder(nil, embedMemoSize) })
+	m := p.EmbeddingModel
+	if m.Name == "" {
+		m.Provider, m.Name = "embedding", "default" // unnamed: still metered
+	}
+	c := &llm.EmbedClient{Next: p.Embedder, Key: m.Key(), TaskType: "SEMANTIC_SIMILARITY",
+		Limiter: p.limiters.Get(m.Key(), m.Limits()), Retry: p.retryPolicy(), CacheMode: llm.CacheOff,
+		Price: cfg.Price(m), Meter: meter}
+	if p.Cache != nil {
+		c.Cache, c.CacheMode = p.Cache, cfg.Cache
+	}
+	return p.embedMemo.Via(c)
 }
 
-func (r retryingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	var out [][]float32
-	err := r.p.retryPolicy().Do(ctx, func(ctx context.Context) error {
-		var err error
-		out, err = r.next.Embed(ctx, texts)
-		return err
-	}, nil)
-	if err != nil {
-		return nil, fmt.Errorf("embed: %w", err)
-	}
-	return out, nil
-}
+// embedMemoSize bounds the instance's in-memory embeddings (texts).
+const embedMemoSize = 100000

@@ -217,7 +217,7 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 		pending = append(pending, ph.ID)
 	}
 	// Budget hook: a baseline the budget cannot pay for is not published.
-	exhausted := baselineOverBudget(cfg, stats.splits)
+	exhausted := baselineOverBudget(cfg, stats.splits, p.EmbeddingModel)
 	if exhausted != "" {
 		if err := p.Export(ctx, r, v0); err != nil {
 			return nil, err

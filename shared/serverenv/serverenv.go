@@ -23,6 +23,7 @@ import (
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/eval"
+	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/llm/openai"
 	"github.com/promptml/promptml/shared/llm/sim"
 	"github.com/promptml/promptml/shared/llm/vertex"
@@ -64,6 +65,13 @@ type Config struct {
 	// semantic_similarity metric (PROMPTML_EMBEDDING_MODEL; default
 	// text-embedding-005).
 	EmbeddingModel string `yaml:"embedding_model"`
+	// EmbeddingRequestsPerMinute bounds the embedding model's calls per
+	// instance (PROMPTML_EMBEDDING_REQUESTS_PER_MINUTE; default 0: no
+	// limit, adaptive concurrency only).
+	EmbeddingRequestsPerMinute int `yaml:"embedding_requests_per_minute"`
+	// EmbeddingTokensPerMinute bounds the embedding model's input tokens
+	// per instance (PROMPTML_EMBEDDING_TOKENS_PER_MINUTE; default 0: no limit).
+	EmbeddingTokensPerMinute int `yaml:"embedding_tokens_per_minute"`
 	// BigQueryDataset receives the analytics rows
 	// (PROMPTML_BIGQUERY_DATASET; empty disables analytics).
 	BigQueryDataset string `yaml:"bigquery_dataset"`
@@ -156,6 +164,20 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	num("PROMPTML_SIM_ERROR_RATE", &c.SimErrorRate)
 	num("PROMPTML_SIM_WRONG_RATE", &c.SimWrongRate)
+	for _, n := range []struct {
+		name string
+		dst  *int
+	}{{"PROMPTML_EMBEDDING_REQUESTS_PER_MINUTE", &c.EmbeddingRequestsPerMinute},
+		{"PROMPTML_EMBEDDING_TOKENS_PER_MINUTE", &c.EmbeddingTokensPerMinute}} {
+		if v := getenv(n.name); v != "" {
+			i, err := strconv.Atoi(v)
+			if err != nil || i < 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: not an integer >= 0", n.name, v))
+				continue
+			}
+			*n.dst = i
+		}
+	}
 	if v := getenv("PROMPTML_SIM_SEED"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -256,8 +278,10 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		}
 	}
 	e.Pipeline = &pipeline.Pipeline{
-		Defaults:        c.defaultsLayer(),
-		Embedder:        eval.NewCachedEmbedder(&lazyEmbedder{env: e}, 100000),
+		Defaults: c.defaultsLayer(),
+		Embedder: &lazyEmbedder{env: e},
+		EmbeddingModel: config.Model{Provider: "vertex", Name: c.EmbeddingModel,
+			RequestsPerMinute: c.EmbeddingRequestsPerMinute, TokensPerMinute: c.EmbeddingTokensPerMinute},
 		Store:           store.New(e.Firestore),
 		Blob:            blob.New(e.Storage),
 		Queue:           e.Publisher,
@@ -306,7 +330,8 @@ type lazyEmbedder struct {
 	next *eval.GenAIEmbedder
 }
 
-func (l *lazyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+// EmbedText implements llm.EmbedModel.
+func (l *lazyEmbedder) EmbedText(ctx context.Context, req *llm.EmbedRequest) (*llm.Embedding, error) {
 	l.mu.Lock()
 	if l.next == nil {
 		client, err := genai.NewClient(ctx, &genai.ClientConfig{Backend: genai.BackendVertexAI,
@@ -319,7 +344,7 @@ func (l *lazyEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, 
 	}
 	next := l.next
 	l.mu.Unlock()
-	out, err := next.Embed(ctx, texts)
+	out, err := next.EmbedText(ctx, req)
 	// Classified like a generation call, so the pipeline retries only
 	// what may succeed later.
 	return out, vertex.Classify(err)

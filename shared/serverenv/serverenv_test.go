@@ -64,28 +64,31 @@ func TestLoad(t *testing.T) {
 	}{
 		{"defaults", nil, func(*Config) {}},
 		{"overrides", map[string]string{
-			"PROMPTML_LOCATION":           "europe-west1",
-			"PROMPTML_BATCHES_TOPIC":      "b",
-			"PROMPTML_PHASE_DONE_TOPIC":   "d",
-			"PROMPTML_FIRESTORE_DATABASE": "db",
-			"PROMPTML_BIGQUERY_DATASET":   "analytics",
-			"PROMPTML_LLM_PROVIDER":       "vertex",
-			"PROMPTML_PRIMARY_MODEL":      "pm",
-			"PROMPTML_OPTIMIZER_MODEL":    "om",
-			"PROMPTML_EMBEDDING_MODEL":    "em",
-			"PROMPTML_LEASE":              "90s",
-			"PROMPTML_SIM_LATENCY":        "200ms",
-			"PROMPTML_SIM_ERROR_RATE":     "0.1",
-			"PROMPTML_SIM_WRONG_RATE":     "0.5",
-			"PROMPTML_SIM_SEED":           "-7",
-			"PROMPTML_BATCH_TIMEOUT":      "2m",
-			"PROMPTML_SIM_RETRY_AFTER":    "1s",
+			"PROMPTML_LOCATION":                      "europe-west1",
+			"PROMPTML_BATCHES_TOPIC":                 "b",
+			"PROMPTML_PHASE_DONE_TOPIC":              "d",
+			"PROMPTML_FIRESTORE_DATABASE":            "db",
+			"PROMPTML_BIGQUERY_DATASET":              "analytics",
+			"PROMPTML_LLM_PROVIDER":                  "vertex",
+			"PROMPTML_PRIMARY_MODEL":                 "pm",
+			"PROMPTML_OPTIMIZER_MODEL":               "om",
+			"PROMPTML_EMBEDDING_MODEL":               "em",
+			"PROMPTML_EMBEDDING_REQUESTS_PER_MINUTE": "600",
+			"PROMPTML_EMBEDDING_TOKENS_PER_MINUTE":   "100000",
+			"PROMPTML_LEASE":                         "90s",
+			"PROMPTML_SIM_LATENCY":                   "200ms",
+			"PROMPTML_SIM_ERROR_RATE":                "0.1",
+			"PROMPTML_SIM_WRONG_RATE":                "0.5",
+			"PROMPTML_SIM_SEED":                      "-7",
+			"PROMPTML_BATCH_TIMEOUT":                 "2m",
+			"PROMPTML_SIM_RETRY_AFTER":               "1s",
 		}, func(c *Config) {
 			c.BatchTimeout, c.SimRetryAfter = 2*time.Minute, time.Second
 			c.Location, c.BatchesTopic, c.PhaseDoneTopic, c.FirestoreDatabase = "europe-west1", "b", "d", "db"
 			c.BigQueryDataset, c.LLMProvider, c.PrimaryModel, c.OptimizerModel, c.EmbeddingModel = "analytics", "vertex", "pm", "om", "em"
 			c.Lease, c.SimLatency = 90*time.Second, 200*time.Millisecond
 			c.SimErrorRate, c.SimWrongRate, c.SimSeed = 0.1, 0.5, -7
+			c.EmbeddingRequestsPerMinute, c.EmbeddingTokensPerMinute = 600, 100000
 		}},
 		{"empty values keep defaults", map[string]string{"PROMPTML_LOCATION": "", "PROMPTML_LEASE": ""}, func(*Config) {}},
 	}
@@ -116,6 +119,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad number", map[string]string{"PROMPTML_SIM_ERROR_RATE": "lots"}, []string{"PROMPTML_SIM_ERROR_RATE", "lots"}},
 		{"bad wrong rate", map[string]string{"PROMPTML_SIM_WRONG_RATE": "1/2"}, []string{"PROMPTML_SIM_WRONG_RATE"}},
 		{"bad seed", map[string]string{"PROMPTML_SIM_SEED": "1.5"}, []string{"PROMPTML_SIM_SEED"}},
+		{"bad embedding rate", map[string]string{"PROMPTML_EMBEDDING_REQUESTS_PER_MINUTE": "-1"}, []string{"PROMPTML_EMBEDDING_REQUESTS_PER_MINUTE"}},
+		{"bad embedding tokens", map[string]string{"PROMPTML_EMBEDDING_TOKENS_PER_MINUTE": "lots"}, []string{"PROMPTML_EMBEDDING_TOKENS_PER_MINUTE", "lots"}},
 		{"several bad values together", map[string]string{"PROMPTML_LEASE": "x", "PROMPTML_SIM_ERROR_RATE": "y"}, []string{"PROMPTML_LEASE", "PROMPTML_SIM_ERROR_RATE"}},
 		{"missing required vars listed together", map[string]string{"PROMPTML_PROJECT": "", "PROMPTML_DATASETS_BUCKET": "", "PROMPTML_ARTIFACTS_BUCKET": ""},
 			[]string{"PROMPTML_PROJECT", "PROMPTML_DATASETS_BUCKET", "PROMPTML_ARTIFACTS_BUCKET"}},
