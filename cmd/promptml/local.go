@@ -215,7 +215,7 @@ func runLocal(ctx context.Context, out io.Writer, o localOptions) error {
 		return err
 	}
 	fmt.Fprintf(out, "Run %s\n\n", runID)
-	sum, err := watchRun(wctx, out, api, runID)
+	sum, err := follow(wctx, out, api, runID, 300*time.Millisecond)
 	if err != nil {
 		if ctx.Err() != nil {
 			return &exitError{130, fmt.Errorf("interrupted: stopped the local cloud; run %s was left unfinished", runID)}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/promptml/promptml/shared/store"
 )
@@ -46,78 +45,6 @@ type PromptScores struct {
 	Test         *float64 `json:"test,omitempty"`
 	SystemPrompt string   `json:"system_prompt"`
 	OutputPrompt string   `json:"output_prompt"`
-}
-
-// watchRun prints the run's events as they come and returns its summary
-// once it has ended.
-func watchRun(ctx context.Context, out io.Writer, api *apiClient, id string) (*Summary, error) {
-	start := time.Now()
-	var last time.Time
-	seen := map[string]bool{}
-	shown := map[string]int{}
-	lastProgress := time.Now()
-	for {
-		r, err := api.run(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		// Re-read a second back: events from several processes may
-		// commit slightly out of time order; seen drops the repeats.
-		after := last
-		if !after.IsZero() {
-			after = after.Add(-time.Second)
-		}
-		events, err := api.events(ctx, id, after)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range events {
-			if seen[e.ID] {
-				continue
-			}
-			seen[e.ID] = true
-			fmt.Fprintf(out, "%s  %s\n", e.Time.Local().Format("15:04:05"), e.Message)
-			if e.Time.After(last) {
-				last = e.Time
-			}
-		}
-		if time.Since(lastProgress) >= 2*time.Second && !r.Terminal() {
-			lastProgress = time.Now()
-			if err := printProgress(ctx, out, api, id, shown); err != nil {
-				return nil, err
-			}
-		}
-		if r.Terminal() {
-			s, err := summarize(ctx, api, r)
-			if err != nil {
-				return nil, err
-			}
-			s.WallSeconds = time.Since(start).Seconds()
-			return s, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("gave up waiting for run %s (stage %s, epoch %d): %w", id, r.Stage, r.Epoch, ctx.Err())
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-}
-
-// printProgress prints the batches done of each unfinished phase and what
-// they used, when it changed since the last call.
-func printProgress(ctx context.Context, out io.Writer, api *apiClient, id string, shown map[string]int) error {
-	phases, err := api.phases(ctx, id)
-	if err != nil {
-		return err
-	}
-	for _, ph := range phases {
-		if ph.State != store.PhasePending || ph.DoneBatches == 0 || shown[ph.ID] == ph.DoneBatches {
-			continue
-		}
-		shown[ph.ID] = ph.DoneBatches
-		fmt.Fprintf(out, "%s    %s: %d/%d batches scored · %s\n", time.Now().Format("15:04:05"), ph.ID, ph.DoneBatches, ph.TotalBatches, phaseUsage(ph.Usage))
-	}
-	return nil
 }
 
 func summarize(ctx context.Context, api *apiClient, r *store.Run) (*Summary, error) {

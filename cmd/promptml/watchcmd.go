@@ -173,7 +173,7 @@ func follow(ctx context.Context, out io.Writer, api *apiClient, id string, every
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, fmt.Errorf("gave up waiting for run %s (stage %s, epoch %d): %w", id, r.Stage, r.Epoch, ctx.Err())
 		case <-time.After(every):
 		}
 	}

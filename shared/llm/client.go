@@ -99,15 +99,22 @@ func (c *Client) Generate(ctx context.Context, req *Request) (*Response, error) 
 	c.Meter.add(c.Key, Tally{Calls: 1, InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens,
 		CostUSD: c.Price.Cost(resp.Usage)})
 	if key != "" && c.CacheMode == CacheReadWrite {
-		b, merr := json.Marshal(cached{V: 1, Provider: c.Key, Response: *resp})
-		if merr == nil {
-			merr = c.Cache.Put(context.WithoutCancel(ctx), key, b)
-		}
-		if merr != nil {
-			logging.FromContext(ctx).Warn("llm cache write failed", "model", c.Key, "error", merr.Error())
-		}
+		putCache(ctx, c.Cache, key, c.Key, cached{V: 1, Provider: c.Key, Response: *resp})
 	}
 	return resp, nil
+}
+
+// putCache writes a cache entry. It outlives the caller's cancellation (the
+// call was paid for) and a failure is only logged: the cache saves money,
+// it is never a reason to fail a call.
+func putCache(ctx context.Context, cache Cache, key, model string, entry any) {
+	b, err := json.Marshal(entry)
+	if err == nil {
+		err = cache.Put(context.WithoutCancel(ctx), key, b)
+	}
+	if err != nil {
+		logging.FromContext(ctx).Warn("llm cache write failed", "model", model, "error", err.Error())
+	}
 }
 
 // lookup reads the cache; a failure to read is a miss (the cache saves

@@ -132,13 +132,7 @@ func (c *EmbedClient) EmbedText(ctx context.Context, req *EmbedRequest) (*Embedd
 	}
 	c.Meter.add(c.Key, Tally{Calls: 1, InputTokens: out.Usage.InputTokens, CostUSD: c.Price.Cost(out.Usage)})
 	if key != "" && c.CacheMode == CacheReadWrite {
-		b, merr := json.Marshal(cachedEmbedding{V: 1, Provider: c.Key, Embedding: *out})
-		if merr == nil {
-			merr = c.Cache.Put(context.WithoutCancel(ctx), key, b)
-		}
-		if merr != nil {
-			logging.FromContext(ctx).Warn("llm cache write failed", "model", c.Key, "error", merr.Error())
-		}
+		putCache(ctx, c.Cache, key, c.Key, cachedEmbedding{V: 1, Provider: c.Key, Embedding: *out})
 	}
 	return out, nil
 }
