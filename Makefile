@@ -9,7 +9,7 @@ PROJECT ?=
 REGION  ?= us-central1
 export GCE_METADATA_HOST := 127.0.0.1:1
 
-.PHONY: build run test test-short vet bench package deploy clean
+.PHONY: build run test test-short vet bench fuzz package deploy clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/promptml
@@ -34,6 +34,26 @@ vet:
 ## bench: Go benchmarks (not part of make test).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
+
+## fuzz: run each fuzz target for FUZZTIME, one at a time (their seed
+## corpora also run as plain tests in make test). A failure stops the
+## loop and leaves the crasher under the package's testdata/fuzz/.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	shared/dataset:FuzzIngest \
+	shared/config:FuzzLoad \
+	shared/optimize:FuzzBuild \
+	shared/optimize:FuzzDataBlock \
+	shared/queue:FuzzDecode \
+	functions/ondatasetupload:FuzzDecode \
+	shared/blob:FuzzObjectNames
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "== $$fn ./$$pkg ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) ./$$pkg; \
+	done
 
 package:
 	bash scripts/package.sh

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -40,11 +42,29 @@ func Decode(e cloudevents.Event) (pipeline.Upload, error) {
 	if d.Bucket == "" || d.Name == "" {
 		return pipeline.Upload{}, &pipeline.PermanentError{Err: fmt.Errorf("storage event without bucket or name")}
 	}
+	if !validObjectName(d.Name) {
+		return pipeline.Upload{}, &pipeline.PermanentError{Err: fmt.Errorf("storage event with an invalid object name %q", clip(d.Name))}
+	}
 	gen, err := strconv.ParseInt(d.Generation, 10, 64)
 	if err != nil || gen <= 0 {
 		return pipeline.Upload{}, &pipeline.PermanentError{Err: fmt.Errorf("storage event with bad generation %q", d.Generation)}
 	}
 	return pipeline.Upload{Bucket: d.Bucket, Object: d.Name, Generation: gen}, nil
+}
+
+// validObjectName applies Cloud Storage's rules for object names (1 to 1024
+// bytes of UTF-8, no CR or LF) plus no NUL, so that a forged event cannot
+// carry a name no real upload has.
+func validObjectName(s string) bool {
+	return len(s) <= 1024 && utf8.ValidString(s) && !strings.ContainsAny(s, "\x00\r\n")
+}
+
+// clip shortens a name quoted in an error message.
+func clip(s string) string {
+	if len(s) > 100 {
+		return strings.ToValidUTF8(s[:100], "") + "…"
+	}
+	return s
 }
 
 // Handle starts a run for the uploaded object.

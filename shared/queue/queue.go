@@ -102,8 +102,44 @@ func check(v int, run, phase string) error {
 		return fmt.Errorf("%w: version %d, this code reads %d", ErrBadMessage, v, Version)
 	case run == "" || phase == "":
 		return fmt.Errorf("%w: run_id and phase_id are required", ErrBadMessage)
+	case !ValidID(run):
+		return fmt.Errorf("%w: run_id %q is not an id", ErrBadMessage, clip(run))
+	case !ValidID(phase):
+		return fmt.Errorf("%w: phase_id %q is not an id", ErrBadMessage, clip(phase))
 	}
 	return nil
+}
+
+// maxIDLen bounds the ids a message may carry; real ones are under 40
+// bytes.
+const maxIDLen = 128
+
+// ValidID reports whether s can be a run or phase id: 1 to 128 bytes of
+// ASCII letters, digits, '-', '_' and '.', and not "." or "..". The ids
+// become Firestore document ids and object name segments
+// (runs/{run}/results/{phase}/...), so a '/' or a ".." in a message
+// would address another run's documents or objects.
+func ValidID(s string) bool {
+	if s == "" || len(s) > maxIDLen || s == "." || s == ".." {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// clip shortens an id quoted in an error message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 // Publisher publishes the pipeline's messages.
