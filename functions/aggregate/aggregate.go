@@ -22,6 +22,9 @@ func init() {
 // Handle decodes the phase-done message and advances the run.
 func Handle(ctx context.Context, e cloudevents.Event) error {
 	ctx = handler.Context(ctx, "Aggregate", e)
+	if err := handler.CheckSize(ctx, e); err != nil {
+		return err
+	}
 	env, err := serverenv.Instance(ctx)
 	if err != nil {
 		return handler.Classify(ctx, err)

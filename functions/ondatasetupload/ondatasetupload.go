@@ -70,6 +70,9 @@ func clip(s string) string {
 // Handle starts a run for the uploaded object.
 func Handle(ctx context.Context, e cloudevents.Event) error {
 	ctx = handler.Context(ctx, "OnDatasetUpload", e)
+	if err := handler.CheckSize(ctx, e); err != nil {
+		return err
+	}
 	env, err := serverenv.Instance(ctx)
 	if err != nil {
 		return handler.Classify(ctx, err)

@@ -23,6 +23,9 @@ func init() {
 // is returned so Pub/Sub redelivers; a permanent one is logged and acked.
 func Handle(ctx context.Context, e cloudevents.Event) error {
 	ctx = handler.Context(ctx, "RunBatch", e)
+	if err := handler.CheckSize(ctx, e); err != nil {
+		return err
+	}
 	env, err := serverenv.Instance(ctx)
 	if err != nil {
 		return handler.Classify(ctx, err)

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"path"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"cloud.google.com/go/storage"
 )
@@ -138,8 +141,12 @@ func (o Object) Open(ctx context.Context) (io.ReadCloser, error) {
 // URI returns gs://bucket/name.
 func (o Object) URI() string { return "gs://" + o.Bucket + "/" + o.Name }
 
-// ParseURI splits gs://bucket/object. The object name must be non-empty and
-// may not contain "." or ".." segments.
+// ParseURI splits gs://bucket/object. The object name must be a name a
+// user may address: non-empty, at most 1024 bytes of UTF-8 (Cloud
+// Storage's limit), without control characters (NUL, CR, LF, ...) or
+// backslashes, not starting with "/" and without empty, "." or ".."
+// segments, also when percent-encoded ("%2e%2e"). A trailing "/" (a
+// folder) is allowed.
 func ParseURI(uri string) (bucket, name string, err error) {
 	rest, ok := strings.CutPrefix(uri, "gs://")
 	if !ok {
@@ -149,12 +156,69 @@ func ParseURI(uri string) (bucket, name string, err error) {
 	if !ok || bucket == "" || name == "" {
 		return "", "", fmt.Errorf("%q must look like gs://BUCKET/OBJECT", uri)
 	}
-	for _, seg := range strings.Split(name, "/") {
-		if seg == "." || seg == ".." {
-			return "", "", fmt.Errorf("%q: object name may not contain . or .. segments", uri)
-		}
+	if reason := badName(name); reason != "" {
+		return "", "", fmt.Errorf("%q: object name %s", uri, reason)
 	}
 	return bucket, name, nil
+}
+
+// maxNameBytes is Cloud Storage's limit on object names.
+const maxNameBytes = 1024
+
+// badName says why an object name from a user cannot be used, or "".
+func badName(name string) string {
+	switch {
+	case len(name) > maxNameBytes:
+		return fmt.Sprintf("is longer than %d bytes", maxNameBytes)
+	case !utf8.ValidString(name):
+		return "is not valid UTF-8"
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "may not contain control characters (NUL, CR, LF, ...)"
+	case strings.Contains(name, `\`):
+		return "may not contain backslashes"
+	}
+	segs := strings.Split(name, "/")
+	for i, seg := range segs {
+		if seg == "" && i < len(segs)-1 {
+			return "may not start with / or contain //"
+		}
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			dec = seg
+		}
+		if seg == "." || seg == ".." || dec == "." || dec == ".." {
+			return "may not contain . or .. segments"
+		}
+	}
+	return ""
+}
+
+// CleanName reduces a file name a user sent (an upload's filename, which
+// may be a Windows or Unix path) to one safe object name segment: its base
+// name with every character other than ASCII letters, digits, '.', '-'
+// and '_' replaced by '-', leading and trailing dots and dashes removed
+// ("data" if nothing is left), and ".csv" appended if missing. The result
+// never contains '/', a backslash or a ".." segment, so it cannot leave the
+// folder it is put in.
+func CleanName(name string) string {
+	base := path.Base(strings.ReplaceAll(name, `\`, "/"))
+	var b strings.Builder
+	for _, r := range base {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	clean := strings.Trim(b.String(), ".-")
+	if clean == "" {
+		clean = "data"
+	}
+	if !strings.HasSuffix(strings.ToLower(clean), ".csv") {
+		clean += ".csv"
+	}
+	return clean
 }
 
 // DataPath is the object of one batch of a split: runs/{run}/data/{split}/{batch}.jsonl.
@@ -169,9 +233,11 @@ func ResultPath(run, phase string, batch int, attempt string) string {
 	return fmt.Sprintf("runs/%s/results/%s/%d.%s.jsonl", run, phase, batch, attempt)
 }
 
-// ExportPath is an exported prompt file: runs/{run}/export/{file}.
+// ExportPath is an exported prompt file: runs/{run}/export/{file}. The
+// parts are joined as they are, never cleaned, so a ".." in them cannot
+// resolve to a name outside runs/{run}/export/ (object names are flat).
 func ExportPath(run, file string) string {
-	return path.Join("runs", run, "export", file)
+	return "runs/" + run + "/export/" + file
 }
 
 // SidecarName is the config uploaded next to a CSV: <name>.yaml for <name>.csv.

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/promptml/promptml/shared/blob"
@@ -68,24 +66,7 @@ func (p *Pipeline) StartFromCSV(ctx context.Context, req UploadRequest) (*store.
 // plain object name, and ".csv" added if it lacks it (the trigger and the
 // simulator's answer key look at *.csv objects only).
 func UploadObject(name string, now time.Time) string {
-	base := path.Base(strings.ReplaceAll(name, `\`, "/"))
-	var b strings.Builder
-	for _, r := range base {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('-')
-		}
-	}
-	clean := strings.Trim(b.String(), ".-")
-	if clean == "" {
-		clean = "data"
-	}
-	if !strings.HasSuffix(strings.ToLower(clean), ".csv") {
-		clean += ".csv"
-	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
-	return fmt.Sprintf("%s%s-%s/%s", UploadPrefix, now.UTC().Format("20060102-150405"), hex.EncodeToString(rnd[:]), clean)
+	return fmt.Sprintf("%s%s-%s/%s", UploadPrefix, now.UTC().Format("20060102-150405"), hex.EncodeToString(rnd[:]), blob.CleanName(name))
 }

@@ -9,9 +9,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/pipeline"
@@ -76,4 +78,25 @@ func Classify(ctx context.Context, err error) error {
 	}
 	log.Warn("transient failure; will be retried", "error", err.Error())
 	return err
+}
+
+// MaxEventBytes bounds the data of an event a function accepts. The
+// pipeline's messages are under 200 bytes (a push envelope, base64 and
+// all, under 1 KiB) and a storage event a few KiB: anything larger is not
+// ours.
+const MaxEventBytes = 64 << 10
+
+// CheckSize refuses an event whose data is larger than MaxEventBytes with
+// a 413 and a message saying why. The Functions Framework has read the
+// body by then (Cloud Run caps it at 32 MiB, Pub/Sub messages at 10 MB);
+// the check keeps an oversized event from being decoded and processed.
+// Pub/Sub treats the 413 as a failure, so such a message ends in the
+// subscription's dead-letter topic, where it can be inspected.
+func CheckSize(ctx context.Context, e cloudevents.Event) error {
+	if n := len(e.Data()); n > MaxEventBytes {
+		logging.FromContext(ctx).Error("event refused: too large", "bytes", n, "limit", MaxEventBytes)
+		return cehttp.NewResult(http.StatusRequestEntityTooLarge,
+			"event data is %d bytes, over the limit of %d bytes: not a promptml message", n, MaxEventBytes)
+	}
+	return nil
 }
