@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/goccy/go-yaml"
 
@@ -385,7 +386,7 @@ func checkShape(path string, v any, t reflect.Type) *FieldError {
 					known = append(known, n)
 				}
 				sort.Strings(known)
-				return &FieldError{Path: join(path, k), Reason: "unknown key (known keys: " + strings.Join(known, ", ") + ")"}
+				return &FieldError{Path: join(path, quoteKey(k)), Reason: "unknown key (known keys: " + strings.Join(known, ", ") + ")"}
 			}
 			if err := checkShape(join(path, k), m[k], f.Type); err != nil {
 				return err
@@ -509,6 +510,10 @@ func withPoint(s string) string {
 func describe(v any) string {
 	switch x := v.(type) {
 	case string:
+		if len(x) > 80 {
+			// The reason is stored on the run: a long value is cut.
+			x = strings.ToValidUTF8(x[:80], "") + "…"
+		}
 		return fmt.Sprintf("the string %q", x)
 	case map[string]any:
 		return "a mapping"
@@ -526,6 +531,23 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// quoteKey writes an unknown key as it can be read in a path: quoted when
+// it is empty or holds characters other than letters, digits, '_' and '-',
+// and cut to 64 bytes.
+func quoteKey(k string) string {
+	plain := k != ""
+	for _, r := range k {
+		plain = plain && (r == '_' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r))
+	}
+	if len(k) > 64 {
+		k = strings.ToValidUTF8(k[:64], "") + "…"
+	}
+	if plain {
+		return k
+	}
+	return strconv.Quote(k)
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
