@@ -92,6 +92,11 @@ func newReader(r io.Reader, lim Limits, h hash.Hash) (*reader, error) {
 	return rd, nil
 }
 
+// maxIgnoredListed bounds the ignored column names a manifest lists (it is
+// stored on the run document, which Firestore caps at 1 MiB); past it a
+// last entry counts the rest. Each name is cut like in error messages.
+const maxIgnoredListed = 50
+
 func (rd *reader) readHeader() error {
 	rec, err := rd.cr.Read()
 	if err == io.EOF {
@@ -103,6 +108,7 @@ func (rd *reader) readHeader() error {
 	}
 	h := header{n: len(rec), userInput: -1, groundTruth: -1, id: -1, spl: -1, names: make([]string, len(rec))}
 	seen := make(map[string]int, len(rec))
+	nIgnored := 0
 	for i, cell := range rec {
 		where := fmt.Sprintf("header cell %d", i+1)
 		if err := checkText(cell, rd.limits.MaxCellBytes); err != "" {
@@ -129,8 +135,14 @@ func (rd *reader) readHeader() error {
 		case ColumnSplit:
 			h.spl, h.names[i] = i, ColumnSplit
 		default:
-			h.ignored = append(h.ignored, name)
+			if len(h.ignored) < maxIgnoredListed {
+				h.ignored = append(h.ignored, clipName(name))
+			}
+			nIgnored++
 		}
+	}
+	if nIgnored > maxIgnoredListed {
+		h.ignored = append(h.ignored, fmt.Sprintf("… and %d more", nIgnored-maxIgnoredListed))
 	}
 	for _, req := range []struct {
 		name string
@@ -193,7 +205,7 @@ func (rd *reader) next(dataRow int) (row, error) {
 	if h.spl >= 0 {
 		s, ok := parseSplit(rec[h.spl])
 		if !ok {
-			return row{}, &Error{Row: rd.rec, Column: ColumnSplit, Reason: fmt.Sprintf("unknown split %q; use train, val or test, or leave it empty to assign by seed", rec[h.spl])}
+			return row{}, &Error{Row: rd.rec, Column: ColumnSplit, Reason: fmt.Sprintf("unknown split %s; use train, val or test, or leave it empty to assign by seed", quoteList(rec[h.spl:h.spl+1]))}
 		}
 		r.split = s
 	}
@@ -245,16 +257,22 @@ func isBlank(s string) bool { return strings.TrimSpace(s) == "" }
 
 // quoteList quotes the first few names for an error message.
 func quoteList(names []string) string {
-	const maxNames, maxLen = 8, 40
+	const maxNames = 8
 	q := slices.Clone(names[:min(len(names), maxNames)])
 	for i, n := range q {
-		if len(n) > maxLen {
-			n = strings.ToValidUTF8(n[:maxLen], "") + "…"
-		}
-		q[i] = strconv.Quote(n)
+		q[i] = strconv.Quote(clipName(n))
 	}
 	if len(names) > maxNames {
 		q = append(q, "…")
 	}
 	return strings.Join(q, ", ")
+}
+
+// clipName cuts a name or value quoted in a message to 40 bytes.
+func clipName(n string) string {
+	const maxLen = 40
+	if len(n) > maxLen {
+		return strings.ToValidUTF8(n[:maxLen], "") + "…"
+	}
+	return n
 }
