@@ -212,3 +212,25 @@ func TestIgnoredColumnsBounded(t *testing.T) {
 		t.Errorf("first ignored column %q, want %q", m.IgnoredColumns[0], want)
 	}
 }
+
+// TestAcceptRefusesBeforeShards: Options.Accept sees the manifest of a
+// valid file and its error stops Ingest before any shard exists.
+func TestAcceptRefusesBeforeShards(t *testing.T) {
+	refused := errors.New("too small")
+	var seen *Manifest
+	w := &memWriter{}
+	opts := Options{Ratios: Ratios{Train: 0.5, Val: 0.5}, BatchSize: 1, Accept: func(m *Manifest) error {
+		seen = m
+		return refused
+	}}
+	_, err := Ingest(context.Background(), stringSource(genCSV(1, true)), opts, w)
+	if !errors.Is(err, refused) {
+		t.Fatalf("Ingest = %v, want the Accept error", err)
+	}
+	if seen == nil || seen.Rows != 1 || seen.Counts[Val] != 1 {
+		t.Errorf("Accept saw %+v, want the manifest of 1 row in val", seen)
+	}
+	if len(w.files) != 0 {
+		t.Errorf("Ingest created %d shards after Accept refused", len(w.files))
+	}
+}

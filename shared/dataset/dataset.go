@@ -123,6 +123,11 @@ type Options struct {
 	BatchSize int
 	// Limits bound the file; the zero value means unlimited.
 	Limits Limits
+	// Accept, when set, is called by Ingest with the manifest after the
+	// file is validated and before any shard is written; its error is
+	// returned as is. It lets the caller refuse a valid file (too few rows
+	// in a split) without leaving shards behind.
+	Accept func(*Manifest) error
 }
 
 func (o Options) validate() error {

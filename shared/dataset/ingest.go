@@ -52,6 +52,11 @@ func Ingest(ctx context.Context, src Source, opts Options, w ShardWriter) (*Mani
 	if err != nil {
 		return nil, err
 	}
+	if opts.Accept != nil {
+		if err := opts.Accept(sr.manifest); err != nil {
+			return nil, err
+		}
+	}
 	asg := newAssigner(sr.keys, sr.nVal, sr.nTest)
 	sr.keys = nil
 

@@ -121,7 +121,7 @@ func (rd *reader) readHeader() error {
 		}
 		key := strings.ToLower(name)
 		if j, dup := seen[key]; dup {
-			return &Error{Row: rd.rec, Column: name, Reason: fmt.Sprintf("duplicate column name (columns %d and %d)", j+1, i+1)}
+			return &Error{Row: rd.rec, Column: clipName(name), Reason: fmt.Sprintf("duplicate column name (columns %d and %d)", j+1, i+1)}
 		}
 		seen[key] = i
 		h.names[i] = name

@@ -171,9 +171,20 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 		Seed:      cfg.Split.Seed,
 		BatchSize: cfg.BatchSize,
 		Limits:    dataset.Limits{MaxBytes: cfg.Limits.MaxBytes, MaxRows: cfg.Limits.MaxRows, MaxCellBytes: cfg.Limits.MaxCellBytes},
+		// A valid file too small to train on is refused before any shard
+		// is written: a failed run leaves nothing behind.
+		Accept: func(m *dataset.Manifest) error {
+			if m.Counts[dataset.Train] == 0 || m.Counts[dataset.Val] == 0 {
+				return &tooSmallError{m}
+			}
+			return nil
+		},
 	}, teeWriter{shardWriter{p: p, run: r.ID}, stats})
 	var de *dataset.Error
+	var small *tooSmallError
 	switch {
+	case errors.As(err, &small):
+		return nil, p.fail(ctx, r.ID, store.RunError{Message: small.Error()})
 	case errors.As(err, &de):
 		return nil, p.fail(ctx, r.ID, store.RunError{Message: "invalid CSV " + obj.URI() + ": " + de.Error(), Row: de.Row, Column: de.Column})
 	case errors.Is(err, dataset.ErrInvalidOptions):
@@ -182,11 +193,6 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 		return nil, p.fail(ctx, r.ID, store.RunError{Message: obj.URI() + " no longer exists at generation " + fmt.Sprint(src.Generation)})
 	case err != nil:
 		return nil, fmt.Errorf("pipeline.intake: %w", err)
-	}
-	if m.Counts[dataset.Train] == 0 || m.Counts[dataset.Val] == 0 {
-		return nil, p.fail(ctx, r.ID, store.RunError{Message: fmt.Sprintf(
-			"dataset too small: %d rows gave %d train and %d val examples; at least one of each is needed",
-			m.Rows, m.Counts[dataset.Train], m.Counts[dataset.Val])})
 	}
 	p.event(ctx, r.ID, "intake", store.Event{Kind: "intake", Message: fmt.Sprintf(
 		"Dataset %s: %d rows (train %d, val %d, test %d) in %d+%d+%d batches of %d, validated and split in %s.",
@@ -255,6 +261,15 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 	p.event(ctx, r.ID, "baseline-start", store.Event{Kind: "progress",
 		Message: "Scoring the initial prompt on train and val."})
 	return out, nil
+}
+
+// tooSmallError is a valid dataset whose split leaves no train or no val
+// example.
+type tooSmallError struct{ m *dataset.Manifest }
+
+func (e *tooSmallError) Error() string {
+	return fmt.Sprintf("dataset too small: %d rows gave %d train and %d val examples; at least one of each is needed",
+		e.m.Rows, e.m.Counts[dataset.Train], e.m.Counts[dataset.Val])
 }
 
 // shardWriter writes the split's shards to the artifacts bucket.
