@@ -103,8 +103,8 @@ variable "api_invokers" {
   default     = []
 
   validation {
-    condition     = alltrue([for m in var.api_invokers : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+", m))])
-    error_message = "Each api_invokers entry must be a prefixed IAM principal such as user:alice@example.com; public principals are not accepted."
+    condition     = alltrue([for m in var.api_invokers : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+", m)) && !can(regex("(?i)^all(authenticated)?users$|public:all", m))])
+    error_message = "Each api_invokers entry must be a prefixed IAM principal such as user:alice@example.com; public principals (anyone, any Google account, principalSet public:all) are not accepted."
   }
 }
 
