@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/genai"
 
+	"github.com/promptml/promptml/shared/dataset"
 	"github.com/promptml/promptml/shared/eval"
 	"github.com/promptml/promptml/shared/llm/vertex"
 )
@@ -201,7 +202,9 @@ func scoreFile(ctx context.Context, w io.Writer, path string, m eval.Metric) err
 		}
 	}
 
-	out := csv.NewWriter(w)
+	// Explanations come from a model and errors quote the data: the
+	// cells are neutralized against formula injection.
+	out := dataset.NewCSVWriter(w)
 	_ = out.Write([]string{"row", "score", "explanation", "error"})
 	var outcomes []eval.Outcome
 	var preds, refs []string

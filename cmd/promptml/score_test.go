@@ -283,3 +283,44 @@ func TestVertexDepsOnlyForModelMetrics(t *testing.T) {
 		}
 	}
 }
+
+// formulaJudge answers with reasoning a spreadsheet would run.
+type formulaJudge struct{}
+
+func (formulaJudge) Generate(context.Context, *llm.Request) (*llm.Response, error) {
+	return &llm.Response{Text: `{"reasoning":"=HYPERLINK(\"http://evil.example\",\"see\")","score":9}`}, nil
+}
+
+// TestScoreFileNeutralizesFormulas: the CSV `score --file` writes never
+// holds a cell a spreadsheet would evaluate, even when a judge's
+// explanation or an error message starts like a formula.
+func TestScoreFileNeutralizesFormulas(t *testing.T) {
+	deps := func(context.Context, string, modelFlags) (eval.Deps, error) { return eval.Deps{Judge: formulaJudge{}}, nil }
+	path := writeCSV(t, [][]string{{"prediction", "ground_truth_output"}, {"=1+1", "@x"}})
+	stdout, _, err := runScoreCmd(t, deps, "--metric", "llm_judge", "--option", "rubric=Correct.", "--file", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, _ := parseOutput(t, stdout)
+	if got, want := rows[1][2], `'=HYPERLINK("http://evil.example","see")`; got != want {
+		t.Errorf("explanation cell = %q, want %q", got, want)
+	}
+	recs, err := csv.NewReader(strings.NewReader(stdout)).ReadAll()
+	if err != nil {
+		// The blank line between rows and statistics: read leniently.
+		r := csv.NewReader(strings.NewReader(stdout))
+		r.FieldsPerRecord = -1
+		if recs, err = r.ReadAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rec := range recs {
+		for _, cell := range rec {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				if _, err := strconv.ParseFloat(cell, 64); err != nil {
+					t.Errorf("cell %q would be evaluated by a spreadsheet", cell)
+				}
+			}
+		}
+	}
+}
