@@ -16,6 +16,8 @@ type ctxKey struct{}
 // New returns a JSON logger writing to w whose records use Cloud Logging's
 // structured keys: "severity" instead of "level" and "message" instead of
 // "msg". level is "debug", "info", "warn" or "error" (default info).
+// Credentials in messages and attributes are replaced by [REDACTED]
+// (see Redact).
 func New(w io.Writer, level string) *slog.Logger {
 	var lv slog.Level
 	switch strings.ToLower(level) {
@@ -31,6 +33,7 @@ func New(w io.Writer, level string) *slog.Logger {
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: lv,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			a = redactAttr(a)
 			if len(groups) > 0 {
 				return a
 			}

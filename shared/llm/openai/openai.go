@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -123,7 +124,9 @@ func (m *Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, 
 	}
 	hresp, err := m.client.Do(hreq)
 	if err != nil {
-		return nil, llm.Classify(fmt.Errorf("openai: POST %s: %w", m.url, err))
+		// net/http strips a URL's password from its errors; the URL we
+		// print is redacted the same way (the chain is kept for Classify).
+		return nil, llm.Classify(fmt.Errorf("openai: POST %s: %w", redactURL(m.url), err))
 	}
 	defer hresp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(hresp.Body, 32<<20))
@@ -140,6 +143,9 @@ func (m *Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, 
 		if len(detail) > 500 {
 			detail = detail[:500]
 		}
+		// A server or proxy may echo the request's headers: the key must
+		// not reach the run's error or the logs.
+		detail = m.redact(detail)
 		e := llm.StatusError(hresp.StatusCode, llm.ParseRetryAfter(hresp.Header.Get("Retry-After"), time.Now()),
 			fmt.Errorf("openai: HTTP %d: %s", hresp.StatusCode, detail))
 		if hresp.StatusCode == http.StatusBadRequest && cr.Error != nil && isContentFilter(cr.Error) {
@@ -173,4 +179,20 @@ func isContentFilter(e *apiError) bool {
 	code, _ := e.Code.(string)
 	return code == "content_filter" || code == "content_policy_violation" ||
 		strings.Contains(strings.ToLower(e.Message), "content filter") || strings.Contains(strings.ToLower(e.Message), "content management policy")
+}
+
+// redact removes the API key from s.
+func (m *Model) redact(s string) string {
+	if len(m.apiKey) >= 4 {
+		s = strings.ReplaceAll(s, m.apiKey, "[REDACTED]")
+	}
+	return s
+}
+
+// redactURL hides the password of a base URL with userinfo.
+func redactURL(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Redacted()
+	}
+	return "(unparsable URL)"
 }
