@@ -295,7 +295,9 @@ func (formulaJudge) Generate(context.Context, *llm.Request) (*llm.Response, erro
 // holds a cell a spreadsheet would evaluate, even when a judge's
 // explanation or an error message starts like a formula.
 func TestScoreFileNeutralizesFormulas(t *testing.T) {
-	deps := func(context.Context, string, modelFlags) (eval.Deps, error) { return eval.Deps{Judge: formulaJudge{}}, nil }
+	deps := func(context.Context, string, modelFlags) (eval.Deps, error) {
+		return eval.Deps{Judge: formulaJudge{}}, nil
+	}
 	path := writeCSV(t, [][]string{{"prediction", "ground_truth_output"}, {"=1+1", "@x"}})
 	stdout, _, err := runScoreCmd(t, deps, "--metric", "llm_judge", "--option", "rubric=Correct.", "--file", path)
 	if err != nil {
