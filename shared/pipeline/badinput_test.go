@@ -115,6 +115,8 @@ func TestGeneratedBadInputIntake(t *testing.T) {
 			corpusCase{Outcome: "reject", Row: 52, Reason: "more than 50 data rows, the limit (MaxRows)"}},
 		{"bytes over the limit", rows(500), "limits: {max_bytes: 2048}\n",
 			corpusCase{Outcome: "reject", Reason: "file is larger than the limit of 2048 bytes (MaxBytes)"}},
+		{"sidecar over 1 MiB", rows(10), strings.Repeat("# padding\n", 110000),
+			corpusCase{Outcome: "reject", Sidecar: "gen.yaml", Path: "(document)", Reason: "larger than the limit of 1048576 bytes"}},
 		{"5000 extra columns", wideCSV(5000, 5), "split: {seed: 1}\n", corpusCase{Outcome: "accept", Rows: 5}},
 		{"duplicate long column names", "user_input,ground_truth_output," + strings.Repeat("x", 10000) + "," + strings.Repeat("x", 10000) + "\na,b,c,d\n", "",
 			corpusCase{Outcome: "reject", Row: 1, Column: strings.Repeat("x", 40) + "…", Reason: "duplicate column name (columns 3 and 4)"}},

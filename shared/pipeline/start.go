@@ -141,7 +141,7 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 		layers = append(layers, config.Layer{Source: sidecar, Data: b})
 	case errors.Is(err, blob.ErrNotExist):
 	case errors.Is(err, blob.ErrTooLarge):
-		return nil, p.fail(ctx, r.ID, store.RunError{Message: fmt.Sprintf("%s: %v", sidecar, err), Path: "(document)"})
+		return nil, p.fail(ctx, r.ID, store.RunError{Message: fmt.Sprintf("invalid config: %s: larger than the limit of %d bytes", sidecar, maxSidecarBytes), Path: "(document)"})
 	default:
 		return nil, fmt.Errorf("pipeline.intake: sidecar: %w", err)
 	}
