@@ -40,7 +40,11 @@ type Result struct {
 	Error       string   `json:"error,omitempty"`
 	// Reason is the classified reason of a model error (e.g. "safety",
 	// "content_filter", "bad_request"), empty otherwise.
-	Reason    string    `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// StartedAt is when the model call began (its latency runs from here):
+	// with LatencyMS it places the call on the run's timeline, which the
+	// efficiency benchmark uses to measure calls in flight.
+	StartedAt time.Time `json:"started_at,omitzero"`
 	LatencyMS int64     `json:"latency_ms"`
 	Usage     llm.Usage `json:"usage"`
 	// Cached is true when the answer came from the response cache.
@@ -270,6 +274,7 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 	res := Result{ID: ex.ID, Row: ex.Row, Input: ex.UserInput, Expected: ex.GroundTruth}
 	req := PrimaryRequest(prompt, cfg.Primary, ex.UserInput)
 	start := time.Now()
+	res.StartedAt = start.UTC()
 	resp, err := model.Generate(ctx, req)
 	res.LatencyMS = time.Since(start).Milliseconds()
 	if err != nil {
