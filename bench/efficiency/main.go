@@ -177,11 +177,11 @@ primary:
 
 // rawRun is what one run left behind, read back through the API.
 type rawRun struct {
-	Uploaded time.Time                     `json:"uploaded"`
-	Run      store.Run                     `json:"run"`
-	Phases   []store.Phase                 `json:"phases"`
-	Epochs   []store.Epoch                 `json:"epochs"`
-	Results  map[string][]pipeline.Result  `json:"results"`
+	Uploaded time.Time                    `json:"uploaded"`
+	Run      store.Run                    `json:"run"`
+	Phases   []store.Phase                `json:"phases"`
+	Epochs   []store.Epoch                `json:"epochs"`
+	Results  map[string][]pipeline.Result `json:"results"`
 }
 
 // runOnce runs `promptml local --serve` on the dataset, notes when the

@@ -76,7 +76,9 @@ func TestPushConcurrency(t *testing.T) {
 			defer srv.Close()
 			pctx, cancel := context.WithCancel(ctx)
 			done := make(chan error, 1)
-			go func() { done <- Push(pctx, client, project, "work-push", srv.URL, PushOptions{Concurrency: tt.concurrency}) }()
+			go func() {
+				done <- Push(pctx, client, project, "work-push", srv.URL, PushOptions{Concurrency: tt.concurrency})
+			}()
 			pub := client.Publisher("work")
 			defer pub.Stop()
 			var results []*pubsub.PublishResult

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/dataset"
@@ -401,19 +403,39 @@ func (p *Pipeline) readResults(ctx context.Context, runID string, ph *store.Phas
 			byN[b.N] = &batches[i]
 		}
 	}
-	var out []Result
 	for n, b := range byN {
 		if b == nil {
 			return nil, nil, fmt.Errorf("pipeline.readResults: phase %s batch %d is not done", ph.ID, n)
 		}
-		rs, err := p.batchResults(ctx, *b)
-		if err != nil {
-			return nil, nil, fmt.Errorf("pipeline.readResults %s/%d: %w", ph.ID, n, err)
-		}
+	}
+	// The objects are read concurrently: one after the other, a phase of
+	// hundreds of batches cost the aggregator a Storage round trip each
+	// between the phase's last reply and the next stage's first call.
+	per := make([][]Result, len(byN))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(resultReaders)
+	for n, b := range byN {
+		g.Go(func() error {
+			rs, err := p.batchResults(gctx, *b)
+			if err != nil {
+				return fmt.Errorf("pipeline.readResults %s/%d: %w", ph.ID, n, err)
+			}
+			per[n] = rs
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	var out []Result
+	for _, rs := range per {
 		out = append(out, rs...)
 	}
 	return out, batches, nil
 }
+
+// resultReaders bounds the concurrent reads of one phase's results objects.
+const resultReaders = 16
 
 func decodeResults(r io.Reader) ([]Result, error) {
 	dec := json.NewDecoder(r)
