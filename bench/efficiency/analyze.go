@@ -26,7 +26,10 @@ type measurement struct {
 	// is the average while any primary call was in flight.
 	MaxInFlight  int
 	MeanInFlight float64
-	Stages       []stage
+	// OverShare is the share of the time with calls in flight that had
+	// more than the bound in flight.
+	OverShare float64
+	Stages    []stage
 	// Export is the last phase's done → run finished.
 	Export time.Duration
 	Val    float64
@@ -101,7 +104,7 @@ func analyze(raw *rawRun, o options) (*measurement, error) {
 	for _, p := range raw.Phases {
 		all = append(all, callsOf(p.ID)...)
 	}
-	m.MaxInFlight, m.MeanInFlight = inFlight(all)
+	m.MaxInFlight, m.MeanInFlight, m.OverShare = inFlight(all, o.concurrency)
 
 	phases := append([]store.Phase(nil), raw.Phases...)
 	sort.Slice(phases, func(i, j int) bool { return phases[i].CreatedAt.Before(phases[j].CreatedAt) })
@@ -184,9 +187,10 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// inFlight sweeps the calls' intervals: the most in flight at once, and
-// the mean over the time at least one was.
-func inFlight(cs []call) (maxN int, mean float64) {
+// inFlight sweeps the calls' intervals: the most in flight at once, the
+// mean over the time at least one was, and the share of that time with
+// more than bound in flight.
+func inFlight(cs []call, bound int) (maxN int, mean, over float64) {
 	type edge struct {
 		t time.Time
 		d int
@@ -204,18 +208,21 @@ func inFlight(cs []call) (maxN int, mean float64) {
 		return es[i].t.Before(es[j].t)
 	})
 	n := 0
-	var busy, area float64
+	var busy, area, above float64
 	for i, e := range es {
 		if i > 0 && n > 0 {
 			dt := e.t.Sub(es[i-1].t).Seconds()
 			busy += dt
 			area += dt * float64(n)
+			if n > bound {
+				above += dt
+			}
 		}
 		n += e.d
 		maxN = max(maxN, n)
 	}
 	if busy > 0 {
-		mean = area / busy
+		mean, over = area/busy, above/busy
 	}
-	return maxN, mean
+	return maxN, mean, over
 }

@@ -87,25 +87,36 @@ func (p *Pipeline) RunBatch(ctx context.Context, msg queue.BatchMessage) error {
 }
 
 func (p *Pipeline) runBatch(ctx context.Context, msg queue.BatchMessage) error {
-	r, err := p.Store.GetRun(ctx, msg.RunID)
-	if err != nil {
-		return fmt.Errorf("pipeline.RunBatch: %w", err)
+	// The run, the phase and the batch document are read at once: one
+	// round trip instead of three before the batch's first model call.
+	var (
+		r                   *store.Run
+		ph                  *store.Phase
+		done                bool
+		runErr, phErr, bErr error
+	)
+	var wg sync.WaitGroup
+	wg.Go(func() { r, runErr = p.Store.GetRun(ctx, msg.RunID) })
+	wg.Go(func() { ph, phErr = p.Store.GetPhase(ctx, msg.RunID, msg.PhaseID) })
+	wg.Go(func() { _, done, bErr = p.Store.GetBatch(ctx, msg.RunID, msg.PhaseID, msg.Batch) })
+	wg.Wait()
+	if runErr != nil {
+		return fmt.Errorf("pipeline.RunBatch: %w", runErr)
 	}
 	if r.Terminal() {
 		logging.FromContext(ctx).Info("run has ended; batch dropped", "status", r.Status)
 		return nil
 	}
-	ph, err := p.Store.GetPhase(ctx, msg.RunID, msg.PhaseID)
-	if err != nil {
-		return fmt.Errorf("pipeline.RunBatch: %w", err)
+	if phErr != nil {
+		return fmt.Errorf("pipeline.RunBatch: %w", phErr)
 	}
 	if msg.Batch >= ph.TotalBatches {
 		return &PermanentError{Err: fmt.Errorf("batch %d out of range (phase has %d)", msg.Batch, ph.TotalBatches)}
 	}
-	_, done, err := p.Store.GetBatch(ctx, msg.RunID, msg.PhaseID, msg.Batch)
-	if err != nil {
-		return err
+	if bErr != nil {
+		return bErr
 	}
+	var err error
 	var triggered bool
 	if done {
 		// A redelivery: redo only the fan-in, in case the first attempt
@@ -136,18 +147,31 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	if err != nil {
 		return store.Batch{}, err
 	}
-	prompt, err := p.Store.GetPrompt(ctx, r.ID, ph.PromptID)
-	if err != nil {
-		return store.Batch{}, err
+	// The prompt and the shard are read at once (one round trip, not two).
+	var (
+		prompt           *store.Prompt
+		examples         []dataset.Example
+		promptErr, exErr error
+	)
+	var rd sync.WaitGroup
+	rd.Go(func() { prompt, promptErr = p.Store.GetPrompt(ctx, r.ID, ph.PromptID) })
+	rd.Go(func() {
+		rc, err := p.Blob.Open(ctx, p.ArtifactsBucket, blob.DataPath(r.ID, ph.Split, n), 0)
+		if err != nil {
+			exErr = fmt.Errorf("pipeline.scoreBatch: %w", err)
+			return
+		}
+		defer rc.Close()
+		if examples, err = dataset.ReadShard(rc); err != nil {
+			exErr = fmt.Errorf("pipeline.scoreBatch: %w", err)
+		}
+	})
+	rd.Wait()
+	if promptErr != nil {
+		return store.Batch{}, promptErr
 	}
-	rc, err := p.Blob.Open(ctx, p.ArtifactsBucket, blob.DataPath(r.ID, ph.Split, n), 0)
-	if err != nil {
-		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", err)
-	}
-	examples, err := dataset.ReadShard(rc)
-	rc.Close()
-	if err != nil {
-		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", err)
+	if exErr != nil {
+		return store.Batch{}, exErr
 	}
 	// One meter for the batch: the primary's calls and the judge's.
 	meter := &llm.Meter{}
