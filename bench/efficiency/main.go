@@ -50,6 +50,7 @@ type options struct {
 	batchSize   int
 	batchConc   int
 	bin         string
+	emuPush     bool
 	keep        bool
 	verbose     bool
 	timeout     time.Duration
@@ -66,6 +67,7 @@ func main() {
 	flag.IntVar(&o.batchSize, "batch-size", 20, "examples per batch (batch_size)")
 	flag.IntVar(&o.batchConc, "batch-concurrency", 0, "calls one batch runs at once (limits.concurrency; 0: the batch size, so only the global bound queues calls)")
 	flag.StringVar(&o.bin, "bin", "", "promptml binary to run (default: build ./cmd/promptml into a temporary directory)")
+	flag.BoolVar(&o.emuPush, "emulator-push", false, "pass --emulator-push to promptml local (the emulator's serial push loop; the before of the push fix)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (dataset, config, raw JSON of each run)")
 	flag.BoolVar(&o.verbose, "v", false, "show the local cloud's output and its functions' logs")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "give up on a run after this long")
@@ -186,6 +188,7 @@ type rawRun struct {
 	Run      store.Run                    `json:"run"`
 	Phases   []store.Phase                `json:"phases"`
 	Epochs   []store.Epoch                `json:"epochs"`
+	Events   []store.Event                `json:"events"`
 	Results  map[string][]pipeline.Result `json:"results"`
 }
 
@@ -203,6 +206,9 @@ func runOnce(ctx context.Context, o options, bin, data, cfg string) (*rawRun, er
 		"--sim-latency", o.latency.String(), "--timeout", o.timeout.String())
 	if o.verbose {
 		cmd.Args = append(cmd.Args, "--verbose")
+	}
+	if o.emuPush {
+		cmd.Args = append(cmd.Args, "--emulator-push")
 	}
 	cmd.Env = append(os.Environ(), "GCE_METADATA_HOST=127.0.0.1:1")
 	// Emulators named by the environment would be shared with whoever
@@ -293,6 +299,11 @@ func runOnce(ctx context.Context, o options, bin, data, cfg string) (*rawRun, er
 		return nil, err
 	}
 	raw.Epochs = ep.Epochs
+	var ev struct{ Events []store.Event }
+	if err := api.get(ctx, "/runs/"+runID+"/events", &ev); err != nil {
+		return nil, err
+	}
+	raw.Events = ev.Events
 	raw.Results = map[string][]pipeline.Result{}
 	for _, p := range raw.Phases {
 		from := 0

@@ -25,6 +25,9 @@ func report(ms []*measurement, o options) string {
 	if o.batchConc > 0 {
 		fmt.Fprintf(&b, " -batch-concurrency %d", o.batchConc)
 	}
+	if o.emuPush {
+		b.WriteString(" -emulator-push")
+	}
 	if o.out != "" {
 		fmt.Fprintf(&b, " -out %s", o.out)
 	}

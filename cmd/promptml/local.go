@@ -44,6 +44,7 @@ type localOptions struct {
 	duplicate                      bool
 	verbose                        bool
 	pushConcurrency                int
+	emulatorPush                   bool
 }
 
 func newLocalCmd() *cobra.Command {
@@ -88,6 +89,7 @@ are used instead of starting new ones.`,
 	f.BoolVar(&o.duplicate, "duplicate-deliveries", false, "deliver every Pub/Sub message and upload event twice (tests idempotency)")
 	f.BoolVar(&o.verbose, "verbose", false, "show the functions' and emulators' logs")
 	f.IntVar(&o.pushConcurrency, "push-concurrency", 64, "Pub/Sub push deliveries in flight per subscription (the emulator's own push sends one at a time)")
+	f.BoolVar(&o.emulatorPush, "emulator-push", false, "let the Pub/Sub emulator's own push loop deliver (one message at a time; for comparison)")
 	return cmd
 }
 
@@ -270,6 +272,9 @@ func fileExists(p string) bool {
 
 // start brings up emulators, storage, the functions and their wiring.
 func (lc *localCloud) start(ctx context.Context, o localOptions) error {
+	if o.pushConcurrency < 1 {
+		return &exitError{2, fmt.Errorf("--push-concurrency must be at least 1, got %d", o.pushConcurrency)}
+	}
 	var err error
 	lc.emulators, err = localcloud.Ensure(ctx, localcloud.EnsureOptions{
 		Firestore: localcloud.EmulatorOptions{Log: lc.logs},
@@ -350,6 +355,10 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: 10 * time.Second,
 			MaxDeliveryAttempts: 20, DeadLetterTopic: queue.PhaseDoneTopic + "-dead-letter"},
 		{Topic: localUploadTopic, Subscription: localUploadSub},
+	}
+	if o.emulatorPush {
+		routes[0].PushEndpoint, routes[1].PushEndpoint = proxies["RunBatch"], proxies["Aggregate"]
+		push = nil
 	}
 	if err := localcloud.SetupPubSub(ctx, lc.pubsub, o.project, routes); err != nil {
 		return err
