@@ -64,11 +64,11 @@ func report(ms []*measurement, o options) string {
 			ref = m
 		}
 	}
-	seg := func(i int, f func(stage) time.Duration) float64 {
+	seg := func(i int, f func(stage) float64) float64 {
 		var xs []float64
 		for _, m := range ms {
 			if i < len(m.Stages) && m.Stages[i].Name == ref.Stages[i].Name {
-				xs = append(xs, f(m.Stages[i]).Seconds())
+				xs = append(xs, f(m.Stages[i]))
 			}
 		}
 		return median(xs)
@@ -82,14 +82,14 @@ func report(ms []*measurement, o options) string {
 	var tot [8]float64
 	for i, s := range ref.Stages {
 		v := [8]float64{
-			seg(i, func(s stage) time.Duration { return time.Duration(s.Calls) }) / 1e-9,
-			seg(i, func(s stage) time.Duration { return s.Transition }),
-			seg(i, func(s stage) time.Duration { return s.Dispatch }),
-			seg(i, func(s stage) time.Duration { return s.CallSpan }),
-			seg(i, func(s stage) time.Duration { return s.IdealCalls }),
-			seg(i, func(s stage) time.Duration { return s.FanIn }),
-			seg(i, func(s stage) time.Duration { return s.Aggregate }),
-			seg(i, func(s stage) time.Duration { return s.total() }),
+			seg(i, func(s stage) float64 { return float64(s.Calls) }),
+			seg(i, func(s stage) float64 { return s.Transition.Seconds() }),
+			seg(i, func(s stage) float64 { return s.Dispatch.Seconds() }),
+			seg(i, func(s stage) float64 { return s.CallSpan.Seconds() }),
+			seg(i, func(s stage) float64 { return s.IdealCalls.Seconds() }),
+			seg(i, func(s stage) float64 { return s.FanIn.Seconds() }),
+			seg(i, func(s stage) float64 { return s.Aggregate.Seconds() }),
+			seg(i, func(s stage) float64 { return s.total().Seconds() }),
 		}
 		for j := range v {
 			tot[j] += v[j]
