@@ -43,6 +43,8 @@ type localOptions struct {
 	simErrorRate                   float64
 	duplicate                      bool
 	verbose                        bool
+	pushConcurrency                int
+	emulatorPush                   bool
 }
 
 func newLocalCmd() *cobra.Command {
@@ -86,6 +88,8 @@ are used instead of starting new ones.`,
 	f.Float64Var(&o.simErrorRate, "sim-error-rate", 0, "share of simulated LLM calls failing with a transient 429")
 	f.BoolVar(&o.duplicate, "duplicate-deliveries", false, "deliver every Pub/Sub message and upload event twice (tests idempotency)")
 	f.BoolVar(&o.verbose, "verbose", false, "show the functions' and emulators' logs")
+	f.IntVar(&o.pushConcurrency, "push-concurrency", 64, "Pub/Sub push deliveries in flight per subscription (the emulator's own push sends one at a time)")
+	f.BoolVar(&o.emulatorPush, "emulator-push", false, "let the Pub/Sub emulator's own push loop deliver (one message at a time; for comparison)")
 	return cmd
 }
 
@@ -268,6 +272,9 @@ func fileExists(p string) bool {
 
 // start brings up emulators, storage, the functions and their wiring.
 func (lc *localCloud) start(ctx context.Context, o localOptions) error {
+	if o.pushConcurrency < 1 {
+		return &exitError{2, fmt.Errorf("--push-concurrency must be at least 1, got %d", o.pushConcurrency)}
+	}
 	var err error
 	lc.emulators, err = localcloud.Ensure(ctx, localcloud.EnsureOptions{
 		Firestore: localcloud.EmulatorOptions{Log: lc.logs},
@@ -334,20 +341,40 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		go func() { _ = srv.Serve(ln) }()
 		proxies[fn] = "http://" + ln.Addr().String()
 	}
+	// The two push subscriptions are delivered by localcloud.Push from
+	// pull subscriptions: the emulator's push loop sends one message at a
+	// time and sleeps when idle, which serialized a phase's batches (and
+	// added a poll interval to every hop); Cloud Pub/Sub pushes
+	// concurrently. The retry and dead-letter policies are the same.
+	push := map[string]string{queue.BatchesTopic + "-push": proxies["RunBatch"], queue.PhaseDoneTopic + "-push": proxies["Aggregate"]}
 	routes := []localcloud.Route{
-		{Topic: queue.BatchesTopic, Subscription: queue.BatchesTopic + "-push", PushEndpoint: proxies["RunBatch"],
+		{Topic: queue.BatchesTopic, Subscription: queue.BatchesTopic + "-push",
 			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: 10 * time.Second,
 			MaxDeliveryAttempts: 20, DeadLetterTopic: queue.BatchesTopic + "-dead-letter"},
-		{Topic: queue.PhaseDoneTopic, Subscription: queue.PhaseDoneTopic + "-push", PushEndpoint: proxies["Aggregate"],
+		{Topic: queue.PhaseDoneTopic, Subscription: queue.PhaseDoneTopic + "-push",
 			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: 10 * time.Second,
 			MaxDeliveryAttempts: 20, DeadLetterTopic: queue.PhaseDoneTopic + "-dead-letter"},
 		{Topic: localUploadTopic, Subscription: localUploadSub},
+	}
+	if o.emulatorPush {
+		routes[0].PushEndpoint, routes[1].PushEndpoint = proxies["RunBatch"], proxies["Aggregate"]
+		push = nil
 	}
 	if err := localcloud.SetupPubSub(ctx, lc.pubsub, o.project, routes); err != nil {
 		return err
 	}
 	bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
 	lc.cancel = bcancel
+	for sub, endpoint := range push {
+		lc.wg.Add(1)
+		go func() {
+			defer lc.wg.Done()
+			opts := localcloud.PushOptions{Concurrency: o.pushConcurrency, MinBackoff: time.Second, MaxBackoff: 10 * time.Second}
+			if err := localcloud.Push(bctx, lc.pubsub, o.project, sub, endpoint, opts); err != nil {
+				fmt.Fprintln(os.Stderr, "promptml: push delivery stopped:", err)
+			}
+		}()
+	}
 	lc.wg.Add(1)
 	go func() {
 		defer lc.wg.Done()

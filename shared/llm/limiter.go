@@ -38,13 +38,17 @@ type Limiter struct {
 	tpm      *rate.Limiter
 	limit    float64 // adaptive bound on calls in flight
 	inflight int
-	wake     chan struct{} // closed and replaced when a slot frees
-	lastCut  time.Time
+	// waiters queue for a slot, first come first served. A freed slot is
+	// handed to the head waiter (inflight stays counted for it), so a
+	// release wakes one goroutine: waking every waiter to race for one
+	// slot cost a thundering herd per call when hundreds queued.
+	waiters []chan struct{}
+	lastCut time.Time
 }
 
 // NewLimiter returns a limiter with l.
 func NewLimiter(l Limits) *Limiter {
-	lim := &Limiter{wake: make(chan struct{})}
+	lim := &Limiter{}
 	lim.setLocked(l)
 	lim.limit = float64(lim.maxConc())
 	return lim
@@ -70,6 +74,7 @@ func (l *Limiter) Set(lim Limits) {
 	if l.limit < 1 {
 		l.limit = float64(l.maxConc())
 	}
+	l.grantLocked()
 }
 
 func (l *Limiter) setLocked(lim Limits) {
@@ -109,41 +114,74 @@ func (l *Limiter) Concurrency() int {
 // (the call's estimate). The returned release must be called once with the
 // call's outcome: the error and the tokens it really used.
 func (l *Limiter) Acquire(ctx context.Context, tokens int) (release func(err error, used int), err error) {
-	for {
-		l.mu.Lock()
-		if l.inflight < max(1, int(l.limit)) {
-			l.inflight++
-			rpm, tpm := l.rpm, l.tpm
-			l.mu.Unlock()
-			if err := wait(ctx, rpm, 1); err != nil {
-				l.done(nil, false)
-				return nil, err
+	if err := l.slot(ctx); err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	rpm, tpm := l.rpm, l.tpm
+	l.mu.Unlock()
+	if err := wait(ctx, rpm, 1); err != nil {
+		l.done(nil, false)
+		return nil, err
+	}
+	if tpm != nil {
+		tokens = min(max(tokens, 1), tpm.Burst())
+	}
+	if err := wait(ctx, tpm, tokens); err != nil {
+		l.done(nil, false)
+		return nil, err
+	}
+	var once sync.Once
+	return func(err error, used int) {
+		once.Do(func() {
+			if tpm != nil && used > tokens {
+				// Debit what the estimate missed; later calls wait.
+				tpm.ReserveN(time.Now(), min(used-tokens, tpm.Burst()))
 			}
-			if tpm != nil {
-				tokens = min(max(tokens, 1), tpm.Burst())
-			}
-			if err := wait(ctx, tpm, tokens); err != nil {
-				l.done(nil, false)
-				return nil, err
-			}
-			var once sync.Once
-			return func(err error, used int) {
-				once.Do(func() {
-					if tpm != nil && used > tokens {
-						// Debit what the estimate missed; later calls wait.
-						tpm.ReserveN(time.Now(), min(used-tokens, tpm.Burst()))
-					}
-					l.done(err, true)
-				})
-			}, nil
-		}
-		wake := l.wake
+			l.done(err, true)
+		})
+	}, nil
+}
+
+// slot takes a slot at once when one is free and nobody queues before us,
+// else queues until done or grantLocked hands one over.
+func (l *Limiter) slot(ctx context.Context) error {
+	l.mu.Lock()
+	if len(l.waiters) == 0 && l.inflight < max(1, int(l.limit)) {
+		l.inflight++
 		l.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-wake:
+		return nil
+	}
+	ch := make(chan struct{}, 1)
+	l.waiters = append(l.waiters, ch)
+	l.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for i, w := range l.waiters {
+			if w == ch {
+				l.waiters = append(l.waiters[:i], l.waiters[i+1:]...)
+				return ctx.Err()
+			}
 		}
+		// Granted while we gave up: pass the slot on.
+		l.inflight--
+		l.grantLocked()
+		return ctx.Err()
+	}
+}
+
+// grantLocked hands free slots to the queued waiters, in order.
+func (l *Limiter) grantLocked() {
+	for len(l.waiters) > 0 && l.inflight < max(1, int(l.limit)) {
+		ch := l.waiters[0]
+		l.waiters[0] = nil
+		l.waiters = l.waiters[1:]
+		l.inflight++
+		ch <- struct{}{}
 	}
 }
 
@@ -174,8 +212,7 @@ func (l *Limiter) done(err error, called bool) {
 			}
 		}
 	}
-	close(l.wake)
-	l.wake = make(chan struct{})
+	l.grantLocked()
 }
 
 // Limiters holds one Limiter per model key ("provider/model") for an

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/dataset"
@@ -40,7 +42,11 @@ type Result struct {
 	Error       string   `json:"error,omitempty"`
 	// Reason is the classified reason of a model error (e.g. "safety",
 	// "content_filter", "bad_request"), empty otherwise.
-	Reason    string    `json:"reason,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// StartedAt is when the model call began (its latency runs from here):
+	// with LatencyMS it places the call on the run's timeline, which the
+	// efficiency benchmark uses to measure calls in flight.
+	StartedAt time.Time `json:"started_at,omitzero"`
 	LatencyMS int64     `json:"latency_ms"`
 	Usage     llm.Usage `json:"usage"`
 	// Cached is true when the answer came from the response cache.
@@ -81,25 +87,36 @@ func (p *Pipeline) RunBatch(ctx context.Context, msg queue.BatchMessage) error {
 }
 
 func (p *Pipeline) runBatch(ctx context.Context, msg queue.BatchMessage) error {
-	r, err := p.Store.GetRun(ctx, msg.RunID)
-	if err != nil {
-		return fmt.Errorf("pipeline.RunBatch: %w", err)
+	// The run, the phase and the batch document are read at once: one
+	// round trip instead of three before the batch's first model call.
+	var (
+		r                   *store.Run
+		ph                  *store.Phase
+		done                bool
+		runErr, phErr, bErr error
+	)
+	var wg sync.WaitGroup
+	wg.Go(func() { r, runErr = p.Store.GetRun(ctx, msg.RunID) })
+	wg.Go(func() { ph, phErr = p.Store.GetPhase(ctx, msg.RunID, msg.PhaseID) })
+	wg.Go(func() { _, done, bErr = p.Store.GetBatch(ctx, msg.RunID, msg.PhaseID, msg.Batch) })
+	wg.Wait()
+	if runErr != nil {
+		return fmt.Errorf("pipeline.RunBatch: %w", runErr)
 	}
 	if r.Terminal() {
 		logging.FromContext(ctx).Info("run has ended; batch dropped", "status", r.Status)
 		return nil
 	}
-	ph, err := p.Store.GetPhase(ctx, msg.RunID, msg.PhaseID)
-	if err != nil {
-		return fmt.Errorf("pipeline.RunBatch: %w", err)
+	if phErr != nil {
+		return fmt.Errorf("pipeline.RunBatch: %w", phErr)
 	}
 	if msg.Batch >= ph.TotalBatches {
 		return &PermanentError{Err: fmt.Errorf("batch %d out of range (phase has %d)", msg.Batch, ph.TotalBatches)}
 	}
-	_, done, err := p.Store.GetBatch(ctx, msg.RunID, msg.PhaseID, msg.Batch)
-	if err != nil {
-		return err
+	if bErr != nil {
+		return bErr
 	}
+	var err error
 	var triggered bool
 	if done {
 		// A redelivery: redo only the fan-in, in case the first attempt
@@ -130,18 +147,31 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	if err != nil {
 		return store.Batch{}, err
 	}
-	prompt, err := p.Store.GetPrompt(ctx, r.ID, ph.PromptID)
-	if err != nil {
-		return store.Batch{}, err
+	// The prompt and the shard are read at once (one round trip, not two).
+	var (
+		prompt           *store.Prompt
+		examples         []dataset.Example
+		promptErr, exErr error
+	)
+	var rd sync.WaitGroup
+	rd.Go(func() { prompt, promptErr = p.Store.GetPrompt(ctx, r.ID, ph.PromptID) })
+	rd.Go(func() {
+		rc, err := p.Blob.Open(ctx, p.ArtifactsBucket, blob.DataPath(r.ID, ph.Split, n), 0)
+		if err != nil {
+			exErr = fmt.Errorf("pipeline.scoreBatch: %w", err)
+			return
+		}
+		defer rc.Close()
+		if examples, err = dataset.ReadShard(rc); err != nil {
+			exErr = fmt.Errorf("pipeline.scoreBatch: %w", err)
+		}
+	})
+	rd.Wait()
+	if promptErr != nil {
+		return store.Batch{}, promptErr
 	}
-	rc, err := p.Blob.Open(ctx, p.ArtifactsBucket, blob.DataPath(r.ID, ph.Split, n), 0)
-	if err != nil {
-		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", err)
-	}
-	examples, err := dataset.ReadShard(rc)
-	rc.Close()
-	if err != nil {
-		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", err)
+	if exErr != nil {
+		return store.Batch{}, exErr
 	}
 	// One meter for the batch: the primary's calls and the judge's.
 	meter := &llm.Meter{}
@@ -270,6 +300,7 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 	res := Result{ID: ex.ID, Row: ex.Row, Input: ex.UserInput, Expected: ex.GroundTruth}
 	req := PrimaryRequest(prompt, cfg.Primary, ex.UserInput)
 	start := time.Now()
+	res.StartedAt = start.UTC()
 	resp, err := model.Generate(ctx, req)
 	res.LatencyMS = time.Since(start).Milliseconds()
 	if err != nil {
@@ -396,19 +427,39 @@ func (p *Pipeline) readResults(ctx context.Context, runID string, ph *store.Phas
 			byN[b.N] = &batches[i]
 		}
 	}
-	var out []Result
 	for n, b := range byN {
 		if b == nil {
 			return nil, nil, fmt.Errorf("pipeline.readResults: phase %s batch %d is not done", ph.ID, n)
 		}
-		rs, err := p.batchResults(ctx, *b)
-		if err != nil {
-			return nil, nil, fmt.Errorf("pipeline.readResults %s/%d: %w", ph.ID, n, err)
-		}
+	}
+	// The objects are read concurrently: one after the other, a phase of
+	// hundreds of batches cost the aggregator a Storage round trip each
+	// between the phase's last reply and the next stage's first call.
+	per := make([][]Result, len(byN))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(resultReaders)
+	for n, b := range byN {
+		g.Go(func() error {
+			rs, err := p.batchResults(gctx, *b)
+			if err != nil {
+				return fmt.Errorf("pipeline.readResults %s/%d: %w", ph.ID, n, err)
+			}
+			per[n] = rs
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	var out []Result
+	for _, rs := range per {
 		out = append(out, rs...)
 	}
 	return out, batches, nil
 }
+
+// resultReaders bounds the concurrent reads of one phase's results objects.
+const resultReaders = 16
 
 func decodeResults(r io.Reader) ([]Result, error) {
 	dec := json.NewDecoder(r)
