@@ -43,6 +43,8 @@ type localOptions struct {
 	simErrorRate                   float64
 	duplicate                      bool
 	verbose                        bool
+	lease                          time.Duration
+	faults                         localFaults
 }
 
 func newLocalCmd() *cobra.Command {
@@ -86,6 +88,8 @@ are used instead of starting new ones.`,
 	f.Float64Var(&o.simErrorRate, "sim-error-rate", 0, "share of simulated LLM calls failing with a transient 429")
 	f.BoolVar(&o.duplicate, "duplicate-deliveries", false, "deliver every Pub/Sub message and upload event twice (tests idempotency)")
 	f.BoolVar(&o.verbose, "verbose", false, "show the functions' and emulators' logs")
+	f.DurationVar(&o.lease, "lease", 30*time.Second, "aggregator lease (PROMPTML_LEASE): how long a killed aggregator blocks its phase or stage")
+	o.faults.flags(f)
 	return cmd
 }
 
@@ -97,6 +101,11 @@ type localCloud struct {
 	procs     []*functionProc
 	servers   []*http.Server
 	apiURL    string
+	proxies   []*deliveryProxy
+	// faultStats counts the faults the local cloud injected.
+	faultStats faultStats
+	// procMu guards procs, which the restart fault replaces.
+	procMu    sync.Mutex
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	logs      io.Writer
@@ -109,6 +118,9 @@ func (lc *localCloud) stop() {
 	for _, s := range lc.servers {
 		_ = s.Close()
 	}
+	lc.wg.Wait() // the restarter stops before the processes are listed
+	lc.procMu.Lock()
+	defer lc.procMu.Unlock()
 	for _, p := range lc.procs {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	}
@@ -120,7 +132,6 @@ func (lc *localCloud) stop() {
 			<-p.done
 		}
 	}
-	lc.wg.Wait()
 	if lc.pubsub != nil {
 		_ = lc.pubsub.Close()
 	}
@@ -223,6 +234,9 @@ func runLocal(ctx context.Context, out io.Writer, o localOptions) error {
 		return err
 	}
 	printSummary(out, sum)
+	if o.faults.any() || o.duplicate {
+		fmt.Fprintf(out, "\nFaults injected by the local cloud: %s\n", lc.faultStats.String())
+	}
 	if o.jsonOut != "" {
 		if err := writeJSONFile(o.jsonOut, sum); err != nil {
 			return err
@@ -295,7 +309,7 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		"PROMPTML_PROJECT="+o.project,
 		"PROMPTML_DATASETS_BUCKET="+localDatasets,
 		"PROMPTML_ARTIFACTS_BUCKET="+localArtifacts,
-		"PROMPTML_LEASE=30s",
+		"PROMPTML_LEASE="+o.lease.String(),
 		"PROMPTML_SIM_LATENCY="+o.simLatency.String(),
 		"PROMPTML_SIM_ERROR_RATE="+strconv.FormatFloat(o.simErrorRate, 'g', -1, 64),
 		"FIRESTORE_EMULATOR_HOST="+lc.emulators.FirestoreHost,
@@ -303,6 +317,7 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		"STORAGE_EMULATOR_HOST="+lc.storage.Host,
 		"GCE_METADATA_HOST=127.0.0.1:1",
 	)
+	env = append(env, o.faults.env()...)
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -329,7 +344,14 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: &deliveryProxy{target: urls[fn], duplicate: o.duplicate}}
+		dup := o.faults.duplicateRate
+		if o.duplicate {
+			dup = 1
+		}
+		px := &deliveryProxy{name: fn, duplicateRate: dup, seed: o.faults.seed, stats: &lc.faultStats}
+		px.target.Store(&[]string{urls[fn]}[0])
+		lc.proxies = append(lc.proxies, px)
+		srv := &http.Server{Handler: px}
 		lc.servers = append(lc.servers, srv)
 		go func() { _ = srv.Serve(ln) }()
 		proxies[fn] = "http://" + ln.Addr().String()
@@ -355,11 +377,20 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 			fmt.Fprintln(os.Stderr, "promptml: upload bridge stopped:", err)
 		}
 	}()
+	if o.faults.restartEvery > 0 {
+		lc.wg.Add(1)
+		go func() {
+			defer lc.wg.Done()
+			lc.restartFunctions(bctx, self, env, o.faults)
+		}()
+	}
 	return nil
 }
 
 // functionProc is one `promptml functions` child process.
 type functionProc struct {
+	fn   string
+	port int
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 }
@@ -384,9 +415,11 @@ func (lc *localCloud) startFunction(ctx context.Context, self, fn string, fixedP
 		if err := cmd.Start(); err != nil {
 			return "", fmt.Errorf("start function %s: %w", fn, err)
 		}
-		p := &functionProc{cmd: cmd, done: make(chan struct{})}
+		p := &functionProc{fn: fn, port: port, cmd: cmd, done: make(chan struct{})}
 		go func() { _ = cmd.Wait(); close(p.done) }()
+		lc.procMu.Lock()
 		lc.procs = append(lc.procs, p)
+		lc.procMu.Unlock()
 		u := "http://127.0.0.1:" + strconv.Itoa(port)
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		ready := make(chan error, 1)
@@ -413,53 +446,6 @@ func (lc *localCloud) startFunction(ctx context.Context, self, fn string, fixedP
 		}
 	}
 	return "", lastErr
-}
-
-// deliveryProxy forwards a push delivery to a function; with duplicate set
-// it delivers it twice at once, as at-least-once delivery may.
-type deliveryProxy struct {
-	target    string
-	duplicate bool
-}
-
-func (p *deliveryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	n := 1
-	if p.duplicate {
-		n = 2
-	}
-	codes := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			req, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+"/", bytes.NewReader(body))
-			if err != nil {
-				codes[i] = http.StatusInternalServerError
-				return
-			}
-			req.Header = r.Header.Clone()
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				codes[i] = http.StatusBadGateway
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			codes[i] = resp.StatusCode
-		})
-	}
-	wg.Wait()
-	for _, c := range codes {
-		if c/100 != 2 {
-			w.WriteHeader(c)
-			return
-		}
-	}
-	w.WriteHeader(codes[0])
 }
 
 // findRun waits for the run that the upload (bucket, object, generation)

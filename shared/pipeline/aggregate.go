@@ -201,10 +201,7 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 				// The transition committed but its fan-out is not
 				// recorded: it is under way (the committer holds the lease
 				// until it is), or was lost with a crashed committer.
-				if r.Lease != nil && r.Lease.Holder != holder && time.Now().Before(r.Lease.Expires) {
-					return ErrBusy
-				}
-				return p.fanOut(ctx, r)
+				return p.resumeFanOut(ctx, runID, r.StageSeq, holder)
 			}
 			return nil
 		}
