@@ -105,10 +105,10 @@ type localCloud struct {
 	// faultStats counts the faults the local cloud injected.
 	faultStats faultStats
 	// procMu guards procs, which the restart fault replaces.
-	procMu    sync.Mutex
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	logs      io.Writer
+	procMu sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	logs   io.Writer
 }
 
 func (lc *localCloud) stop() {

@@ -22,19 +22,19 @@ func TestInjectorOffByDefault(t *testing.T) {
 func TestInjectorRateAndDeterminism(t *testing.T) {
 	tests := []struct {
 		name      string
-		in        Injector
+		in        func() *Injector
 		point     string
 		wantFault bool
 	}{
-		{"batch rate applies to batch points", Injector{BatchRate: 0.5, MaxPerKey: 1000}, BatchAfterComplete, true},
-		{"batch rate leaves aggregate points alone", Injector{BatchRate: 0.5}, AggregateAfterNext, false},
-		{"aggregate rate applies to aggregate points", Injector{AggregateRate: 0.5, MaxPerKey: 1000}, AggregateMidFanOut, true},
-		{"only other points", Injector{AggregateRate: 0.9, Only: []string{AggregateAfterCommit}}, AggregateAfterNext, false},
+		{"batch rate applies to batch points", func() *Injector { return &Injector{BatchRate: 0.5, MaxPerKey: 1000} }, BatchAfterComplete, true},
+		{"batch rate leaves aggregate points alone", func() *Injector { return &Injector{BatchRate: 0.5} }, AggregateAfterNext, false},
+		{"aggregate rate applies to aggregate points", func() *Injector { return &Injector{AggregateRate: 0.5, MaxPerKey: 1000} }, AggregateMidFanOut, true},
+		{"only other points", func() *Injector { return &Injector{AggregateRate: 0.9, Only: []string{AggregateAfterCommit}} }, AggregateAfterNext, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			run := func() []bool {
-				in := tt.in
+				in := tt.in()
 				var out []bool
 				for range 2000 {
 					err := in.Inject(context.Background(), tt.point, "run/phase/1")

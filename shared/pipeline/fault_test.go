@@ -26,7 +26,12 @@ func runWithFaults(t *testing.T, sample string, in *fault.Injector) (snapshot, i
 	if in != nil {
 		e.P.Faults = in
 	}
-	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, sample, csv))
+	u := e.Upload(t, sample, csv)
+	id, err := e.P.StartFromUpload(t.Context(), u)
+	for try := 0; errors.Is(err, fault.ErrInjected) && try < 5; try++ {
+		// The intake's fan-out died: Eventarc redelivers the upload event.
+		id, err = e.P.StartFromUpload(t.Context(), u)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
