@@ -71,6 +71,9 @@ are used instead of starting new ones.`,
   promptml local --serve                                # only the local cloud: API and dashboard at http://127.0.0.1:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.faults.validate(); err != nil {
+				return &exitError{2, err}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runLocal(ctx, cmd.OutOrStdout(), o)
@@ -349,6 +352,9 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 			dup = 1
 		}
 		px := &deliveryProxy{name: fn, duplicateRate: dup, seed: o.faults.seed, stats: &lc.faultStats}
+		if o.faults.any() {
+			px.redeliveries = 10
+		}
 		px.target.Store(&[]string{urls[fn]}[0])
 		lc.proxies = append(lc.proxies, px)
 		srv := &http.Server{Handler: px}
@@ -356,12 +362,19 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		go func() { _ = srv.Serve(ln) }()
 		proxies[fn] = "http://" + ln.Addr().String()
 	}
+	// Redeliveries back off from 1 s to 10 s, as configured in the cloud;
+	// under injected faults the cap is 2 s, so a chaos run is not mostly
+	// waiting.
+	maxBackoff := 10 * time.Second
+	if o.faults.any() {
+		maxBackoff = 2 * time.Second
+	}
 	routes := []localcloud.Route{
 		{Topic: queue.BatchesTopic, Subscription: queue.BatchesTopic + "-push", PushEndpoint: proxies["RunBatch"],
-			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: 10 * time.Second,
+			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: maxBackoff,
 			MaxDeliveryAttempts: 20, DeadLetterTopic: queue.BatchesTopic + "-dead-letter"},
 		{Topic: queue.PhaseDoneTopic, Subscription: queue.PhaseDoneTopic + "-push", PushEndpoint: proxies["Aggregate"],
-			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: 10 * time.Second,
+			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: maxBackoff,
 			MaxDeliveryAttempts: 20, DeadLetterTopic: queue.PhaseDoneTopic + "-dead-letter"},
 		{Topic: localUploadTopic, Subscription: localUploadSub},
 	}
