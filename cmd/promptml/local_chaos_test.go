@@ -207,7 +207,7 @@ func TestLocalCloudChaos(t *testing.T) {
 	args := []string{"--data", "../../samples/sentiment.csv", "--config", "testdata/chaos.yaml", "--lease", "3s"}
 	clean := serveLocalRun(t, bin, args...)
 	faulty := serveLocalRun(t, bin, append(args, "--sim-error-rate", "0.2", "--fault-duplicate-rate", "0.3",
-		"--fault-batch-rate", "0.2", "--fault-aggregate-rate", "0.2", "--fault-restart-every", "3s", "--fault-seed", "3")...)
+		"--fault-batch-rate", "0.2", "--fault-aggregate-rate", "0.2", "--fault-restart-every", "3s", "--fault-seed", "11")...)
 	if clean.sum.Status != "succeeded" {
 		t.Fatalf("clean run: status %s %+v", clean.sum.Status, clean.sum.Error)
 	}
