@@ -120,7 +120,7 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 		Data: map[string]any{"split": ph.Split, "prompt_id": ph.PromptID, "mean": sum.Mean, "pass_rate": sum.PassRate}})
 	p.reportPhase(ctx, r.ID, ph, results)
 	p.reportModelUsage(ctx, r.ID, "phase", ph.ID, done.UsageByModel)
-	if err := p.fault(ctx, fault.AggregateAfterSummary, r.ID+"/"+ph.ID); err != nil {
+	if err := p.fault(ctx, fault.AggregateAfterSummary, ph.ID); err != nil {
 		return err
 	}
 	return p.Store.FinishPhase(ctx, r.ID, ph.ID, done)
