@@ -45,6 +45,8 @@ type localOptions struct {
 	verbose                        bool
 	pushConcurrency                int
 	emulatorPush                   bool
+	lease                          time.Duration
+	faults                         localFaults
 }
 
 func newLocalCmd() *cobra.Command {
@@ -71,6 +73,9 @@ are used instead of starting new ones.`,
   promptml local --serve                                # only the local cloud: API and dashboard at http://127.0.0.1:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.faults.validate(); err != nil {
+				return &exitError{2, err}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runLocal(ctx, cmd.OutOrStdout(), o)
@@ -90,6 +95,8 @@ are used instead of starting new ones.`,
 	f.BoolVar(&o.verbose, "verbose", false, "show the functions' and emulators' logs")
 	f.IntVar(&o.pushConcurrency, "push-concurrency", 64, "Pub/Sub push deliveries in flight per subscription (the emulator's own push sends one at a time)")
 	f.BoolVar(&o.emulatorPush, "emulator-push", false, "let the Pub/Sub emulator's own push loop deliver (one message at a time; for comparison)")
+	f.DurationVar(&o.lease, "lease", 30*time.Second, "aggregator lease (PROMPTML_LEASE): how long a killed aggregator blocks its phase or stage")
+	o.faults.flags(f)
 	return cmd
 }
 
@@ -101,9 +108,14 @@ type localCloud struct {
 	procs     []*functionProc
 	servers   []*http.Server
 	apiURL    string
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	logs      io.Writer
+	proxies   []*deliveryProxy
+	// faultStats counts the faults the local cloud injected.
+	faultStats faultStats
+	// procMu guards procs, which the restart fault replaces.
+	procMu sync.Mutex
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	logs   io.Writer
 }
 
 func (lc *localCloud) stop() {
@@ -113,6 +125,9 @@ func (lc *localCloud) stop() {
 	for _, s := range lc.servers {
 		_ = s.Close()
 	}
+	lc.wg.Wait() // the restarter stops before the processes are listed
+	lc.procMu.Lock()
+	defer lc.procMu.Unlock()
 	for _, p := range lc.procs {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	}
@@ -124,7 +139,6 @@ func (lc *localCloud) stop() {
 			<-p.done
 		}
 	}
-	lc.wg.Wait()
 	if lc.pubsub != nil {
 		_ = lc.pubsub.Close()
 	}
@@ -227,6 +241,9 @@ func runLocal(ctx context.Context, out io.Writer, o localOptions) error {
 		return err
 	}
 	printSummary(out, sum)
+	if o.faults.any() || o.duplicate {
+		fmt.Fprintf(out, "\nFaults injected by the local cloud: %s\n", lc.faultStats.String())
+	}
 	if o.jsonOut != "" {
 		if err := writeJSONFile(o.jsonOut, sum); err != nil {
 			return err
@@ -302,7 +319,7 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		"PROMPTML_PROJECT="+o.project,
 		"PROMPTML_DATASETS_BUCKET="+localDatasets,
 		"PROMPTML_ARTIFACTS_BUCKET="+localArtifacts,
-		"PROMPTML_LEASE=30s",
+		"PROMPTML_LEASE="+o.lease.String(),
 		"PROMPTML_SIM_LATENCY="+o.simLatency.String(),
 		"PROMPTML_SIM_ERROR_RATE="+strconv.FormatFloat(o.simErrorRate, 'g', -1, 64),
 		"FIRESTORE_EMULATOR_HOST="+lc.emulators.FirestoreHost,
@@ -310,6 +327,7 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		"STORAGE_EMULATOR_HOST="+lc.storage.Host,
 		"GCE_METADATA_HOST=127.0.0.1:1",
 	)
+	env = append(env, o.faults.env()...)
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -336,7 +354,17 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: &deliveryProxy{target: urls[fn], duplicate: o.duplicate}}
+		dup := o.faults.duplicateRate
+		if o.duplicate {
+			dup = 1
+		}
+		px := &deliveryProxy{name: fn, duplicateRate: dup, seed: o.faults.seed, stats: &lc.faultStats}
+		if o.faults.any() {
+			px.redeliveries = 10
+		}
+		px.target.Store(&[]string{urls[fn]}[0])
+		lc.proxies = append(lc.proxies, px)
+		srv := &http.Server{Handler: px}
 		lc.servers = append(lc.servers, srv)
 		go func() { _ = srv.Serve(ln) }()
 		proxies[fn] = "http://" + ln.Addr().String()
@@ -346,13 +374,20 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 	// time and sleeps when idle, which serialized a phase's batches (and
 	// added a poll interval to every hop); Cloud Pub/Sub pushes
 	// concurrently. The retry and dead-letter policies are the same.
+	// Redeliveries back off from 1 s to 10 s, as configured in the cloud;
+	// under injected faults the cap is 2 s, so a chaos run is not mostly
+	// waiting.
+	maxBackoff := 10 * time.Second
+	if o.faults.any() {
+		maxBackoff = 2 * time.Second
+	}
 	push := map[string]string{queue.BatchesTopic + "-push": proxies["RunBatch"], queue.PhaseDoneTopic + "-push": proxies["Aggregate"]}
 	routes := []localcloud.Route{
 		{Topic: queue.BatchesTopic, Subscription: queue.BatchesTopic + "-push",
-			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: 10 * time.Second,
+			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: maxBackoff,
 			MaxDeliveryAttempts: 20, DeadLetterTopic: queue.BatchesTopic + "-dead-letter"},
 		{Topic: queue.PhaseDoneTopic, Subscription: queue.PhaseDoneTopic + "-push",
-			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: 10 * time.Second,
+			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: maxBackoff,
 			MaxDeliveryAttempts: 20, DeadLetterTopic: queue.PhaseDoneTopic + "-dead-letter"},
 		{Topic: localUploadTopic, Subscription: localUploadSub},
 	}
@@ -369,7 +404,7 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		lc.wg.Add(1)
 		go func() {
 			defer lc.wg.Done()
-			opts := localcloud.PushOptions{Concurrency: o.pushConcurrency, MinBackoff: time.Second, MaxBackoff: 10 * time.Second}
+			opts := localcloud.PushOptions{Concurrency: o.pushConcurrency, MinBackoff: time.Second, MaxBackoff: maxBackoff}
 			if err := localcloud.Push(bctx, lc.pubsub, o.project, sub, endpoint, opts); err != nil {
 				fmt.Fprintln(os.Stderr, "promptml: push delivery stopped:", err)
 			}
@@ -382,11 +417,20 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 			fmt.Fprintln(os.Stderr, "promptml: upload bridge stopped:", err)
 		}
 	}()
+	if o.faults.restartEvery > 0 {
+		lc.wg.Add(1)
+		go func() {
+			defer lc.wg.Done()
+			lc.restartFunctions(bctx, self, env, o.faults)
+		}()
+	}
 	return nil
 }
 
 // functionProc is one `promptml functions` child process.
 type functionProc struct {
+	fn   string
+	port int
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 }
@@ -411,9 +455,11 @@ func (lc *localCloud) startFunction(ctx context.Context, self, fn string, fixedP
 		if err := cmd.Start(); err != nil {
 			return "", fmt.Errorf("start function %s: %w", fn, err)
 		}
-		p := &functionProc{cmd: cmd, done: make(chan struct{})}
+		p := &functionProc{fn: fn, port: port, cmd: cmd, done: make(chan struct{})}
 		go func() { _ = cmd.Wait(); close(p.done) }()
+		lc.procMu.Lock()
 		lc.procs = append(lc.procs, p)
+		lc.procMu.Unlock()
 		u := "http://127.0.0.1:" + strconv.Itoa(port)
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		ready := make(chan error, 1)
@@ -440,53 +486,6 @@ func (lc *localCloud) startFunction(ctx context.Context, self, fn string, fixedP
 		}
 	}
 	return "", lastErr
-}
-
-// deliveryProxy forwards a push delivery to a function; with duplicate set
-// it delivers it twice at once, as at-least-once delivery may.
-type deliveryProxy struct {
-	target    string
-	duplicate bool
-}
-
-func (p *deliveryProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	n := 1
-	if p.duplicate {
-		n = 2
-	}
-	codes := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			req, err := http.NewRequestWithContext(r.Context(), r.Method, p.target+"/", bytes.NewReader(body))
-			if err != nil {
-				codes[i] = http.StatusInternalServerError
-				return
-			}
-			req.Header = r.Header.Clone()
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				codes[i] = http.StatusBadGateway
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			codes[i] = resp.StatusCode
-		})
-	}
-	wg.Wait()
-	for _, c := range codes {
-		if c/100 != 2 {
-			w.WriteHeader(c)
-			return
-		}
-	}
-	w.WriteHeader(codes[0])
 }
 
 // findRun waits for the run that the upload (bucket, object, generation)

@@ -108,6 +108,11 @@ func TestLocalBadFlags(t *testing.T) {
 	}{
 		{"no data", []string{"local"}},
 		{"missing file", []string{"local", "--data", "/nonexistent.csv"}},
+		// Fault flags are checked before anything starts.
+		{"fault rate above 1", []string{"local", "--data", "../../samples/sentiment.csv", "--fault-duplicate-rate", "1.5"}},
+		{"batch fault rate 1", []string{"local", "--data", "../../samples/sentiment.csv", "--fault-batch-rate", "1"}},
+		{"negative aggregate fault rate", []string{"local", "--data", "../../samples/sentiment.csv", "--fault-aggregate-rate", "-0.1"}},
+		{"restart too often", []string{"local", "--data", "../../samples/sentiment.csv", "--fault-restart-every", "10ms"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/dataset"
 	"github.com/promptml/promptml/shared/eval"
+	"github.com/promptml/promptml/shared/fault"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/optimize"
@@ -119,6 +120,9 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 		Data: map[string]any{"split": ph.Split, "prompt_id": ph.PromptID, "mean": sum.Mean, "pass_rate": sum.PassRate}})
 	p.reportPhase(ctx, r.ID, ph, results)
 	p.reportModelUsage(ctx, r.ID, "phase", ph.ID, done.UsageByModel)
+	if err := p.fault(ctx, fault.AggregateAfterSummary, ph.ID); err != nil {
+		return err
+	}
 	return p.Store.FinishPhase(ctx, r.ID, ph.ID, done)
 }
 
@@ -197,10 +201,7 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 				// The transition committed but its fan-out is not
 				// recorded: it is under way (the committer holds the lease
 				// until it is), or was lost with a crashed committer.
-				if r.Lease != nil && r.Lease.Holder != holder && time.Now().Before(r.Lease.Expires) {
-					return ErrBusy
-				}
-				return p.fanOut(ctx, r)
+				return p.resumeFanOut(ctx, runID, r.StageSeq, holder)
 			}
 			return nil
 		}
@@ -235,6 +236,9 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 			// not published; the run ends with the best prompt so far.
 			err = p.checkStageBudget(ctx, r, cfg, st)
 		}
+		if err == nil {
+			err = p.fault(ctx, fault.AggregateAfterNext, stageKey(runID, seq))
+		}
 		if err != nil {
 			p.releaseStage(context.WithoutCancel(ctx), runID, holder, seq)
 			return err
@@ -256,7 +260,11 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 		if committed.Terminal() {
 			return nil
 		}
-		if err := p.fanOut(ctx, committed); err != nil {
+		err = p.fault(ctx, fault.AggregateAfterCommit, stageKey(runID, seq+1))
+		if err == nil {
+			err = p.fanOut(ctx, committed)
+		}
+		if err != nil {
 			p.releaseStage(context.WithoutCancel(ctx), runID, holder, seq+1)
 			return err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/dataset"
 	"github.com/promptml/promptml/shared/eval"
+	"github.com/promptml/promptml/shared/fault"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/queue"
@@ -130,9 +131,15 @@ func (p *Pipeline) runBatch(ctx context.Context, msg queue.BatchMessage) error {
 		if b, err = p.scoreBatch(ctx, r, ph, msg.Batch); err != nil {
 			return err
 		}
+		if err := p.fault(ctx, fault.BatchAfterResults, batchKey(msg)); err != nil {
+			return err
+		}
 		triggered, err = p.Store.CompleteBatch(ctx, msg.RunID, msg.PhaseID, b)
 	}
 	if err != nil {
+		return err
+	}
+	if err := p.fault(ctx, fault.BatchAfterComplete, batchKey(msg)); err != nil {
 		return err
 	}
 	if triggered {

@@ -19,6 +19,7 @@ import (
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/eval"
+	"github.com/promptml/promptml/shared/fault"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/queue"
@@ -88,6 +89,9 @@ type Pipeline struct {
 	// bucket's cache/ prefix in the cloud); nil disables caching whatever
 	// the run's `cache` says.
 	Cache llm.Cache
+	// Faults, when set, fails invocations at fault points after part of
+	// their effects (chaos tests only; fault.go). Nil in production.
+	Faults faultInjector
 
 	// limiters pace each model's calls on this instance.
 	limiters llm.Limiters
@@ -270,6 +274,9 @@ func (p *Pipeline) fanOut(ctx context.Context, r *store.Run) error {
 		if err := p.Queue.PublishBatches(ctx, msgs); err != nil {
 			return fmt.Errorf("pipeline.fanOut: %w", err)
 		}
+	}
+	if err := p.fault(ctx, fault.AggregateMidFanOut, stageKey(r.ID, r.StageSeq)); err != nil {
+		return err
 	}
 	return p.Store.SetPublished(ctx, r.ID, r.StageSeq)
 }

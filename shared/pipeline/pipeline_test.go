@@ -117,7 +117,11 @@ func takeSnapshot(t *testing.T, p *pipeline.Pipeline, id string) snapshot {
 		t.Fatal(err)
 	}
 	for _, ph := range phases {
-		s.Phases = append(s.Phases, fmt.Sprintf("%s %s %+v usage=%+v", ph.ID, ph.State, *ph.Metrics, ph.Usage))
+		metrics := "none" // not done
+		if ph.Metrics != nil {
+			metrics = fmt.Sprintf("%+v", *ph.Metrics)
+		}
+		s.Phases = append(s.Phases, fmt.Sprintf("%s %s %s usage=%+v", ph.ID, ph.State, metrics, ph.Usage))
 		bs, err := p.Store.ListBatches(ctx, id, ph.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -453,5 +457,83 @@ func TestCancelStopsFanOut(t *testing.T) {
 	}
 	if _, err := e.P.Cancel(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Cancel(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+// TestCancelMidEpochKeepsHistory cancels a run in its first epoch, with
+// the candidates' val batches fanned out, some (half, rounded down) scored
+// and the rest still in flight: the in-flight batches are dropped, nothing is fanned out after
+// the cancel, and the run ends cancelled with its epochs, prompts, phases
+// and events as they were (plus the cancel event).
+func TestCancelMidEpochKeepsHistory(t *testing.T) {
+	csv := readSample(t, "sentiment.csv")
+	e := pipelinetest.New(t, csv)
+	ctx := t.Context()
+	id, err := e.P.StartFromUpload(ctx, e.Upload(t, "s.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deliver messages until the first epoch's candidates are fanned out.
+	for range 20 {
+		r, err := e.P.Store.GetRun(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Stage == store.StageCandidates {
+			break
+		}
+		bs, ds := e.Q.Take()
+		for _, b := range bs {
+			if err := e.P.RunBatch(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, d := range ds {
+			if err := e.P.Aggregate(ctx, d, fmt.Sprint("h", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	inFlight, _ := e.Q.Take()
+	if len(inFlight) == 0 {
+		t.Fatal("no val batch fanned out for epoch 1")
+	}
+	half := len(inFlight) / 2
+	for _, b := range inFlight[:half] {
+		if err := e.P.RunBatch(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := takeSnapshot(t, e.P, id)
+	r, err := e.P.Cancel(ctx, id)
+	if err != nil || r.Status != store.StatusCancelled {
+		t.Fatalf("Cancel = %v, %v; want cancelled", r, err)
+	}
+	// The rest of the batches arrive after the cancel (and the finished
+	// ones' phase-done messages, if any): all dropped.
+	_ = e.Q.PublishBatches(ctx, inFlight[half:])
+	e.Drain(t, true)
+	if bs, ds := e.Q.Take(); len(bs)+len(ds) > 0 {
+		t.Errorf("fanned out after the cancel: %d batches, %d phase-done", len(bs), len(ds))
+	}
+	if r, err := e.P.Cancel(ctx, id); err != nil || r.Status != store.StatusCancelled {
+		t.Errorf("second Cancel = %v, %v; want cancelled, harmless", r, err)
+	}
+	after := takeSnapshot(t, e.P, id)
+	if after.Status != store.StatusCancelled {
+		t.Fatalf("status %s, want cancelled", after.Status)
+	}
+	// History intact: only the status and the cancel event are new.
+	before.Status = store.StatusCancelled
+	before.Events++
+	if d := cmp.Diff(before, after); d != "" {
+		t.Errorf("history changed after the cancel (-before +after):\n%s", d)
+	}
+	events, err := e.P.Store.ListEvents(ctx, id, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := events[len(events)-1]; last.Kind != "cancelled" {
+		t.Errorf("last event %q (%s), want the cancel", last.Kind, last.Message)
 	}
 }

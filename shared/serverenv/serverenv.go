@@ -23,6 +23,7 @@ import (
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/eval"
+	"github.com/promptml/promptml/shared/fault"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/llm/openai"
 	"github.com/promptml/promptml/shared/llm/sim"
@@ -97,6 +98,15 @@ type Config struct {
 	// SimRetryAfter is the Retry-After of the simulator's 429s
 	// (PROMPTML_SIM_RETRY_AFTER, a Go duration; default 0: none).
 	SimRetryAfter time.Duration `yaml:"sim_retry_after"`
+	// FaultBatchRate is the probability that a RunBatch invocation fails
+	// at each fault point after part of its effects (chaos tests of the
+	// local cloud: shared/fault; PROMPTML_FAULT_BATCH_RATE; default 0: off).
+	FaultBatchRate float64 `yaml:"fault_batch_rate"`
+	// FaultAggregateRate is the same for Aggregate invocations
+	// (PROMPTML_FAULT_AGGREGATE_RATE; default 0: off).
+	FaultAggregateRate float64 `yaml:"fault_aggregate_rate"`
+	// FaultSeed seeds the fault decisions (PROMPTML_FAULT_SEED; default 1).
+	FaultSeed int64 `yaml:"fault_seed"`
 }
 
 // FromEnv reads the configuration from the environment (and the file
@@ -114,6 +124,7 @@ func load(getenv func(string) string) (Config, error) {
 		Lease:             10 * time.Minute,
 		BatchTimeout:      270 * time.Second,
 		SimSeed:           1,
+		FaultSeed:         1,
 		SimWrongRate:      0.05,
 		LLMProvider:       "sim",
 		PrimaryModel:      "gemini-2.5-flash",
@@ -164,6 +175,8 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	num("PROMPTML_SIM_ERROR_RATE", &c.SimErrorRate)
 	num("PROMPTML_SIM_WRONG_RATE", &c.SimWrongRate)
+	num("PROMPTML_FAULT_BATCH_RATE", &c.FaultBatchRate)
+	num("PROMPTML_FAULT_AGGREGATE_RATE", &c.FaultAggregateRate)
 	for _, n := range []struct {
 		name string
 		dst  *int
@@ -184,6 +197,13 @@ func load(getenv func(string) string) (Config, error) {
 			errs = append(errs, fmt.Errorf("PROMPTML_SIM_SEED=%q: not an integer", v))
 		}
 		c.SimSeed = n
+	}
+	if v := getenv("PROMPTML_FAULT_SEED"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("PROMPTML_FAULT_SEED=%q: not an integer", v))
+		}
+		c.FaultSeed = n
 	}
 	if f := getenv("PROMPTML_CONFIG_FILE"); f != "" {
 		b, err := os.ReadFile(f)
@@ -224,6 +244,14 @@ func (c Config) Validate() error {
 	}
 	if c.SimWrongRate < 0 || c.SimWrongRate > 1 {
 		errs = append(errs, fmt.Errorf("PROMPTML_SIM_WRONG_RATE must be in [0,1], got %v", c.SimWrongRate))
+	}
+	for _, r := range []struct {
+		name string
+		v    float64
+	}{{"PROMPTML_FAULT_BATCH_RATE", c.FaultBatchRate}, {"PROMPTML_FAULT_AGGREGATE_RATE", c.FaultAggregateRate}} {
+		if r.v < 0 || r.v >= 1 {
+			errs = append(errs, fmt.Errorf("%s must be in [0,1), got %v", r.name, r.v))
+		}
 	}
 	if c.BatchTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("PROMPTML_BATCH_TIMEOUT must be at least 1s, got %v", c.BatchTimeout))
@@ -294,12 +322,25 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		// (docs/llm.md#the-response-cache).
 		Cache: &blob.Cache{Store: blob.New(e.Storage), Bucket: c.ArtifactsBucket},
 	}
+	if in := c.faults(); in != nil {
+		e.Pipeline.Faults = in
+	}
 	if e.Analytics != nil {
 		// Only a configured writer: a nil *Writer in the interface would
 		// not compare equal to nil.
 		e.Pipeline.Analytics = e.Analytics
 	}
 	return e, nil
+}
+
+// faults is the instance's fault injector, nil (no injection) unless a
+// fault rate is set.
+func (c Config) faults() *fault.Injector {
+	in := &fault.Injector{BatchRate: c.FaultBatchRate, AggregateRate: c.FaultAggregateRate, Seed: c.FaultSeed}
+	if !in.Enabled() {
+		return nil
+	}
+	return in
 }
 
 // defaultsLayer is the deployment's config layer between the embedded

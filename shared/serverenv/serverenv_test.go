@@ -44,6 +44,7 @@ func defaults() Config {
 		BatchTimeout:      270 * time.Second,
 		SimWrongRate:      0.05, // the documented default
 		SimSeed:           1,
+		FaultSeed:         1,
 	}
 }
 
@@ -82,7 +83,11 @@ func TestLoad(t *testing.T) {
 			"PROMPTML_SIM_SEED":                      "-7",
 			"PROMPTML_BATCH_TIMEOUT":                 "2m",
 			"PROMPTML_SIM_RETRY_AFTER":               "1s",
+			"PROMPTML_FAULT_BATCH_RATE":              "0.2",
+			"PROMPTML_FAULT_AGGREGATE_RATE":          "0.3",
+			"PROMPTML_FAULT_SEED":                    "9",
 		}, func(c *Config) {
+			c.FaultBatchRate, c.FaultAggregateRate, c.FaultSeed = 0.2, 0.3, 9
 			c.BatchTimeout, c.SimRetryAfter = 2*time.Minute, time.Second
 			c.Location, c.BatchesTopic, c.PhaseDoneTopic, c.FirestoreDatabase = "europe-west1", "b", "d", "db"
 			c.BigQueryDataset, c.LLMProvider, c.PrimaryModel, c.OptimizerModel, c.EmbeddingModel = "analytics", "vertex", "pm", "om", "em"
@@ -125,6 +130,9 @@ func TestLoadErrors(t *testing.T) {
 		{"missing required vars listed together", map[string]string{"PROMPTML_PROJECT": "", "PROMPTML_DATASETS_BUCKET": "", "PROMPTML_ARTIFACTS_BUCKET": ""},
 			[]string{"PROMPTML_PROJECT", "PROMPTML_DATASETS_BUCKET", "PROMPTML_ARTIFACTS_BUCKET"}},
 		{"datasets == artifacts", map[string]string{"PROMPTML_ARTIFACTS_BUCKET": "ds"}, []string{"PROMPTML_DATASETS_BUCKET", "PROMPTML_ARTIFACTS_BUCKET", "differ"}},
+		{"fault rate 1", map[string]string{"PROMPTML_FAULT_BATCH_RATE": "1"}, []string{"PROMPTML_FAULT_BATCH_RATE"}},
+		{"negative fault rate", map[string]string{"PROMPTML_FAULT_AGGREGATE_RATE": "-0.5"}, []string{"PROMPTML_FAULT_AGGREGATE_RATE"}},
+		{"bad fault seed", map[string]string{"PROMPTML_FAULT_SEED": "x"}, []string{"PROMPTML_FAULT_SEED"}},
 		{"error rate 1", map[string]string{"PROMPTML_SIM_ERROR_RATE": "1"}, []string{"PROMPTML_SIM_ERROR_RATE"}},
 		{"negative wrong rate", map[string]string{"PROMPTML_SIM_WRONG_RATE": "-0.1"}, []string{"PROMPTML_SIM_WRONG_RATE"}},
 		{"unknown LLM provider", map[string]string{"PROMPTML_LLM_PROVIDER": "openai"}, []string{"PROMPTML_LLM_PROVIDER", "openai"}},

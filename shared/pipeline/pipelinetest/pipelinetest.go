@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"cloud.google.com/go/firestore"
@@ -148,17 +149,17 @@ func (e *Env) Drain(t *testing.T, dup bool) int {
 		if len(bs) == 0 && len(ds) == 0 {
 			return redelivered
 		}
-		var mu sync.Mutex
-		var retryB []queue.BatchMessage
-		var retryD []queue.PhaseDoneMessage
+		// One flag per message, not per copy: when both copies of a
+		// duplicated delivery fail, Pub/Sub still redelivers the message
+		// once.
+		failedB := make([]atomic.Bool, len(bs))
+		failedD := make([]atomic.Bool, len(ds))
 		var wg sync.WaitGroup
-		for _, b := range bs {
+		for i, b := range bs {
 			for range copies {
 				wg.Go(func() {
 					if err := e.P.RunBatch(ctx, b); err != nil && !pipeline.IsPermanent(err) {
-						mu.Lock()
-						retryB = append(retryB, b)
-						mu.Unlock()
+						failedB[i].Store(true)
 					}
 				})
 			}
@@ -169,14 +170,24 @@ func (e *Env) Drain(t *testing.T, dup bool) int {
 				wg.Go(func() {
 					holder := fmt.Sprintf("msg-%s-%d-%d-%d", d.PhaseID, round, i, c)
 					if err := e.P.Aggregate(ctx, d, holder); err != nil && !pipeline.IsPermanent(err) {
-						mu.Lock()
-						retryD = append(retryD, d)
-						mu.Unlock()
+						failedD[i].Store(true)
 					}
 				})
 			}
 		}
 		wg.Wait()
+		var retryB []queue.BatchMessage
+		var retryD []queue.PhaseDoneMessage
+		for i := range bs {
+			if failedB[i].Load() {
+				retryB = append(retryB, bs[i])
+			}
+		}
+		for i := range ds {
+			if failedD[i].Load() {
+				retryD = append(retryD, ds[i])
+			}
+		}
 		redelivered += len(retryB) + len(retryD)
 		if len(retryB) > 0 {
 			_ = e.Q.PublishBatches(ctx, retryB)
