@@ -21,7 +21,7 @@ import (
 // default): the local cloud duplicates deliveries and restarts the
 // function processes itself; the batch and aggregate faults and the LLM
 // errors are injected inside the function processes through PROMPTML_*
-// variables (docs/reliability-faults.md).
+// variables (docs/reliability.md).
 type localFaults struct {
 	duplicateRate float64
 	batchRate     float64
