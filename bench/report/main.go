@@ -39,6 +39,8 @@ type harness struct {
 	compareRows int
 	intakeRows  int
 	intakeBatch int
+	// intakeDefaultBatch, when not 0, adds one intake run at this batch size.
+	intakeDefaultBatch int
 	emulators   *localcloud.Emulators
 	started     time.Time
 }
@@ -58,6 +60,7 @@ func main() {
 	flag.IntVar(&h.compareRows, "compare-rows", 1000, "rows of benchmark (2)")
 	flag.IntVar(&h.intakeRows, "intake-rows", 1_000_000, "rows of benchmark (3)")
 	flag.IntVar(&h.intakeBatch, "intake-batch-size", 1000, "batch_size of the run benchmark (3) starts")
+	flag.IntVar(&h.intakeDefaultBatch, "intake-default-batch-size", 20, "also one intake run at this batch_size (the default config's); 0 skips it")
 	flag.StringVar(&out, "out", "docs/benchmarks.md", "the report to write")
 	flag.StringVar(&efficiency, "efficiency", "bench/out/efficiency.md", "markdown section written by go run ./bench/efficiency, included if present")
 	flag.StringVar(&only, "only", "compare,intake,economy,micro", "benchmarks to run (comma-separated); the others are reported as not run")
@@ -108,8 +111,18 @@ func run(h *harness, out, efficiencyPath string, only []string) error {
 		}
 	}
 	if slices.Contains(only, "intake") {
-		if rep.Intake, err = runIntake(ctx, h); err != nil {
+		in, err := runIntake(ctx, h, h.intakeBatch, h.runs)
+		if err != nil {
 			return fmt.Errorf("benchmark (3): %w", err)
+		}
+		rep.Intake = append(rep.Intake, in)
+		if h.intakeDefaultBatch > 0 && h.intakeDefaultBatch != h.intakeBatch {
+			// The default batch size, once: its shard count bounds the rate.
+			in, err := runIntake(ctx, h, h.intakeDefaultBatch, 1)
+			if err != nil {
+				return fmt.Errorf("benchmark (3), batch_size %d: %w", h.intakeDefaultBatch, err)
+			}
+			rep.Intake = append(rep.Intake, in)
 		}
 	}
 	if slices.Contains(only, "economy") {
