@@ -170,7 +170,7 @@ func runCompare(ctx context.Context, h *harness) (*compareResult, error) {
 		return nil, err
 	}
 	simArgs := []string{"sim-server", "--data", csvPath, "--latency", h.latency.String(), "--port", strconv.Itoa(port)}
-	res.SimCommand = "bin/promptml " + strings.Join(simArgs, " ")
+	res.SimCommand = "bin/promptml " + relArgs(simArgs)
 	sim, err := startProc(ctx, "", nil, nil, nil, h.bin, simArgs...)
 	if err != nil {
 		return nil, err
@@ -200,10 +200,10 @@ func runCompare(ctx context.Context, h *harness) (*compareResult, error) {
 
 	pfOut := filepath.Join(dir, "promptfoo-results.json")
 	pfArgs := []string{"eval", "-c", pfConfig, "--no-cache", "--no-write", "--no-progress-bar", "--no-table", "-j", strconv.Itoa(h.concurrency), "-o", pfOut}
-	res.PromptfooCommand = "PROMPTFOO_CACHE_ENABLED=false PROMPTFOO_DISABLE_TELEMETRY=1 PROMPTFOO_DISABLE_UPDATE=1 bench/promptfoo/node_modules/.bin/promptfoo " + strings.Join(pfArgs, " ")
+	res.PromptfooCommand = "PROMPTFOO_CACHE_ENABLED=false PROMPTFOO_DISABLE_TELEMETRY=1 PROMPTFOO_DISABLE_UPDATE=1 bench/promptfoo/node_modules/.bin/promptfoo " + relArgs(pfArgs)
 	summary := filepath.Join(dir, "promptml-summary.json")
 	pmArgs := []string{"local", "--data", csvPath, "--config", ymlPath, "--json", summary}
-	res.PromptmlCommand = "bin/promptml " + strings.Join(pmArgs, " ") + "   (emulators already running: FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST)"
+	res.PromptmlCommand = "bin/promptml " + relArgs(pmArgs) + "   (emulators already running: FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST)"
 
 	for i := range h.runs {
 		h.logf("compare: run %d/%d: promptml local (epochs 0, %d rows)", i+1, h.runs, h.compareRows)

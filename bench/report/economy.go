@@ -74,7 +74,7 @@ func runEconomy(ctx context.Context, h *harness) (*economyResult, error) {
 	}
 	api := "http://127.0.0.1:" + strconv.Itoa(port)
 	localArgs := []string{"local", "--serve", "--port", strconv.Itoa(port)}
-	res.Commands = append(res.Commands, "bin/promptml "+strings.Join(localArgs, " "))
+	res.Commands = append(res.Commands, "bin/promptml "+relArgs(localArgs))
 	lc, err := startProc(ctx, "", nil, nil, nil, h.bin, localArgs...)
 	if err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func runEconomy(ctx context.Context, h *harness) (*economyResult, error) {
 	} {
 		out := filepath.Join(dir, fmt.Sprintf("run-%d.json", i))
 		args := []string{"run", sampleCSV, "--config", cfgPath, "--set", "cache=" + c.cache, "--watch", "--json", out, "--api", api}
-		res.Commands = append(res.Commands, "bin/promptml "+strings.Join(args, " "))
+		res.Commands = append(res.Commands, "bin/promptml "+relArgs(args))
 		h.logf("economy: %s", c.label)
 		p, err := startProc(ctx, "", nil, nil, nil, h.bin, args...)
 		if err != nil {

@@ -159,7 +159,7 @@ func runIntake(ctx context.Context, h *harness, batchSize, runs int) (*intakeRes
 			return nil, err
 		}
 		args := []string{"functions", "--target", "OnDatasetUpload", "--port", strconv.Itoa(port)}
-		res.Command = "bin/promptml " + strings.Join(args, " ") + "  + one storage CloudEvent for the uploaded CSV (sidecar: " + strings.TrimSpace(strings.ReplaceAll(sidecar, "\n", "; ")) + ")"
+		res.Command = "bin/promptml " + relArgs(args) + "  + one storage CloudEvent for the uploaded CSV (sidecar: " + strings.TrimSpace(strings.ReplaceAll(sidecar, "\n", "; ")) + ")"
 		h.logf("intake: batch_size %d, run %d/%d: %s (%.1f MB)", batchSize, i+1, runs, name, float64(n)/1e6)
 		fn, err := startProc(ctx, "", env, nil, nil, h.bin, args...)
 		if err != nil {

@@ -41,8 +41,8 @@ type harness struct {
 	intakeBatch int
 	// intakeDefaultBatch, when not 0, adds one intake run at this batch size.
 	intakeDefaultBatch int
-	emulators   *localcloud.Emulators
-	started     time.Time
+	emulators          *localcloud.Emulators
+	started            time.Time
 }
 
 func (h *harness) logf(format string, args ...any) {
@@ -175,6 +175,31 @@ func commandOutput(ctx context.Context, env []string, name string, args ...strin
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return strings.TrimSpace(l)
+}
+
+// rel shows a path of the harness relative to the repository root (the
+// working directory of make bench) when it is under it.
+func rel(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	if r, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
+
+// relArgs applies rel to every argument that is an absolute path.
+func relArgs(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if filepath.IsAbs(a) {
+			out[i] = rel(a)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // freePort returns a free port on 127.0.0.1.
