@@ -14,6 +14,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
@@ -51,7 +52,7 @@ func (h *harness) logf(format string, args ...any) {
 
 func main() {
 	h := &harness{started: time.Now()}
-	var out, efficiency, only string
+	var out, efficiency, only, from string
 	flag.StringVar(&h.bin, "bin", "bin/promptml", "the promptml binary (make build)")
 	flag.StringVar(&h.work, "work", "bench/out", "scratch directory for datasets, configs and raw results")
 	flag.IntVar(&h.runs, "runs", 3, "runs of each timed benchmark; the report gives the median")
@@ -61,10 +62,18 @@ func main() {
 	flag.IntVar(&h.intakeRows, "intake-rows", 1_000_000, "rows of benchmark (3)")
 	flag.IntVar(&h.intakeBatch, "intake-batch-size", 1000, "batch_size of the run benchmark (3) starts")
 	flag.IntVar(&h.intakeDefaultBatch, "intake-default-batch-size", 20, "also one intake run at this batch_size (the default config's); 0 skips it")
+	flag.StringVar(&from, "from", "", "render the report from this results JSON (written by an earlier run next to the scratch files) without running anything")
 	flag.StringVar(&out, "out", "docs/benchmarks.md", "the report to write")
 	flag.StringVar(&efficiency, "efficiency", "bench/out/efficiency.md", "markdown section written by go run ./bench/efficiency, included if present")
 	flag.StringVar(&only, "only", "compare,intake,economy,micro", "benchmarks to run (comma-separated); the others are reported as not run")
 	flag.Parse()
+	if from != "" {
+		if err := renderFrom(from, out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(h, out, efficiency, strings.Split(only, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -136,6 +145,9 @@ func run(h *harness, out, efficiencyPath string, only []string) error {
 		rep.EfficiencyMissing = efficiencyPath
 	}
 	rep.Duration = time.Since(h.started)
+	if b, err := json.MarshalIndent(rep, "", "  "); err == nil {
+		_ = os.WriteFile(filepath.Join(h.work, "results.json"), b, 0o644)
+	}
 	var buf bytes.Buffer
 	rep.render(&buf)
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
@@ -143,6 +155,21 @@ func run(h *harness, out, efficiencyPath string, only []string) error {
 	}
 	h.logf("wrote %s", out)
 	return nil
+}
+
+// renderFrom renders a report from the results JSON of an earlier run.
+func renderFrom(from, out string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", from, err)
+	}
+	var buf bytes.Buffer
+	rep.render(&buf)
+	return os.WriteFile(out, buf.Bytes(), 0o644)
 }
 
 // runMicro runs the Go benchmarks of the metrics and the CSV reader.
