@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
@@ -128,6 +129,12 @@ type toolRun struct {
 	Calls     int
 	Tokens    int
 	ExtraNote string
+	// PeakInFlight is the most calls sim-server answered at once during
+	// the run (GET /sim/stats), which shows whether the tool really used
+	// its concurrency.
+	PeakInFlight int
+	// ServerRequests is the requests sim-server counted.
+	ServerRequests int
 }
 
 // compareResult is benchmark (2).
@@ -158,7 +165,7 @@ func runCompare(ctx context.Context, h *harness) (*compareResult, error) {
 	}
 	rows := compareRows(h.compareRows)
 
-	// The key file of sim-server is the dataset itself.
+	// The answer key of sim-server is the dataset itself.
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -178,6 +185,7 @@ func runCompare(ctx context.Context, h *harness) (*compareResult, error) {
 	if _, err := sim.waitLine(ctx, "listening on", 30*time.Second); err != nil {
 		return nil, err
 	}
+	simStatsReset(ctx, baseURL)
 
 	pfBin, _ := filepath.Abs(filepath.Join("bench", "promptfoo", "node_modules", ".bin", "promptfoo"))
 	pfEnv := []string{"PROMPTFOO_DISABLE_TELEMETRY=1", "PROMPTFOO_DISABLE_UPDATE=1", "PROMPTFOO_CACHE_ENABLED=false",
@@ -210,6 +218,7 @@ func runCompare(ctx context.Context, h *harness) (*compareResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("promptml: %w", err)
 		}
+		pm.PeakInFlight, pm.ServerRequests = simStatsReset(ctx, baseURL)
 		res.Promptml = append(res.Promptml, pm)
 		h.logf("compare:   promptml wall %.2fs, upload→result %.2fs, peak %.0f MiB, score %.3f", pm.Wall.Seconds(), pm.Work.Seconds(), pm.PeakMiB, pm.Score)
 
@@ -218,6 +227,7 @@ func runCompare(ctx context.Context, h *harness) (*compareResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("promptfoo: %w", err)
 		}
+		pf.PeakInFlight, pf.ServerRequests = simStatsReset(ctx, baseURL)
 		res.Promptfoo = append(res.Promptfoo, pf)
 		h.logf("compare:   promptfoo wall %.2fs, eval %.2fs, peak %.0f MiB, score %.3f", pf.Wall.Seconds(), pf.Work.Seconds(), pf.PeakMiB, pf.Score)
 	}
@@ -327,4 +337,17 @@ func runPromptfooEval(ctx context.Context, h *harness, env []string, bin string,
 	}
 	return toolRun{Wall: wall, Work: time.Duration(st.DurationMs * float64(time.Millisecond)), PeakMiB: peak, Procs: n,
 		Score: float64(st.Successes) / float64(total), Calls: st.TokenUsage.NumRequests, Tokens: st.TokenUsage.Total}, nil
+}
+
+// simStatsReset reads and restarts sim-server's counters (0s if it cannot:
+// the report then shows no peak).
+func simStatsReset(ctx context.Context, baseURL string) (peak, requests int) {
+	var st struct {
+		Requests     int `json:"requests"`
+		PeakInFlight int `json:"peak_in_flight"`
+	}
+	if err := getJSON(ctx, strings.TrimSuffix(baseURL, "/v1")+"/sim/stats?reset=1", &st); err != nil {
+		return 0, 0
+	}
+	return st.PeakInFlight, st.Requests
 }

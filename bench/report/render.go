@@ -155,6 +155,8 @@ func (r *report) renderCompare(p func(string, ...any)) {
 		pm, pf := c.Promptml[0], c.Promptfoo[0]
 		p("| LLM calls, tokens | %d calls, %d tokens | %d calls, %d tokens |\n", pm.Calls, pm.Tokens, pf.Calls, pf.Tokens)
 		p("| exact-match score | %.3f (%s) | %.3f (all rows) |\n", pm.Score, pm.ExtraNote, pf.Score)
+		pk := func(tr toolRun) float64 { return float64(tr.PeakInFlight) }
+		p("| most calls in flight at sim-server | %.0f | %.0f |\n", medianOf(c.Promptml, pk), medianOf(c.Promptfoo, pk))
 	}
 	p("\nWhat each includes:\n\n")
 	p("- **promptml**: `%s`. The command time includes starting the four functions (one process each, Functions Framework), the in-process Cloud Storage and the Pub/Sub wiring, the upload, the whole run — intake and split, baseline on train and val, then the test phase (two rounds of Pub/Sub fan-out and fan-in, Firestore state, JSONL results in Storage) — following it (polled every 300 ms) and the teardown. The evaluation time is from the local cloud being up to the result printed. The memory is promptml's processes (the CLI and the four functions); the Firestore and Pub/Sub emulators were started once before, stand in for managed services and are not counted (%.0f MiB of Java together at the end).\n", c.PromptmlCommand, c.EmulatorsMiB)

@@ -20,8 +20,8 @@ func TestRenderReport(t *testing.T) {
 		Machine: machine{Cores: 2, MemoryGiB: 23.5, CPU: "Test CPU", OS: "linux/amd64", Go: "go1.26"},
 		Runs:    3, Started: time.Date(2026, 11, 27, 1, 0, 0, 0, time.UTC), Duration: 600 * s,
 		Compare: &compareResult{Rows: 1000, Concurrency: 32, Latency: 200 * time.Millisecond, IdealSeconds: 6.4,
-			Promptml:  []toolRun{{Wall: 20 * s, Work: 9 * s, PeakMiB: 300, Procs: 5, Score: 0.95, Calls: 1000}, {Wall: 22 * s, Work: 8 * s, PeakMiB: 310}, {Wall: 21 * s, Work: 10 * s, PeakMiB: 305}},
-			Promptfoo: []toolRun{{Wall: 40 * s, Work: 30 * s, PeakMiB: 400, Procs: 3, Score: 0.955, Calls: 1000}, {Wall: 41 * s, Work: 31 * s, PeakMiB: 420}, {Wall: 39 * s, Work: 29 * s, PeakMiB: 410}},
+			Promptml:         []toolRun{{Wall: 20 * s, Work: 9 * s, PeakMiB: 300, Procs: 5, Score: 0.95, Calls: 1000}, {Wall: 22 * s, Work: 8 * s, PeakMiB: 310}, {Wall: 21 * s, Work: 10 * s, PeakMiB: 305}},
+			Promptfoo:        []toolRun{{Wall: 40 * s, Work: 30 * s, PeakMiB: 400, Procs: 3, Score: 0.955, Calls: 1000}, {Wall: 41 * s, Work: 31 * s, PeakMiB: 420}, {Wall: 39 * s, Work: 29 * s, PeakMiB: 410}},
 			PromptfooVersion: "0.121.20", NodeVersion: "v20", PromptmlCommand: "bin/promptml local --data x", PromptfooCommand: "promptfoo eval", SimCommand: "bin/promptml sim-server"},
 		Intake: []*intakeResult{
 			{Rows: 1000000, Bytes: 102_000_000, BatchSize: 1000, Batches: 1000, Command: "bin/promptml functions --target OnDatasetUpload",

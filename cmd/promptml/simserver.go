@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -50,6 +51,8 @@ messages, joined by blank lines, are the user content. A model name that
 contains "optimizer" gets the optimizer role, any other the primary role.
 Every reply waits --latency first (a simulated 429, with --error-rate,
 answers at once) and reports usage tokens (characters / 4, rounded up).
+GET /sim/stats counts the requests and the most in flight at once
+(?reset=1 restarts the counts).
 
 It listens on 127.0.0.1 only and prints its base URL on the first line of
 standard output ("sim-server: listening on http://127.0.0.1:PORT/v1 …"),
@@ -148,6 +151,24 @@ type generator interface {
 type simHandler struct {
 	model generator
 	seq   atomic.Uint64
+
+	// Counters of GET /sim/stats: a benchmark checks with them that a
+	// client really kept its calls in flight.
+	mu       sync.Mutex
+	requests int
+	inFlight int
+	peak     int
+}
+
+// simStats is the body of GET /sim/stats.
+type simStats struct {
+	// Requests is the number of chat-completion requests since the last
+	// reset.
+	Requests int `json:"requests"`
+	// InFlight is the number being answered now.
+	InFlight int `json:"in_flight"`
+	// PeakInFlight is the most answered at once since the last reset.
+	PeakInFlight int `json:"peak_in_flight"`
 }
 
 func newSimHandler(m generator) http.Handler {
@@ -157,6 +178,7 @@ func newSimHandler(m generator) http.Handler {
 	mux.HandleFunc("POST /chat/completions", h.completions)
 	mux.HandleFunc("GET /v1/models", h.models)
 	mux.HandleFunc("GET /models", h.models)
+	mux.HandleFunc("GET /sim/stats", h.stats)
 	return mux
 }
 
@@ -217,6 +239,16 @@ type chatUsage struct {
 const maxRequestBytes = 8 << 20
 
 func (h *simHandler) completions(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	h.requests++
+	h.inFlight++
+	h.peak = max(h.peak, h.inFlight)
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.inFlight--
+		h.mu.Unlock()
+	}()
 	var body chatCompletionRequest
 	dec := json.NewDecoder(io.LimitReader(r.Body, maxRequestBytes))
 	if err := dec.Decode(&body); err != nil {
@@ -336,6 +368,19 @@ func messageText(raw json.RawMessage) (string, error) {
 		b.WriteString(p.Text)
 	}
 	return b.String(), nil
+}
+
+// stats serves GET /sim/stats; with ?reset=1 it also restarts the counts
+// (the peak restarts at the calls in flight now).
+func (h *simHandler) stats(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	st := simStats{Requests: h.requests, InFlight: h.inFlight, PeakInFlight: h.peak}
+	if r.URL.Query().Get("reset") == "1" {
+		h.requests, h.peak = 0, h.inFlight
+	}
+	h.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(st)
 }
 
 func (h *simHandler) models(w http.ResponseWriter, _ *http.Request) {

@@ -265,3 +265,49 @@ func TestSimServerFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestSimServerStats checks the request and in-flight counters: calls
+// held concurrently by the latency show up in the peak.
+func TestSimServerStats(t *testing.T) {
+	m := sim.New(sim.Options{Key: simTestKey(), Latency: 300 * time.Millisecond})
+	srv := httptest.NewServer(newSimHandler(m))
+	defer srv.Close()
+	client, err := openai.New(openai.Options{BaseURL: srv.URL + "/v1", Model: "sim-primary", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 4
+	errc := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := client.Generate(context.Background(), &llm.Request{Prompt: "Translate to French: the cat\n\nAnswer."})
+			errc <- err
+		}()
+	}
+	for range n {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(q string) simStats {
+		resp, err := srv.Client().Get(srv.URL + "/sim/stats" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st simStats
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	st := get("?reset=1")
+	// The four calls overlap unless the scheduler delays one by the whole
+	// 300 ms latency, so the peak is at least 2.
+	if st.Requests != n || st.InFlight != 0 || st.PeakInFlight < 2 || st.PeakInFlight > n {
+		t.Errorf("stats = %+v, want %d requests, none in flight, a peak in 2..%d", st, n, n)
+	}
+	if diff := cmp.Diff(simStats{}, get("")); diff != "" {
+		t.Errorf("after reset (-want +got):\n%s", diff)
+	}
+}
