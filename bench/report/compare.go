@@ -135,6 +135,9 @@ type toolRun struct {
 	PeakInFlight int
 	// ServerRequests is the requests sim-server counted.
 	ServerRequests int
+	// CPU is the user + system CPU time of the command and the children
+	// it waited for.
+	CPU time.Duration
 }
 
 // compareResult is benchmark (2).
@@ -282,7 +285,7 @@ func runPromptmlEval(ctx context.Context, h *harness, args []string, summary str
 	if s.Status != "succeeded" {
 		return toolRun{}, fmt.Errorf("run ended %s", s.Status)
 	}
-	r := toolRun{Wall: wall, Work: done.at.Sub(up.at), PeakMiB: peak, Procs: n, Calls: s.Usage.Calls,
+	r := toolRun{Wall: wall, Work: done.at.Sub(up.at), PeakMiB: peak, Procs: n, Calls: s.Usage.Calls, CPU: p.cpu(),
 		Tokens: s.Usage.InputTokens + s.Usage.OutputTokens}
 	// The score over all rows: val and test are reported; train's share
 	// is in the phase, so recompute the overall mean from val and test
@@ -335,7 +338,7 @@ func runPromptfooEval(ctx context.Context, h *harness, env []string, bin string,
 	if st.Errors > 0 {
 		return toolRun{}, fmt.Errorf("promptfoo reported %d errors of %d", st.Errors, total)
 	}
-	return toolRun{Wall: wall, Work: time.Duration(st.DurationMs * float64(time.Millisecond)), PeakMiB: peak, Procs: n,
+	return toolRun{Wall: wall, Work: time.Duration(st.DurationMs * float64(time.Millisecond)), PeakMiB: peak, Procs: n, CPU: p.cpu(),
 		Score: float64(st.Successes) / float64(total), Calls: st.TokenUsage.NumRequests, Tokens: st.TokenUsage.Total}, nil
 }
 

@@ -151,6 +151,8 @@ func (r *report) renderCompare(p func(string, ...any)) {
 	p("| evaluation ÷ ideal | %.2f | %.2f |\n", medianOf(c.Promptml, tk)/c.IdealSeconds, medianOf(c.Promptfoo, tk)/c.IdealSeconds)
 	p("| peak memory (summed RSS of the process tree) | **%.0f MiB** (%s), %d processes | **%.0f MiB** (%s), %d processes |\n",
 		medianOf(c.Promptml, tm), rangeOf(c.Promptml, tm, "%.0f"), maxProcs(c.Promptml), medianOf(c.Promptfoo, tm), rangeOf(c.Promptfoo, tm, "%.0f"), maxProcs(c.Promptfoo))
+	tc := func(tr toolRun) float64 { return tr.CPU.Seconds() }
+	p("| CPU time (user + sys, with waited-for children) | %.2f s (%s) | %.2f s (%s) |\n", medianOf(c.Promptml, tc), rangeOf(c.Promptml, tc, "%.2f"), medianOf(c.Promptfoo, tc), rangeOf(c.Promptfoo, tc, "%.2f"))
 	if len(c.Promptml) > 0 && len(c.Promptfoo) > 0 {
 		pm, pf := c.Promptml[0], c.Promptfoo[0]
 		p("| LLM calls, tokens | %d calls, %d tokens | %d calls, %d tokens |\n", pm.Calls, pm.Tokens, pf.Calls, pf.Tokens)

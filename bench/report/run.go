@@ -126,7 +126,16 @@ func (p *proc) tail(n int) string {
 	return b.String()
 }
 
-// wait waits for the process to exit and returns its wall time, its
+// cpu returns the user + system CPU time of the exited process and of the
+// children it waited for (promptml local waits for its functions).
+func (p *proc) cpu() time.Duration {
+	if p.cmd.ProcessState == nil {
+		return 0
+	}
+	return p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+}
+
+// waitExit waits for the process to exit and returns its wall time, its
 // tree's peak RSS in MiB and the most processes seen at once.
 func (p *proc) waitExit(ctx context.Context, timeout time.Duration) (time.Duration, float64, int, error) {
 	select {
