@@ -133,10 +133,18 @@ func TestMedian(t *testing.T) {
 }
 
 func TestDemoteHeadings(t *testing.T) {
-	in := "# Efficiency\n\ntext\n## Per stage\n```\n# not a heading\n```\n"
-	want := "### Efficiency\n\ntext\n#### Per stage\n```\n# not a heading\n```\n"
-	if got := demoteHeadings(in); got != want {
-		t.Errorf("demoteHeadings:\n%s\nwant:\n%s", got, want)
+	tests := []struct{ name, in, want string }{
+		{"leading heading dropped, the rest nested", "## Pipeline efficiency\n\ntext\n### Per stage\n```\n# not a heading\n```\n",
+			"text\n### Per stage\n```\n# not a heading\n```\n"},
+		{"top-level headings shifted to ###", "intro\n# A\n## B\n", "intro\n### A\n#### B\n"},
+		{"deep enough already", "intro\n#### A\n", "intro\n#### A\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := demoteHeadings(tc.in); got != tc.want {
+				t.Errorf("demoteHeadings:\n%s\nwant:\n%s", got, tc.want)
+			}
+		})
 	}
 }
 

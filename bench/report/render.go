@@ -117,17 +117,34 @@ func (r *report) render(w io.Writer) {
 	r.renderMicro(p)
 }
 
-// demoteHeadings turns "# X" into "### X" (and "## X" into "#### X") so an
-// included section nests under this report's headings.
+// demoteHeadings nests an included markdown section under this report's
+// "## (1)" heading: a leading heading is dropped (the report has its own),
+// and the other headings are shifted so the highest becomes "###".
 func demoteHeadings(md string) string {
 	lines := strings.Split(md, "\n")
-	fence := false
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "#") {
+		lines = lines[1:]
+		for len(lines) > 0 && strings.TrimSpace(lines[0]) == "" {
+			lines = lines[1:]
+		}
+	}
+	level := func(l string) int { return len(l) - len(strings.TrimLeft(l, "#")) }
+	top, fence := 0, false
+	for _, l := range lines {
+		if strings.HasPrefix(l, "```") {
+			fence = !fence
+		}
+		if !fence && strings.HasPrefix(l, "#") && (top == 0 || level(l) < top) {
+			top = level(l)
+		}
+	}
+	fence = false
 	for i, l := range lines {
 		if strings.HasPrefix(l, "```") {
 			fence = !fence
 		}
-		if !fence && strings.HasPrefix(l, "#") {
-			lines[i] = "##" + l
+		if !fence && strings.HasPrefix(l, "#") && top < 3 {
+			lines[i] = strings.Repeat("#", 3-top) + l
 		}
 	}
 	return strings.Join(lines, "\n")

@@ -33,7 +33,7 @@ func TestRenderReport(t *testing.T) {
 			{Label: "cache on, first run (fills the cache)", Usage: store.Usage{Calls: 224}, Primary: store.Usage{Calls: 220}},
 			{Label: "cache on, rerun", Usage: store.Usage{CacheHits: 224}},
 		}},
-		Efficiency: "# Pipeline efficiency\n\nratio 0.93\n",
+		Efficiency: "## Pipeline efficiency\n\nratio 0.93\n\n### Where the time goes\n",
 	}
 	var buf bytes.Buffer
 	rep.render(&buf)
@@ -41,7 +41,7 @@ func TestRenderReport(t *testing.T) {
 	for _, want := range []string{
 		"Machine: 2 cores, 23.5 GiB memory, Test CPU",
 		"median of 3 runs",
-		"### Pipeline efficiency", // the included section, demoted
+		"## (1) Pipeline efficiency\n\nratio 0.93\n\n### Where the time goes", // the included section, nested
 		"| command wall time | **21.00 s** (20.00–22.00) | **40.00 s** (39.00–41.00) |",
 		"| evaluation time | 9.00 s",
 		"**305 MiB** (300–310), 5 processes",
