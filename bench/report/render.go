@@ -157,7 +157,7 @@ func (r *report) renderCompare(p func(string, ...any)) {
 		p("Not run in this report.\n\n")
 		return
 	}
-	p("The same generated %d-row dataset, one prompt (system + output prompt), exact match, both tools against one `sim-server` at %s latency, %d calls in flight at most. promptfoo %s on Node.js %s, installed with `npm ci --prefix bench/promptfoo` (pinned in `bench/promptfoo/package.json`), cache disabled, telemetry and update checks off. Ideal lower bound: ⌈%d / %d⌉ × %s = **%.2f s**.\n\n",
+	p("The same generated %d-row dataset, one prompt (system + output prompt), exact match, both tools against one `sim-server` at %s latency, %d calls in flight at most. promptfoo %s on Node.js %s, installed with `npm ci --prefix bench/promptfoo` (pinned in `bench/promptfoo/package.json`), cache disabled, telemetry and update checks off, and every non-loopback request sent to a dead proxy on 127.0.0.1 (promptfoo 0.121.20 still posts a \"telemetry disabled\" event to r.promptfoo.app with telemetry off; strace showed its DNS query). Ideal lower bound: ⌈%d / %d⌉ × %s = **%.2f s**.\n\n",
 		c.Rows, c.Latency, c.Concurrency, c.PromptfooVersion, c.NodeVersion, c.Rows, c.Concurrency, c.Latency, c.IdealSeconds)
 	p("| | promptml (local cloud, `epochs: 0`) | promptfoo eval |\n|---|---|---|\n")
 	tw := func(tr toolRun) float64 { return tr.Wall.Seconds() }
