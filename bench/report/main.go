@@ -114,10 +114,18 @@ func run(h *harness, out, efficiencyPath string, only []string) error {
 			return err
 		}
 	}
+	// results.json is rewritten after each benchmark, so that an
+	// interrupted run can still be rendered (-from).
+	save := func() {
+		if b, err := json.MarshalIndent(rep, "", "  "); err == nil {
+			_ = os.WriteFile(filepath.Join(h.work, "results.json"), b, 0o644)
+		}
+	}
 	if slices.Contains(only, "compare") {
 		if rep.Compare, err = runCompare(ctx, h); err != nil {
 			return fmt.Errorf("benchmark (2): %w", err)
 		}
+		save()
 	}
 	if slices.Contains(only, "intake") {
 		in, err := runIntake(ctx, h, h.intakeBatch, h.runs)
@@ -125,6 +133,7 @@ func run(h *harness, out, efficiencyPath string, only []string) error {
 			return fmt.Errorf("benchmark (3): %w", err)
 		}
 		rep.Intake = append(rep.Intake, in)
+		save()
 		if h.intakeDefaultBatch > 0 && h.intakeDefaultBatch != h.intakeBatch {
 			// The default batch size, once: its shard count bounds the rate.
 			in, err := runIntake(ctx, h, h.intakeDefaultBatch, 1)
@@ -133,6 +142,7 @@ func run(h *harness, out, efficiencyPath string, only []string) error {
 			}
 			rep.Intake = append(rep.Intake, in)
 		}
+		save()
 	}
 	if slices.Contains(only, "economy") {
 		if rep.Economy, err = runEconomy(ctx, h); err != nil {
@@ -145,9 +155,7 @@ func run(h *harness, out, efficiencyPath string, only []string) error {
 		rep.EfficiencyMissing = efficiencyPath
 	}
 	rep.Duration = time.Since(h.started)
-	if b, err := json.MarshalIndent(rep, "", "  "); err == nil {
-		_ = os.WriteFile(filepath.Join(h.work, "results.json"), b, 0o644)
-	}
+	save()
 	var buf bytes.Buffer
 	rep.render(&buf)
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
