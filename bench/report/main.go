@@ -52,7 +52,7 @@ func (h *harness) logf(format string, args ...any) {
 
 func main() {
 	h := &harness{started: time.Now()}
-	var out, efficiency, only, from string
+	var out, efficiency, only, from, note string
 	flag.StringVar(&h.bin, "bin", "bin/promptml", "the promptml binary (make build)")
 	flag.StringVar(&h.work, "work", "bench/out", "scratch directory for datasets, configs and raw results")
 	flag.IntVar(&h.runs, "runs", 3, "runs of each timed benchmark; the report gives the median")
@@ -63,24 +63,25 @@ func main() {
 	flag.IntVar(&h.intakeBatch, "intake-batch-size", 1000, "batch_size of the run benchmark (3) starts")
 	flag.IntVar(&h.intakeDefaultBatch, "intake-default-batch-size", 20, "also one intake run at this batch_size (the default config's); 0 skips it")
 	flag.StringVar(&from, "from", "", "render the report from this results JSON (written by an earlier run next to the scratch files) without running anything")
+	flag.StringVar(&note, "note", "", "a paragraph printed under the machine line (e.g. how loaded the machine was)")
 	flag.StringVar(&out, "out", "docs/benchmarks.md", "the report to write")
 	flag.StringVar(&efficiency, "efficiency", "bench/out/efficiency.md", "markdown section written by go run ./bench/efficiency, included if present")
 	flag.StringVar(&only, "only", "compare,intake,economy,micro", "benchmarks to run (comma-separated); the others are reported as not run")
 	flag.Parse()
 	if from != "" {
-		if err := renderFrom(from, out); err != nil {
+		if err := renderFrom(from, out, note); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
 		return
 	}
-	if err := run(h, out, efficiency, strings.Split(only, ",")); err != nil {
+	if err := run(h, out, efficiency, note, strings.Split(only, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(h *harness, out, efficiencyPath string, only []string) error {
+func run(h *harness, out, efficiencyPath, note string, only []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Nothing here may reach Google.
@@ -95,7 +96,7 @@ func run(h *harness, out, efficiencyPath string, only []string) error {
 	if err := os.MkdirAll(h.work, 0o755); err != nil {
 		return err
 	}
-	rep := &report{Machine: readMachine(), Runs: h.runs, Started: time.Now().UTC()}
+	rep := &report{Machine: readMachine(), Runs: h.runs, Started: time.Now().UTC(), Note: note}
 
 	if slices.Contains(only, "micro") {
 		h.logf("micro: go test -bench")
@@ -166,7 +167,7 @@ func run(h *harness, out, efficiencyPath string, only []string) error {
 }
 
 // renderFrom renders a report from the results JSON of an earlier run.
-func renderFrom(from, out string) error {
+func renderFrom(from, out, note string) error {
 	b, err := os.ReadFile(from)
 	if err != nil {
 		return err
@@ -174,6 +175,9 @@ func renderFrom(from, out string) error {
 	var rep report
 	if err := json.Unmarshal(b, &rep); err != nil {
 		return fmt.Errorf("%s: %w", from, err)
+	}
+	if note != "" {
+		rep.Note = note
 	}
 	var buf bytes.Buffer
 	rep.render(&buf)
