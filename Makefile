@@ -31,9 +31,19 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
-## bench: Go benchmarks (not part of make test).
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./shared/...
+## bench: every benchmark (not part of make test): pipeline efficiency
+## (bench/efficiency), promptml against promptfoo on sim-server, intake of
+## 1,000,000 rows, call economy, Go microbenchmarks; writes docs/benchmarks.md
+## (medians of BENCH_RUNS runs). Needs npm for the pinned promptfoo.
+BENCH_RUNS ?= 3
+bench: build
+	test -x bench/promptfoo/node_modules/.bin/promptfoo || npm ci --prefix bench/promptfoo --no-audit --no-fund
+	mkdir -p bench/out
+	rm -f bench/out/efficiency.md
+	if [ -d bench/efficiency ]; then \
+		$(GO) run ./bench/efficiency -runs $(BENCH_RUNS) -out bench/out/efficiency.md || echo "bench: the efficiency benchmark failed; docs/benchmarks.md says so"; \
+	else echo "bench: bench/efficiency is not in this tree; docs/benchmarks.md says so"; fi
+	$(GO) run ./bench/report -runs $(BENCH_RUNS) -out docs/benchmarks.md -efficiency bench/out/efficiency.md
 
 ## fuzz: run each fuzz target for FUZZTIME, one at a time (their seed
 ## corpora also run as plain tests in make test). A failure stops the

@@ -51,7 +51,7 @@ is unreachable; 130 interrupted.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(newLocalCmd(), newFunctionsCmd(), newEmulatorsCmd(), newScoreCmd(), newReportURLCmd(),
-		newRunCmd(), newRunsCmd(), newStatusCmd(), newWatchCmd(), newCancelCmd(), newExportCmd(), newDiffCmd(), newHistoryCmd())
+		newRunCmd(), newRunsCmd(), newStatusCmd(), newWatchCmd(), newCancelCmd(), newExportCmd(), newDiffCmd(), newHistoryCmd(), newSimServerCmd())
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return &exitError{exitUsage, fmt.Errorf("%w\n  Usage: %s (see %s --help)", err, cmd.UseLine(), cmd.CommandPath())}
 	})

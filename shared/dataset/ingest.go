@@ -72,6 +72,7 @@ func Ingest(ctx context.Context, src Source, opts Options, w ShardWriter) (*Mani
 	defer cancel()
 	sh := &shards{ctx: wctx, w: w, size: opts.BatchSize}
 	if err := writeShards(ctx, rc, opts, sr, asg, sh); err != nil {
+		sh.drain() // the full shards commit, as they did before the failure
 		cancel()
 		sh.abort()
 		return nil, err
