@@ -205,10 +205,10 @@ func runCompare(ctx context.Context, h *harness) (*compareResult, error) {
 		return nil, fmt.Errorf("promptfoo is not installed (npm ci --prefix bench/promptfoo): %w", err)
 	}
 	if v, err := commandOutput(ctx, pfEnv, pfBin, "--version"); err == nil {
-		res.PromptfooVersion = firstLine(v)
+		res.PromptfooVersion = versionOf(v)
 	}
 	if v, err := commandOutput(ctx, nil, "node", "--version"); err == nil {
-		res.NodeVersion = firstLine(v)
+		res.NodeVersion = versionOf(v)
 	}
 	t0 := time.Now()
 	_, _ = commandOutput(ctx, pfEnv, pfBin, "--version")

@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -210,6 +211,20 @@ func commandOutput(ctx context.Context, env []string, name string, args ...strin
 	b, err := cmd.CombinedOutput()
 	return string(b), err
 }
+
+// versionOf finds the version in a `--version` output. promptfoo prints a
+// Node.js support warning before its version on Node 20, so the first line
+// is not always it.
+func versionOf(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); versionRE.MatchString(l) {
+			return l
+		}
+	}
+	return firstLine(s)
+}
+
+var versionRE = regexp.MustCompile(`^v?\d+\.\d+\.\d+\S*$`)
 
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")

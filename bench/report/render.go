@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -298,7 +300,11 @@ func verdict(ok bool) string {
 func (r *report) renderTargets(p func(string, ...any)) {
 	p("## Targets\n\n")
 	p("| benchmark | target | measured (medians) | |\n|---|---|---|---|\n")
-	if r.Efficiency != "" {
+	eff := parseEfficiency(r.Efficiency)
+	if eff.ok {
+		p("| (1) pipeline efficiency | ideal ÷ measured ≥ 0.9 | %.3f (%.3f with the optimizer's calls counted as sequential); [(1)](#1-pipeline-efficiency) | %s |\n",
+			eff.ratio, eff.sequential, verdict(eff.ratio >= 0.9))
+	} else if r.Efficiency != "" {
 		p("| (1) pipeline efficiency | ideal ÷ measured ≥ 0.9 | see [(1)](#1-pipeline-efficiency) | |\n")
 	} else {
 		p("| (1) pipeline efficiency | ideal ÷ measured ≥ 0.9 | not measured here | |\n")
@@ -321,13 +327,63 @@ func (r *report) renderTargets(p func(string, ...any)) {
 	}
 	p("\n")
 	p("Where the gaps come from, and what was fixed:\n\n")
+	if eff.ok {
+		p("- **(1)** The run takes %.2f s against an ideal of %.2f s: %.2f s of overhead, spread over the stages (the table in [(1)](#1-pipeline-efficiency)). "+
+			"Every stage pays a transition (the aggregator's advance; in a propose stage it includes the optimizer's call, %s of latency that nothing can overlap), "+
+			"a dispatch hop (publish → push → RunBatch's Firestore and Storage reads) and an aggregate hop (phase-done message, summary): 0.5–0.7 s per stage on this machine. "+
+			"The baseline adds the intake and the first burst of reads against freshly started emulators. "+
+			"Fixed on the way (bench/efficiency/README.md): the Pub/Sub emulator's own push loop delivered one message at a time (0.32 → 0.73; the local cloud now pushes from pull subscriptions, 64 in flight), "+
+			"the aggregator read a phase's results objects one by one, RunBatch made five sequential reads, and the limiter woke every waiter on each release. "+
+			"What would close the rest, not done: overlapping a stage's dispatch with the previous stage's tail (the next stage needs the gate's decision), and carrying prompt and phase in the batch message to save a read round trip per batch. "+
+			"Warming the function's clients at process start (tried) moved 0.36 s from dispatch into a slower ramp of the first stage and did not change the wall time.\n",
+			eff.wall, eff.ideal, eff.wall-eff.ideal, eff.latency)
+	}
 	if c := r.Compare; c != nil && len(c.Promptml) > 0 {
 		tk := func(tr toolRun) float64 { return tr.Work.Seconds() }
 		p("- **(2)** The LLM-bound floor is %.2f s for both tools. promptml's evaluation (%.2f s) is a run of the real pipeline: intake and split, the baseline phases on train and val fanned out over Pub/Sub push, a fan-in, the aggregator, then the test phase — two rounds of fan-out and fan-in, each waiting for its slowest batch, plus Firestore and Storage writes and a 300 ms polling client; its command time adds the local cloud's start (four function processes, %.2f s of it before the upload here). promptfoo's command time adds Node.js loading promptfoo (%.2f s for `--version` alone).\n",
 			c.IdealSeconds, medianOf(c.Promptml, tk), medianOf(c.Promptml, func(tr toolRun) float64 { return (tr.Wall - tr.Work).Seconds() }), c.StartupPromptfoo.Seconds())
 	}
 	if len(r.Intake) > 0 {
-		p("- **(3)** The intake is two streaming passes over the CSV (validate + SHA-256 + split keys, then the shards), so memory stays flat whatever the row count. Its rate is bounded by the number of shards: each is one Storage object, one HTTP upload. Committing them one round trip at a time took 135.6 s for 100,000 rows at `batch_size: 20` (5,000 shards, 738 rows/s; `go run ./bench/report -only intake -runs 1 -intake-rows 100000 -intake-batch-size 20 -intake-default-batch-size 0` before the fix); full shards are now committed in the background, 32 at once (`shared/dataset/shard.go`), which halved it (64.9 s, 1,541 rows/s, same command) on this loaded machine. At the default `batch_size: 20` a million rows are 50,000 objects and 40,000 messages, so a dataset that large wants `batch_size: 1000` (the maximum): 1,000 shards.\n")
+		p("- **(3)** The intake is two streaming passes over the CSV (validate + SHA-256 + split keys, then the shards), so memory stays flat whatever the row count. Its rate is bounded by the number of shards: each is one Storage object, one HTTP upload. Committing them one round trip at a time took 135.6 s for 100,000 rows at `batch_size: 20` (5,000 shards, 738 rows/s; `go run ./bench/report -only intake -runs 1 -intake-rows 100000 -intake-batch-size 20 -intake-default-batch-size 0` before the fix); full shards are now committed in the background, 32 at once (`shared/dataset/shard.go`), which halved it (64.9 s, 1,541 rows/s, same command) on this loaded machine. At the default `batch_size: 20` a million rows are 50,000 objects and 40,000 messages, so a dataset that large wants `batch_size: 1000` (the maximum): 1,000 shards. The in-memory fake Cloud Storage is itself the bound at 50,000 objects: one object write, 32 at once, cost 4 ms in an empty bucket and 7.7 ms once it held 5,000 objects (a probe of `localcloud.StartStorage` writing 6,000 small objects, 2026-11-27). Cloud Storage starts a bucket at about 1,000 object writes per second, which would also hold 50,000 shards near 50 s (20,000 rows/s). The fix, not done here, is to make shards independent of `batch_size` (shards of 1,000 rows, a batch a row range of one); `make bench BENCH_INTAKE_DEFAULT_BATCH=20` measures the default.\n")
 	}
 	p("\n")
+}
+
+// efficiencyFigures are the medians bench/efficiency writes into its
+// markdown section, read back for the targets table.
+type efficiencyFigures struct {
+	ok                             bool
+	ratio, sequential, wall, ideal float64
+	latency                        string
+}
+
+var (
+	effRatioRE = regexp.MustCompile(`\*\*efficiency = ideal ÷ wall\*\* \| ([0-9.]+) \|`)
+	effSeqRE   = regexp.MustCompile(`efficiency against that \| ([0-9.]+) \|`)
+	effWallRE  = regexp.MustCompile(`wall time, upload → run finished \(s\) \| ([0-9.]+) \|`)
+	effIdealRE = regexp.MustCompile(`ideal = calls × (\S+) ÷ \d+ \(s\) \| ([0-9.]+) \|`)
+)
+
+// parseEfficiency reads the medians of the efficiency section; ok is false
+// when any is missing (an older or failed section).
+func parseEfficiency(md string) efficiencyFigures {
+	var f efficiencyFigures
+	num := func(re *regexp.Regexp, group int) (float64, bool) {
+		m := re.FindStringSubmatch(md)
+		if m == nil {
+			return 0, false
+		}
+		v, err := strconv.ParseFloat(m[group], 64)
+		return v, err == nil
+	}
+	var ok [4]bool
+	f.ratio, ok[0] = num(effRatioRE, 1)
+	f.sequential, ok[1] = num(effSeqRE, 1)
+	f.wall, ok[2] = num(effWallRE, 1)
+	f.ideal, ok[3] = num(effIdealRE, 2)
+	if m := effIdealRE.FindStringSubmatch(md); m != nil {
+		f.latency = m[1]
+	}
+	f.ok = ok == [4]bool{true, true, true, true}
+	return f
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -80,5 +81,36 @@ func TestRenderReport(t *testing.T) {
 		if !strings.Contains(empty.String(), want) {
 			t.Errorf("empty report lacks %q", want)
 		}
+	}
+}
+
+func TestVersionOf(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"plain", "0.121.20\n", "0.121.20"},
+		{"node", "v20.20.2\n", "v20.20.2"},
+		{"warning first", "Node.js 20 support in promptfoo ended July 30, 2026.\nUpgrade to Node.js 22.\n0.121.20\n", "0.121.20"},
+		{"no version", "something else\n", "something else"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := versionOf(tt.in); got != tt.want {
+				t.Errorf("versionOf(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseEfficiency(t *testing.T) {
+	md, err := os.ReadFile("testdata/efficiency.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := parseEfficiency(string(md))
+	want := efficiencyFigures{ok: true, ratio: 0.885, sequential: 0.900, wall: 39.55, ideal: 35.02, latency: "200ms"}
+	if got != want {
+		t.Errorf("parseEfficiency = %+v, want %+v", got, want)
+	}
+	if f := parseEfficiency("## Pipeline efficiency\n\nratio 0.93\n"); f.ok {
+		t.Errorf("parseEfficiency of a section without the table = %+v, want not ok", f)
 	}
 }
