@@ -370,7 +370,7 @@ func machine() string {
 		for l := range strings.SplitSeq(string(b), "\n") {
 			if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
 				if kb, err := strconv.Atoi(f[1]); err == nil {
-					mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+					mem = fmt.Sprintf(", %.1f GiB", float64(kb)/(1<<20))
 				}
 			}
 		}

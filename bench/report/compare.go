@@ -197,9 +197,9 @@ func runCompare(ctx context.Context, h *harness) (*compareResult, error) {
 		"PROMPTFOO_DISABLE_WAL_MODE=1", "NO_COLOR=1",
 		// Even with telemetry disabled, promptfoo posts one "telemetry
 		// disabled" event to r.promptfoo.app (found with strace: a DNS
-		// query to the resolver). A dead proxy on loopback takes every
-		// non-loopback request, so nothing leaves the machine; sim-server
-		// on 127.0.0.1 is exempt.
+		// query to the resolver). A dead proxy on loopback takes it (strace
+		// in a loopback-only namespace: connections to 127.0.0.1 only,
+		// docs/benchmarks.md); sim-server on 127.0.0.1 is exempt.
 		"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9", "NO_PROXY=127.0.0.1,localhost"}
 	if _, err := os.Stat(pfBin); err != nil {
 		return nil, fmt.Errorf("promptfoo is not installed (npm ci --prefix bench/promptfoo): %w", err)
@@ -216,7 +216,15 @@ func runCompare(ctx context.Context, h *harness) (*compareResult, error) {
 
 	pfOut := filepath.Join(dir, "promptfoo-results.json")
 	pfArgs := []string{"eval", "-c", pfConfig, "--no-cache", "--no-write", "--no-progress-bar", "--no-table", "-j", strconv.Itoa(h.concurrency), "-o", pfOut}
-	res.PromptfooCommand = "PROMPTFOO_CACHE_ENABLED=false PROMPTFOO_DISABLE_TELEMETRY=1 PROMPTFOO_DISABLE_UPDATE=1 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1 bench/promptfoo/node_modules/.bin/promptfoo " + relArgs(pfArgs)
+	// The command as run: every variable of pfEnv but the scratch config
+	// directory, which is a temporary path.
+	var shown []string
+	for _, kv := range pfEnv {
+		if !strings.HasPrefix(kv, "PROMPTFOO_CONFIG_DIR=") {
+			shown = append(shown, kv)
+		}
+	}
+	res.PromptfooCommand = strings.Join(shown, " ") + " bench/promptfoo/node_modules/.bin/promptfoo " + relArgs(pfArgs)
 	summary := filepath.Join(dir, "promptml-summary.json")
 	pmArgs := []string{"local", "--data", csvPath, "--config", ymlPath, "--json", summary}
 	res.PromptmlCommand = "bin/promptml " + relArgs(pmArgs) + "   (emulators already running: FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST)"

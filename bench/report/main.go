@@ -194,6 +194,10 @@ func runMicro(ctx context.Context) (*microResult, error) {
 	} {
 		res.Commands = append(res.Commands, "go "+strings.Join(c, " "))
 		cmd := exec.CommandContext(ctx, "go", c...)
+		// Its own process group, killed whole on cancel: go test's
+		// benchmark binary is a child of go.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 		cmd.Stderr = os.Stderr
 		b, err := cmd.Output()
 		if err != nil {

@@ -164,7 +164,7 @@ func (r *report) renderCompare(p func(string, ...any)) {
 		p("Not run in this report.\n\n")
 		return
 	}
-	p("The same generated %d-row dataset, one prompt (system + output prompt), exact match, both tools against one `sim-server` at %s latency, %d calls in flight at most. promptfoo %s on Node.js %s, installed with `npm ci --prefix bench/promptfoo` (pinned in `bench/promptfoo/package.json`), cache disabled, telemetry and update checks off, and every non-loopback request sent to a dead proxy on 127.0.0.1 (promptfoo 0.121.20 still posts a \"telemetry disabled\" event to r.promptfoo.app with telemetry off; strace showed its DNS query). Ideal lower bound: ⌈%d / %d⌉ × %s = **%.2f s**.\n\n",
+	p("The same generated %d-row dataset, one prompt (system + output prompt), exact match, both tools against one `sim-server` at %s latency, %d calls in flight at most. promptfoo %s on Node.js %s, installed with `npm ci --prefix bench/promptfoo` (pinned in `bench/promptfoo/package.json`), cache disabled, telemetry and update checks off, and its proxy variables pointed at a dead port on 127.0.0.1: promptfoo 0.121.20 posts a \"telemetry disabled\" event to r.promptfoo.app even with telemetry off (without the proxy, strace showed its DNS query); with it, `strace -f -e trace=connect,sendto` of `promptfoo eval` in a loopback-only network namespace (`unshare -n`) shows connections to 127.0.0.1 only: 32 to sim-server, 1 to the dead proxy (checked 2026-11-27 on 0.121.20). Ideal lower bound: ⌈%d / %d⌉ × %s = **%.2f s**.\n\n",
 		c.Rows, c.Latency, c.Concurrency, c.PromptfooVersion, c.NodeVersion, c.Rows, c.Concurrency, c.Latency, c.IdealSeconds)
 	p("| | promptml (local cloud, `epochs: 0`) | promptfoo eval |\n|---|---|---|\n")
 	tw := func(tr toolRun) float64 { return tr.Wall.Seconds() }
@@ -173,8 +173,8 @@ func (r *report) renderCompare(p func(string, ...any)) {
 	p("| command wall time | **%.2f s** (%s) | **%.2f s** (%s) |\n", medianOf(c.Promptml, tw), rangeOf(c.Promptml, tw, "%.2f"), medianOf(c.Promptfoo, tw), rangeOf(c.Promptfoo, tw, "%.2f"))
 	p("| evaluation time | %.2f s upload → result printed (%s) | %.2f s (promptfoo's own `durationMs`) (%s) |\n", medianOf(c.Promptml, tk), rangeOf(c.Promptml, tk, "%.2f"), medianOf(c.Promptfoo, tk), rangeOf(c.Promptfoo, tk, "%.2f"))
 	p("| evaluation ÷ ideal | %.2f | %.2f |\n", medianOf(c.Promptml, tk)/c.IdealSeconds, medianOf(c.Promptfoo, tk)/c.IdealSeconds)
-	p("| peak memory (summed RSS of the process tree) | **%.0f MiB** (%s), %d processes | **%.0f MiB** (%s), %d processes |\n",
-		medianOf(c.Promptml, tm), rangeOf(c.Promptml, tm, "%.0f"), maxProcs(c.Promptml), medianOf(c.Promptfoo, tm), rangeOf(c.Promptfoo, tm, "%.0f"), maxProcs(c.Promptfoo))
+	p("| peak memory (summed RSS of the process tree) | **%.0f MiB** (%s), %s | **%.0f MiB** (%s), %s |\n",
+		medianOf(c.Promptml, tm), rangeOf(c.Promptml, tm, "%.0f"), processes(maxProcs(c.Promptml)), medianOf(c.Promptfoo, tm), rangeOf(c.Promptfoo, tm, "%.0f"), processes(maxProcs(c.Promptfoo)))
 	tc := func(tr toolRun) float64 { return tr.CPU.Seconds() }
 	p("| CPU time (user + sys, with waited-for children) | %.2f s (%s) | %.2f s (%s) |\n", medianOf(c.Promptml, tc), rangeOf(c.Promptml, tc, "%.2f"), medianOf(c.Promptfoo, tc), rangeOf(c.Promptfoo, tc, "%.2f"))
 	if len(c.Promptml) > 0 && len(c.Promptfoo) > 0 {
@@ -386,4 +386,12 @@ func parseEfficiency(md string) efficiencyFigures {
 	}
 	f.ok = ok == [4]bool{true, true, true, true}
 	return f
+}
+
+// processes counts processes in words: "1 process", "5 processes".
+func processes(n int) string {
+	if n == 1 {
+		return "1 process"
+	}
+	return fmt.Sprintf("%d processes", n)
 }

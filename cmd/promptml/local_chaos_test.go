@@ -207,7 +207,8 @@ func TestLocalCloudChaos(t *testing.T) {
 	args := []string{"--data", "../../samples/sentiment.csv", "--config", "testdata/chaos.yaml", "--lease", "3s"}
 	clean := serveLocalRun(t, bin, args...)
 	faulty := serveLocalRun(t, bin, append(args, "--sim-error-rate", "0.2", "--fault-duplicate-rate", "0.3",
-		"--fault-batch-rate", "0.2", "--fault-aggregate-rate", "0.2", "--fault-restart-every", "3s", "--fault-seed", "11")...)
+		"--fault-batch-rate", "0.2", "--fault-aggregate-rate", "0.2", "--fault-restart-every", "3s", "--fault-seed", "11",
+		"--verbose")...) // the functions' logs, to see the faults injected inside them
 	if clean.sum.Status != "succeeded" {
 		t.Fatalf("clean run: status %s %+v", clean.sum.Status, clean.sum.Error)
 	}
@@ -221,6 +222,16 @@ func TestLocalCloudChaos(t *testing.T) {
 	t.Logf("clean run %s, run with faults %s; %s", clean.wall.Round(time.Second), faulty.wall.Round(time.Second), m[1])
 	if strings.Contains(m[1], " 0 failed") || strings.Contains(m[1], " 0 duplicated") || strings.Contains(m[1], " 0 function restarts") {
 		t.Errorf("a fault never fired: %s", m[1])
+	}
+	// The proxy's failed deliveries include the pushes a killed process
+	// refused: require the faults injected inside RunBatch and Aggregate
+	// themselves, from their logs.
+	for _, point := range []string{`"point":"batch/`, `"point":"aggregate/`} {
+		if n := strings.Count(faulty.output(), point); n == 0 {
+			t.Errorf("no fault injected at %s… in the functions' logs", point)
+		} else {
+			t.Logf("faults injected at %s…: %d", point, n)
+		}
 	}
 
 	ignore := cmp.Options{cmpopts.IgnoreFields(Summary{}, "RunID", "WallSeconds", "Usage"), cmpopts.IgnoreFields(store.Dataset{}, "Generation")}

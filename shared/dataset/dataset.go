@@ -63,10 +63,13 @@ type Source interface {
 }
 
 // ShardWriter creates the object that receives one batch of one split, e.g.
-// runs/{run}/data/{split}/{batch}.jsonl. Close commits the object. When
-// Ingest fails it cancels the context it passed to Create before closing any
-// writer still open, so an implementation that commits on Close (Cloud
-// Storage) can abandon the object instead.
+// runs/{run}/data/{split}/{batch}.jsonl. Close commits the object. Full
+// shards are closed in background goroutines (up to 32 at once), so the
+// writers' Close must be safe to call concurrently. When Ingest fails it
+// lets the full shards finish committing, then cancels the context it
+// passed to Create before closing the writers still open, so an
+// implementation that commits on Close (Cloud Storage) abandons those
+// partial shards instead.
 type ShardWriter interface {
 	Create(ctx context.Context, split string, batch int) (io.WriteCloser, error)
 }

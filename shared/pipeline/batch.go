@@ -115,7 +115,7 @@ func (p *Pipeline) runBatch(ctx context.Context, msg queue.BatchMessage) error {
 		return &PermanentError{Err: fmt.Errorf("batch %d out of range (phase has %d)", msg.Batch, ph.TotalBatches)}
 	}
 	if bErr != nil {
-		return bErr
+		return fmt.Errorf("pipeline.RunBatch: %w", bErr)
 	}
 	var err error
 	var triggered bool
@@ -175,7 +175,7 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	})
 	rd.Wait()
 	if promptErr != nil {
-		return store.Batch{}, promptErr
+		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", promptErr)
 	}
 	if exErr != nil {
 		return store.Batch{}, exErr

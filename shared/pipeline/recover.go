@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/promptml/promptml/shared/store"
@@ -26,7 +27,7 @@ func (p *Pipeline) resumeFanOut(ctx context.Context, runID string, seq int, hold
 		return nil
 	})
 	if err != nil {
-		return err
+		return fmt.Errorf("pipeline.resumeFanOut: %w", err)
 	}
 	if cur.Terminal() || cur.StageSeq != seq || cur.PublishedSeq >= seq {
 		return nil // published meanwhile, or moved on
