@@ -335,7 +335,7 @@ func (r *report) renderTargets(p func(string, ...any)) {
 			"Fixed on the way (bench/efficiency/README.md): the Pub/Sub emulator's own push loop delivered one message at a time (0.32 → 0.73; the local cloud now pushes from pull subscriptions, 64 in flight), "+
 			"the aggregator read a phase's results objects one by one, RunBatch made five sequential reads, and the limiter woke every waiter on each release. "+
 			"What would close the rest, not done: overlapping a stage's dispatch with the previous stage's tail (the next stage needs the gate's decision), and carrying prompt and phase in the batch message to save a read round trip per batch. "+
-			"Warming the function's clients at process start (tried) moved 0.36 s from dispatch into a slower ramp of the first stage and did not change the wall time.\n",
+			"Warming the functions' clients at process start (tried, not kept) did not help: 3 runs, median efficiency 0.870 against 0.877 without; the first stage's dispatch is the emulators' first burst of reads, not the clients' connections.\n",
 			eff.wall, eff.ideal, eff.wall-eff.ideal, eff.latency)
 	}
 	if c := r.Compare; c != nil && len(c.Promptml) > 0 {
