@@ -22,7 +22,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/promptml/promptml/shared/localcloud"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/store"
 )
@@ -198,7 +198,7 @@ type rawRun struct {
 func runOnce(ctx context.Context, o options, bin, data, cfg string) (*rawRun, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	port, err := freePort()
+	port, err := localcloud.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -350,15 +350,6 @@ func (c *apiClient) get(ctx context.Context, path string, out any) error {
 		return fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	return json.Unmarshal(b, out)
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml"
+	"github.com/promptml/promptml/shared/localcloud"
 )
 
 // The prompt both tools evaluate: the prompt `make run` trains, so that the
@@ -169,7 +170,7 @@ func runCompare(ctx context.Context, h *harness) (*compareResult, error) {
 	rows := compareRows(h.compareRows)
 
 	// The answer key of sim-server is the dataset itself.
-	port, err := freePort()
+	port, err := localcloud.FreePort()
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/promptml/promptml/shared/localcloud"
 	"github.com/promptml/promptml/shared/store"
 )
 
@@ -68,7 +69,7 @@ func runEconomy(ctx context.Context, h *harness) (*economyResult, error) {
 	if err := writeYAML(cfgPath, cfg); err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := localcloud.FreePort()
 	if err != nil {
 		return nil, err
 	}

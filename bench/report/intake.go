@@ -154,7 +154,7 @@ func runIntake(ctx context.Context, h *harness, batchSize, runs int) (*intakeRes
 		if err != nil {
 			return nil, err
 		}
-		port, err := freePort()
+		port, err := localcloud.FreePort()
 		if err != nil {
 			return nil, err
 		}

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -258,16 +257,6 @@ func relArgs(args []string) string {
 		}
 	}
 	return strings.Join(out, " ")
-}
-
-// freePort returns a free port on 127.0.0.1.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // emulatorsRSS is the summed RSS in MiB of the Java emulators running now.

@@ -206,21 +206,12 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 			return nil
 		}
 		seq := r.StageSeq
-		claimed, err := p.Store.UpdateRun(ctx, runID, func(cur *store.Run) error {
-			now := time.Now()
-			if cur.StageSeq != seq || cur.Terminal() {
-				return store.ErrSkip
-			}
-			if cur.Lease != nil && cur.Lease.Holder != holder && now.Before(cur.Lease.Expires) {
-				return store.ErrSkip
-			}
-			cur.Lease = &store.Lease{Holder: holder, Expires: now.Add(p.lease())}
-			return nil
-		})
+		over := func(cur *store.Run) bool { return cur.Terminal() || cur.StageSeq != seq }
+		claimed, err := p.leaseStage(ctx, runID, holder, over)
 		if err != nil {
 			return err
 		}
-		if claimed.Terminal() || claimed.StageSeq != seq {
+		if over(claimed) {
 			continue // someone else advanced it: look at the new stage
 		}
 		if claimed.Lease == nil || claimed.Lease.Holder != holder {
