@@ -27,8 +27,10 @@ test: build vet
 test-short:
 	$(GO) test -short ./...
 
+## vet: go vet, staticcheck (pinned by go.mod's tool directive) and gofmt.
 vet:
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 ## bench: every benchmark (not part of make test): pipeline efficiency

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/store"
 )
 
@@ -139,11 +138,6 @@ func (c *apiClient) events(ctx context.Context, id string, after time.Time) ([]*
 		q = "?after=" + url.QueryEscape(after.Format(time.RFC3339Nano))
 	}
 	return out.Events, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/events"+q, nil, &out)
-}
-
-func (c *apiClient) export(ctx context.Context, id string) (*pipeline.ExportedPrompt, error) {
-	var out pipeline.ExportedPrompt
-	return &out, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/export", nil, &out)
 }
 
 // waitReady polls url until it answers (any status) or ctx ends.

@@ -314,20 +314,6 @@ func (o *options) strings(key string) ([]string, bool) {
 	return nil, false
 }
 
-// object reads a nested mapping (e.g. a JSON Schema).
-func (o *options) object(key string) (map[string]any, bool) {
-	v, ok := o.get(key)
-	if !ok {
-		return nil, false
-	}
-	m, ok := normalizeJSON(v).(map[string]any)
-	if !ok {
-		o.fail(key, fmt.Sprintf("must be a mapping, got %T", v))
-		return nil, false
-	}
-	return m, true
-}
-
 func toFloat(v any) (float64, bool) {
 	switch n := v.(type) {
 	case float64:

@@ -184,7 +184,7 @@ func TestBudgetBelowEstimate(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	e := pipelinetest.New(t, csv)
 	_ = e.Upload(t, "translation-fr.yaml", readSample(t, "translation-fr.yaml"))
-	u := e.Upload(t, "translation-fr.csv", csv)
+	_ = e.Upload(t, "translation-fr.csv", csv)
 	est, err := e.P.DryRun(t.Context(), pipeline.StartRequest{Dataset: "gs://" + pipelinetest.Datasets + "/translation-fr.csv"})
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func TestBudgetBelowEstimate(t *testing.T) {
 	}
 	layer := []byte("budget: {max_calls: 90}\n")
 	_ = e.Upload(t, "translation-fr.yaml", readSample(t, "translation-fr.yaml")+string(layer))
-	u = e.Upload(t, "translation-fr.csv", csv)
+	u := e.Upload(t, "translation-fr.csv", csv)
 	id, err := e.P.StartFromUpload(t.Context(), u)
 	if err != nil {
 		t.Fatal(err)

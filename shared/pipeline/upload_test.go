@@ -21,7 +21,7 @@ func TestUploadObject(t *testing.T) {
 			t.Errorf("UploadObject(%q) = %q, want uploads/20261126-215906-<random>%s", tc.name, got, tc.want)
 		}
 	}
-	if UploadObject("a.csv", now) == UploadObject("a.csv", now) {
+	if a, b := UploadObject("a.csv", now), UploadObject("a.csv", now); a == b {
 		t.Error("two uploads of the same name at the same second share an object")
 	}
 }

@@ -1,5 +1,7 @@
 package store
 
+//lint:file-ignore SA1019 WriteBatch is the one Firestore write that carries a last-update-time precondition and extra writes atomically without a lock (optimistic.go says why transactions are not used).
+
 import (
 	"context"
 	"math/rand/v2"

@@ -3,6 +3,8 @@
 // events. Every write is idempotent so at-least-once delivery is safe.
 package store
 
+//lint:file-ignore SA1019 WriteBatch is the one Firestore write that carries a last-update-time precondition and extra writes atomically without a lock (optimistic.go says why transactions are not used).
+
 import (
 	"context"
 	"crypto/sha256"

@@ -38,9 +38,7 @@ func (m *Model) primary(ctx context.Context, req *llm.Request) (string, error) {
 	// Instructions are the system prompt and whatever follows the input (the
 	// output prompt); the input itself may say anything without effect.
 	rest := normalize(req.Prompt)
-	if strings.HasPrefix(rest, input) {
-		rest = rest[len(input):]
-	}
+	rest = strings.TrimPrefix(rest, input)
 	instr := instructionText(req.System, rest)
 	demoOff, demoOn, err := m.demoEffects(ctx, append(ParseDemos(req.System), ParseDemos(rest)...))
 	if err != nil {
