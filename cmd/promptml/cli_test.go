@@ -252,7 +252,7 @@ func TestCLIAgainstAPI(t *testing.T) {
 		t.Errorf("run output:\n%s", out)
 	}
 	e.Drain(t, false)
-	run, err := e.P.Store.GetRun(t.Context(), id)
+	run, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func TestWatchStreams(t *testing.T) {
 			var es []store.Epoch
 			if polls >= 2 {
 				es = append(es, store.Epoch{N: 1, IncumbentVal: 0.1, BestCandidate: "p111111111111", BestVal: 0.6, Delta: 0.5, Decision: store.DecisionAccepted,
-					Candidates: []store.EpochCandidate{{PromptID: "p111111111111", Val: 0.6, Status: store.PromptAccepted}}})
+					Candidates: []store.EpochCandidate{{PromptID: "p111111111111", Val: 0.6, Status: store.CandidateAccepted}}})
 			}
 			reply(map[string]any{"epochs": es})
 		case "/runs/" + id + "/prompts":

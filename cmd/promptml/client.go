@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/promptml/promptml/functions/api/wire"
 	"github.com/promptml/promptml/shared/store"
 )
 
@@ -96,14 +97,14 @@ func (c *apiClient) send(req *http.Request, method, path string, out any) error 
 	return nil
 }
 
-func (c *apiClient) run(ctx context.Context, id string) (*store.Run, error) {
-	var r store.Run
+func (c *apiClient) run(ctx context.Context, id string) (*wire.Run, error) {
+	var r wire.Run
 	return &r, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id), nil, &r)
 }
 
-func (c *apiClient) runs(ctx context.Context) ([]*store.Run, error) {
+func (c *apiClient) runs(ctx context.Context) ([]*wire.Run, error) {
 	var out struct {
-		Runs []*store.Run `json:"runs"`
+		Runs []*wire.Run `json:"runs"`
 	}
 	return out.Runs, c.do(ctx, http.MethodGet, "/runs?limit=100", nil, &out)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/promptml/promptml/functions/api/wire"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/promptdiff"
 	"github.com/promptml/promptml/shared/store"
@@ -68,7 +69,7 @@ func newRunsCmd() *cobra.Command {
 			q.Set("status", status)
 		}
 		var res struct {
-			Runs []*store.Run `json:"runs"`
+			Runs []*wire.Run `json:"runs"`
 		}
 		if err := c.do(ctx, http.MethodGet, "/runs?"+q.Encode(), nil, &res); err != nil {
 			return err
@@ -155,7 +156,7 @@ func newStatusCmd() *cobra.Command {
 				return err
 			}
 			for _, e := range events {
-				if e.Kind == store.StatusBudgetExhausted {
+				if e.Kind == string(store.StatusBudgetExhausted) {
 					fmt.Fprintf(tw, "stopped\t%s\n", e.Message)
 				}
 			}
@@ -201,7 +202,7 @@ func newCancelCmd() *cobra.Command {
 			fmt.Fprintf(out, "Run %s had already ended (%s); nothing changed.\n", before.ID, before.Status)
 			return nil
 		}
-		var r store.Run
+		var r wire.Run
 		if err := c.do(ctx, http.MethodPost, "/runs/"+url.PathEscape(args[0])+":cancel", nil, &r); err != nil {
 			return err
 		}
@@ -258,7 +259,7 @@ func newExportCmd() *cobra.Command {
 }
 
 // resolveVersion turns "initial" and "best" into the run's prompt ids.
-func resolveVersion(r *store.Run, v string) string {
+func resolveVersion(r *wire.Run, v string) string {
 	switch v {
 	case "initial":
 		return r.InitialPromptID
@@ -331,7 +332,7 @@ func newHistoryCmd() *cobra.Command {
 }
 
 // printHistory prints the version tree.
-func printHistory(out io.Writer, r *store.Run, prompts []*store.Prompt, epochs []*store.Epoch) {
+func printHistory(out io.Writer, r *wire.Run, prompts []*store.Prompt, epochs []*store.Epoch) {
 	byID := map[string]*store.Prompt{}
 	children := map[string][]*store.Prompt{}
 	for _, p := range prompts {
@@ -356,7 +357,7 @@ func printHistory(out io.Writer, r *store.Run, prompts []*store.Prompt, epochs [
 	gate := map[string]string{}
 	for _, e := range epochs {
 		for _, c := range e.Candidates {
-			g := "gate: " + c.Status
+			g := "gate: " + string(c.Status)
 			if c.PromptID == e.BestCandidate {
 				g += fmt.Sprintf(", delta %+.3f", e.Delta)
 				if e.GateTest != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
+	"github.com/promptml/promptml/functions/api/wire"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/store"
 )
@@ -136,7 +137,7 @@ func setPath(m map[string]any, path []string, v any) error {
 
 // startReply is the reply of POST /runs (started, or a dry run).
 type startReply struct {
-	Run      *store.Run         `json:"run"`
+	Run      *wire.Run          `json:"run"`
 	DryRun   bool               `json:"dry_run"`
 	Estimate *pipeline.Estimate `json:"estimate"`
 }
@@ -229,7 +230,7 @@ func asAPIError(err error, target **apiError) bool {
 }
 
 // intakeFailed reports a run that failed before training.
-func intakeFailed(r *store.Run) error {
+func intakeFailed(r *wire.Run) error {
 	msg := "unknown error"
 	if r.Error != nil {
 		msg = r.Error.Message

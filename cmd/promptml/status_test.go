@@ -29,7 +29,7 @@ func TestStatusBudgetExhausted(t *testing.T) {
 	}
 	id := strings.Fields(out)[1]
 	e.Drain(t, false)
-	run, err := e.P.Store.GetRun(t.Context(), id)
+	run, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

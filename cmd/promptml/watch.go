@@ -9,13 +9,14 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/promptml/promptml/functions/api/wire"
 	"github.com/promptml/promptml/shared/store"
 )
 
 // Summary is the final summary of a run (`promptml local --json`).
 type Summary struct {
 	RunID       string          `json:"run_id"`
-	Status      string          `json:"status"`
+	Status      store.RunStatus `json:"status"`
 	Error       *store.RunError `json:"error,omitempty"`
 	Dataset     store.Dataset   `json:"dataset"`
 	Epochs      []EpochRow      `json:"epochs"`
@@ -27,15 +28,15 @@ type Summary struct {
 
 // EpochRow is one line of the epoch table.
 type EpochRow struct {
-	Epoch          int      `json:"epoch"`
-	IncumbentID    string   `json:"incumbent_id"`
-	IncumbentTrain float64  `json:"incumbent_train"`
-	IncumbentVal   float64  `json:"incumbent_val"`
-	CandidateIDs   []string `json:"candidate_ids"`
-	CandidateVal   *float64 `json:"candidate_val,omitempty"`
-	Delta          float64  `json:"delta"`
-	Decision       string   `json:"decision"`
-	Accepted       bool     `json:"accepted"`
+	Epoch          int            `json:"epoch"`
+	IncumbentID    string         `json:"incumbent_id"`
+	IncumbentTrain float64        `json:"incumbent_train"`
+	IncumbentVal   float64        `json:"incumbent_val"`
+	CandidateIDs   []string       `json:"candidate_ids"`
+	CandidateVal   *float64       `json:"candidate_val,omitempty"`
+	Delta          float64        `json:"delta"`
+	Decision       store.Decision `json:"decision"`
+	Accepted       bool           `json:"accepted"`
 }
 
 // PromptScores are a prompt and its val and test scores.
@@ -47,7 +48,7 @@ type PromptScores struct {
 	OutputPrompt string   `json:"output_prompt"`
 }
 
-func summarize(ctx context.Context, api *apiClient, r *store.Run) (*Summary, error) {
+func summarize(ctx context.Context, api *apiClient, r *wire.Run) (*Summary, error) {
 	s := &Summary{RunID: r.ID, Status: r.Status, Error: r.Error, Dataset: r.Dataset, Usage: r.Usage, Epochs: []EpochRow{}}
 	if r.Status == store.StatusFailed && r.InitialPromptID == "" {
 		return s, nil
@@ -112,7 +113,7 @@ func printEpochTable(out io.Writer, epochs []EpochRow) {
 		if e.CandidateVal != nil {
 			cand = fmt.Sprintf("%.3f", *e.CandidateVal)
 		}
-		acc := "no (" + e.Decision + ")"
+		acc := "no (" + string(e.Decision) + ")"
 		switch {
 		case e.Accepted:
 			acc = "yes"

@@ -5,11 +5,14 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,7 +21,9 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/promptml/promptml/functions/api/internal/dashboard"
+	"github.com/promptml/promptml/functions/api/wire"
 	"github.com/promptml/promptml/functions/internal/handler"
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/serverenv"
@@ -51,9 +56,18 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	instance.ServeHTTP(w, r.WithContext(ctx))
 }
 
+// Service is what the API uses of the pipeline: its read side, starts,
+// dry runs and cancel (*pipeline.Pipeline implements it).
+type Service interface {
+	dashboard.Service
+	StartFromAPI(ctx context.Context, req pipeline.StartRequest) (*store.Run, error)
+	DryRun(ctx context.Context, req pipeline.StartRequest) (*pipeline.Estimate, error)
+	DryRunCSV(ctx context.Context, req pipeline.UploadRequest) (*pipeline.Estimate, error)
+}
+
 // Handler serves the API over a pipeline.
 type Handler struct {
-	p   *pipeline.Pipeline
+	p   Service
 	mux *http.ServeMux
 	// csrf refuses state-changing requests a browser sends from another
 	// site: the local API has no authentication, and an HTML form on any
@@ -62,7 +76,7 @@ type Handler struct {
 }
 
 // NewHandler returns the API's handler.
-func NewHandler(p *pipeline.Pipeline) *Handler {
+func NewHandler(p Service) *Handler {
 	h := &Handler{p: p, mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection()}
 	h.mux.HandleFunc("POST /runs", byContentType(h.startRun, h.uploadRun))
 	h.mux.HandleFunc("GET /runs", h.listRuns)
@@ -135,29 +149,49 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // ErrorBody is the JSON of every error reply.
-type ErrorBody struct {
-	Error string `json:"error"`
-}
+type ErrorBody = wire.Error
+
+// StartResponse is the reply of POST /runs.
+type StartResponse = wire.StartResponse
 
 func writeError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, ErrorBody{Error: msg})
 }
 
-// fail maps an error to a reply, in one place.
+// statusOf is the one map from the error vocabulary (shared/errs) to HTTP.
+var statusOf = map[errs.Kind]int{
+	errs.InvalidArgument: http.StatusBadRequest,
+	errs.NotFound:        http.StatusNotFound,
+	errs.Busy:            http.StatusConflict,
+	errs.Unavailable:     http.StatusServiceUnavailable,
+	errs.Internal:        http.StatusInternalServerError,
+}
+
+// fail answers an error, in one place. An internal error (or one nobody
+// classified) is logged with an id and answered as a generic 500 naming
+// that id: its text may hold paths, document names or a dependency's
+// message, which are not the caller's business.
 func fail(ctx context.Context, w http.ResponseWriter, err error) {
-	var pe *pipeline.PermanentError
 	var mbe *http.MaxBytesError
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not found: "+err.Error())
-	case errors.As(err, &mbe):
+	if errors.As(err, &mbe) {
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
-	case errors.As(err, &pe):
-		writeError(w, http.StatusBadRequest, pe.Error())
-	default:
-		logging.FromContext(ctx).Error("request failed", "error", err.Error())
-		writeError(w, http.StatusInternalServerError, "internal error; see the function's logs")
+		return
 	}
+	kind := errs.KindOf(err)
+	if kind != errs.Internal {
+		writeError(w, statusOf[kind], errs.Message(err))
+		return
+	}
+	id := errorID()
+	logging.FromContext(ctx).Error("request failed", "error", err.Error(), "error_id", id)
+	writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: "internal error (id " + id + "); the function's logs have the details", ID: id})
+}
+
+// errorID names one internal error in the log.
+func errorID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // StartRequest is the body of POST /runs.
@@ -167,11 +201,6 @@ type StartRequest struct {
 	// Config overrides the defaults and the sidecar: a JSON object, or a
 	// string holding YAML.
 	Config json.RawMessage `json:"config,omitempty"`
-}
-
-// StartResponse is the reply of POST /runs.
-type StartResponse struct {
-	Run *store.Run `json:"run"`
 }
 
 func (h *Handler) startRun(w http.ResponseWriter, r *http.Request) {
@@ -212,18 +241,16 @@ func (h *Handler) startRun(w http.ResponseWriter, r *http.Request) {
 	}
 	if run.Status == store.StatusFailed {
 		// The run exists (its error is on it) but the input was bad.
-		writeJSON(w, http.StatusUnprocessableEntity, StartResponse{Run: run})
+		writeJSON(w, http.StatusUnprocessableEntity, StartResponse{Run: wire.FromRun(run)})
 		return
 	}
 	w.Header().Set("Location", "/runs/"+run.ID)
-	writeJSON(w, http.StatusCreated, StartResponse{Run: run})
+	writeJSON(w, http.StatusCreated, StartResponse{Run: wire.FromRun(run)})
 }
 
 func (h *Handler) listRuns(w http.ResponseWriter, r *http.Request) {
-	status := r.URL.Query().Get("status")
-	switch status {
-	case "", store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled, store.StatusBudgetExhausted:
-	default:
+	status := store.RunStatus(r.URL.Query().Get("status"))
+	if status != "" && !slices.Contains(store.RunStatuses, status) {
 		writeError(w, http.StatusBadRequest, "status must be running, succeeded, failed, cancelled or budget_exhausted")
 		return
 	}
@@ -236,24 +263,21 @@ func (h *Handler) listRuns(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	runs, err := h.p.Store.ListRuns(r.Context(), status, limit)
+	runs, err := h.p.Runs(r.Context(), status, limit)
 	if err != nil {
 		fail(r.Context(), w, err)
 		return
 	}
-	if runs == nil {
-		runs = []*store.Run{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"runs": runs})
+	writeJSON(w, http.StatusOK, wire.Runs{Runs: wire.FromRuns(runs)})
 }
 
 func (h *Handler) getRun(w http.ResponseWriter, r *http.Request) {
-	run, err := h.p.Store.GetRun(r.Context(), r.PathValue("id"))
+	run, err := h.p.Run(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(r.Context(), w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, run)
+	writeJSON(w, http.StatusOK, wire.FromRun(run))
 }
 
 // runAction serves POST /runs/{id}:cancel (a custom method, as Google APIs
@@ -264,7 +288,7 @@ func (h *Handler) runAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown action; use POST /runs/{id}:cancel")
 		return
 	}
-	if _, err := h.p.Store.GetRun(r.Context(), id); err != nil {
+	if _, err := h.p.Run(r.Context(), id); err != nil {
 		fail(r.Context(), w, err)
 		return
 	}
@@ -273,13 +297,13 @@ func (h *Handler) runAction(w http.ResponseWriter, r *http.Request) {
 		fail(r.Context(), w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, run)
+	writeJSON(w, http.StatusOK, wire.FromRun(run))
 }
 
 // runExists answers 404 for an unknown run, so its sub-resources are not
 // mistaken for empty lists.
 func (h *Handler) runExists(w http.ResponseWriter, r *http.Request) bool {
-	if _, err := h.p.Store.GetRun(r.Context(), r.PathValue("id")); err != nil {
+	if _, err := h.p.Run(r.Context(), r.PathValue("id")); err != nil {
 		fail(r.Context(), w, err)
 		return false
 	}
@@ -290,7 +314,7 @@ func (h *Handler) listPrompts(w http.ResponseWriter, r *http.Request) {
 	if !h.runExists(w, r) {
 		return
 	}
-	ps, err := h.p.Store.ListPrompts(r.Context(), r.PathValue("id"))
+	ps, err := h.p.Prompts(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(r.Context(), w, err)
 		return
@@ -302,7 +326,7 @@ func (h *Handler) listPrompts(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) getPrompt(w http.ResponseWriter, r *http.Request) {
-	p, err := h.p.Store.GetPrompt(r.Context(), r.PathValue("id"), r.PathValue("prompt"))
+	p, err := h.p.Prompt(r.Context(), r.PathValue("id"), r.PathValue("prompt"))
 	if err != nil {
 		fail(r.Context(), w, err)
 		return
@@ -314,7 +338,7 @@ func (h *Handler) listEpochs(w http.ResponseWriter, r *http.Request) {
 	if !h.runExists(w, r) {
 		return
 	}
-	es, err := h.p.Store.ListEpochs(r.Context(), r.PathValue("id"))
+	es, err := h.p.Epochs(r.Context(), r.PathValue("id"))
 	if err != nil {
 		fail(r.Context(), w, err)
 		return
@@ -330,7 +354,7 @@ func (h *Handler) listPhases(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	ps, err := h.p.Store.ListPhases(ctx, r.PathValue("id"))
+	ps, err := h.p.Phases(ctx, r.PathValue("id"))
 	if err != nil {
 		fail(ctx, w, err)
 		return
@@ -339,13 +363,9 @@ func (h *Handler) listPhases(w http.ResponseWriter, r *http.Request) {
 		ps = []*store.Phase{}
 	}
 	for _, ph := range ps {
-		if ph.State == store.PhaseDone {
-			ph.DoneBatches = ph.TotalBatches
-			continue
-		}
 		// A phase's usage is written when it finishes: until then, report
 		// what its done batches used, so progress shows calls and cost.
-		if ph.DoneBatches, ph.Usage, err = h.p.Store.DoneBatchUsage(ctx, r.PathValue("id"), ph.ID); err != nil {
+		if err = h.p.Progress(ctx, r.PathValue("id"), ph); err != nil {
 			fail(ctx, w, err)
 			return
 		}
@@ -366,7 +386,7 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		after = t
 	}
-	es, err := h.p.Store.ListEvents(r.Context(), r.PathValue("id"), after)
+	es, err := h.p.Events(r.Context(), r.PathValue("id"), after)
 	if err != nil {
 		fail(r.Context(), w, err)
 		return
@@ -427,7 +447,7 @@ const (
 // chosen) prompt as prompt.json.
 func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	run, err := h.p.Store.GetRun(ctx, r.PathValue("id"))
+	run, err := h.p.Run(ctx, r.PathValue("id"))
 	if err != nil {
 		fail(ctx, w, err)
 		return
@@ -440,7 +460,7 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "the run has no prompt yet")
 		return
 	}
-	p, err := h.p.Store.GetPrompt(ctx, run.ID, version)
+	p, err := h.p.Prompt(ctx, run.ID, version)
 	if err != nil {
 		fail(ctx, w, err)
 		return

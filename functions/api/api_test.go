@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/promptml/promptml/functions/api"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/localcloud"
@@ -111,7 +112,7 @@ func TestAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Drain(t, false)
-	run, err := e.P.Store.GetRun(ctx, id)
+	run, err := e.Store.GetRun(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +341,7 @@ func TestAPI(t *testing.T) {
 	t.Run("export", func(t *testing.T) {
 		var got pipeline.ExportedPrompt
 		e.getJSON(t, "/runs/"+id+"/export", &got)
-		best, err := e.P.Store.GetPrompt(ctx, id, run.IncumbentID)
+		best, err := e.Store.GetPrompt(ctx, id, run.IncumbentID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,7 +372,7 @@ func TestAPI(t *testing.T) {
 			}
 			wantError(t, e.do(t, method, target, nil), http.StatusNotFound, "not found")
 		}
-		ph, err := e.P.Store.GetPhase(ctx, id, phase)
+		ph, err := e.Store.GetPhase(ctx, id, phase)
 		if err != nil || ph.State != "done" {
 			t.Errorf("phase after the attempts: %+v %v; want it untouched (done)", ph, err)
 		}
@@ -396,7 +397,7 @@ func TestAPI(t *testing.T) {
 		if err := json.Unmarshal(r.body, &got); err != nil {
 			t.Fatal(err)
 		}
-		stored, err := e.P.Store.GetRun(ctx, id)
+		stored, err := e.Store.GetRun(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -436,7 +437,7 @@ func TestStartRun(t *testing.T) {
 		if loc := r.header.Get("Location"); loc != "/runs/"+started {
 			t.Errorf("Location = %q, want /runs/%s", loc, started)
 		}
-		stored, err := e.P.Store.GetRun(ctx, started)
+		stored, err := e.Store.GetRun(ctx, started)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -480,7 +481,7 @@ func TestStartRun(t *testing.T) {
 		if err := json.Unmarshal(r.body, &got); err != nil {
 			t.Fatal(err)
 		}
-		stored, err := e.P.Store.GetRun(ctx, started)
+		stored, err := e.Store.GetRun(ctx, started)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -513,7 +514,7 @@ func TestStartRun(t *testing.T) {
 			if got.Run == nil || got.Run.Status != store.StatusFailed || got.Run.Error == nil || got.Run.Error.Path != tt.path {
 				t.Fatalf("reply run = %+v, want failed at %s", got.Run, tt.path)
 			}
-			stored, err := e.P.Store.GetRun(ctx, got.Run.ID)
+			stored, err := e.Store.GetRun(ctx, got.Run.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -549,12 +550,12 @@ func TestStartRun(t *testing.T) {
 	}
 	for _, tt := range badRequests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, err := e.P.Store.ListRuns(ctx, "", 0)
+			before, err := e.Store.ListRuns(ctx, "", 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			wantError(t, e.do(t, http.MethodPost, "/runs", tt.body), tt.code, tt.mention)
-			after, err := e.P.Store.ListRuns(ctx, "", 0)
+			after, err := e.Store.ListRuns(ctx, "", 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -99,11 +99,11 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Drain(t, false)
-	run, err := e.P.Store.GetRun(ctx, id)
+	run, err := e.Store.GetRun(ctx, id)
 	if err != nil || run.Status != store.StatusSucceeded {
 		t.Fatalf("training run: %v %+v", err, run)
 	}
-	epochs, err := e.P.Store.ListEpochs(ctx, id)
+	epochs, err := e.Store.ListEpochs(ctx, id)
 	if err != nil || len(epochs) == 0 {
 		t.Fatalf("epochs: %v (%d)", err, len(epochs))
 	}
@@ -253,7 +253,7 @@ func TestDashboardBrowser(t *testing.T) {
 		if n := count(t, bctx, "#events li"); n <= before {
 			t.Errorf("event log has %d lines, had %d while running", n, before)
 		}
-		if r, err := e.P.Store.GetRun(ctx, newID); err != nil || r.Status != store.StatusSucceeded {
+		if r, err := e.Store.GetRun(ctx, newID); err != nil || r.Status != store.StatusSucceeded {
 			t.Errorf("run %s: %v %+v", newID, err, r)
 		}
 	})
@@ -267,7 +267,7 @@ func TestDashboardBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		const msg = "A new event while the log is open."
-		if err := e.P.Store.AddEvent(ctx, newID, "browser-test", store.Event{Kind: "progress", Message: msg}); err != nil {
+		if err := e.Store.AddEvent(ctx, newID, "browser-test", store.Event{Kind: "progress", Message: msg}); err != nil {
 			t.Fatal(err)
 		}
 		var shown bool
@@ -294,7 +294,7 @@ func TestDashboardBrowser(t *testing.T) {
 		nav("/ui/new")
 		shoot(t, bctx, dir, "new")
 		newID := submit(t, "epochs: 2\nbatch_size: 10\n")
-		started, err := e.P.Store.GetRun(ctx, newID)
+		started, err := e.Store.GetRun(ctx, newID)
 		if err != nil {
 			t.Fatalf("the form led to %s, not a run: %v", newID, err)
 		}
@@ -303,12 +303,12 @@ func TestDashboardBrowser(t *testing.T) {
 		}
 		// A batch done: the page's live refresh shows the phase's calls
 		// and cost without a reload.
-		phases, err := e.P.Store.ListPhases(ctx, newID)
+		phases, err := e.Store.ListPhases(ctx, newID)
 		if err != nil || len(phases) == 0 || phases[0].State != store.PhasePending {
 			t.Fatalf("phases of the started run: %v %+v", err, phases)
 		}
 		ph := phases[0]
-		if _, err := e.P.Store.CompleteBatch(ctx, newID, ph.ID, store.Batch{N: 0, Usage: store.Usage{Calls: 7, CacheHits: 1, CostUSD: 0.0031}}); err != nil {
+		if _, err := e.Store.CompleteBatch(ctx, newID, ph.ID, store.Batch{N: 0, Usage: store.Usage{Calls: 7, CacheHits: 1, CostUSD: 0.0031}}); err != nil {
 			t.Fatal(err)
 		}
 		progress := fmt.Sprintf("1/%d batches · 7 calls (+1 cached) · $0.0031", ph.TotalBatches)
@@ -326,7 +326,7 @@ func TestDashboardBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("cancel from the page: %v", err)
 		}
-		if got, err := e.P.Store.GetRun(ctx, newID); err != nil || got.Status != store.StatusCancelled {
+		if got, err := e.Store.GetRun(ctx, newID); err != nil || got.Status != store.StatusCancelled {
 			t.Errorf("after the cancel button: %v, status %s (page says %q), want cancelled", err, got.Status, status)
 		}
 		shoot(t, bctx, dir, "cancelled")

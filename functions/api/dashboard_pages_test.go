@@ -25,21 +25,21 @@ func TestDashboardEndedRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run, err := e.P.Store.GetRun(ctx, id)
+	run, err := e.Store.GetRun(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const blocked, reason = "p0123456789ab", "prompts are 154 characters long, over the limit of 60"
-	if err := e.P.Store.PutEpoch(ctx, id, &store.Epoch{N: 1, IncumbentID: run.InitialPromptID, Decision: store.DecisionNoChange,
-		Candidates: []store.EpochCandidate{{PromptID: blocked, Status: store.DecisionBlocked, Note: reason,
+	if err := e.Store.PutEpoch(ctx, id, &store.Epoch{N: 1, IncumbentID: run.InitialPromptID, Decision: store.DecisionNoChange,
+		Candidates: []store.EpochCandidate{{PromptID: blocked, Status: store.CandidateBlocked, Note: reason,
 			System: "You are terse.", Output: "Answer <b>only</b>.", Reasoning: "Preambles everywhere."}}}); err != nil {
 		t.Fatal(err)
 	}
 	const why = "Budget exhausted: the next stage would bring the run to 121 calls > budget.max_calls 90."
-	if err := e.P.Store.AddEvent(ctx, id, "budget", store.Event{Kind: store.StatusBudgetExhausted, Message: why}); err != nil {
+	if err := e.Store.AddEvent(ctx, id, "budget", store.Event{Kind: string(store.StatusBudgetExhausted), Message: why}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.P.Store.UpdateRun(ctx, id, func(r *store.Run) error {
+	if _, err := e.Store.UpdateRun(ctx, id, func(r *store.Run) error {
 		r.Status = store.StatusBudgetExhausted
 		return nil
 	}); err != nil {
@@ -88,7 +88,7 @@ func TestRunningPhaseProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	phases, err := e.P.Store.ListPhases(ctx, id)
+	phases, err := e.Store.ListPhases(ctx, id)
 	if err != nil || len(phases) == 0 {
 		t.Fatalf("phases of a started run: %v (%d)", err, len(phases))
 	}
@@ -102,7 +102,7 @@ func TestRunningPhaseProgress(t *testing.T) {
 	}
 	var want store.Usage
 	for n, u := range used {
-		if _, err := e.P.Store.CompleteBatch(ctx, id, ph.ID, store.Batch{N: n, Usage: u}); err != nil {
+		if _, err := e.Store.CompleteBatch(ctx, id, ph.ID, store.Batch{N: n, Usage: u}); err != nil {
 			t.Fatal(err)
 		}
 		want = want.Add(u)

@@ -1,9 +1,9 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/pipeline"
 )
 
@@ -24,10 +24,9 @@ func (h *Handler) dryRun(w http.ResponseWriter, r *http.Request, req pipeline.St
 // writeEstimate answers a dry run with its estimate, or its error: a bad
 // dataset or config is a 422.
 func (h *Handler) writeEstimate(w http.ResponseWriter, r *http.Request, est *pipeline.Estimate, err error) {
-	var pe *pipeline.PermanentError
 	switch {
-	case errors.As(err, &pe):
-		writeError(w, http.StatusUnprocessableEntity, pe.Error())
+	case errs.KindOf(err) == errs.InvalidArgument:
+		writeError(w, http.StatusUnprocessableEntity, errs.Message(err))
 	case err != nil:
 		fail(r.Context(), w, err)
 	default:

@@ -46,7 +46,7 @@ func TestDryRun(t *testing.T) {
 		if est.InputTokens <= 0 || est.OutputTokens <= 0 || est.CostUSD <= 0 || len(est.Phases) != 10 {
 			t.Errorf("estimate %+v: want tokens, a cost at the Gemini price and 10 phases", est)
 		}
-		if runs, _ := e.P.Store.ListRuns(t.Context(), "", 10); len(runs) != 0 {
+		if runs, _ := e.Store.ListRuns(t.Context(), "", 10); len(runs) != 0 {
 			t.Errorf("a dry run created %d runs", len(runs))
 		}
 		if bs, _ := e.Q.Take(); len(bs) != 0 {
@@ -89,7 +89,7 @@ func TestDryRunUpload(t *testing.T) {
 	if string(r.body) != string(ref.body) {
 		t.Errorf("form estimate %s\nwant the gs:// one %s", r.body, ref.body)
 	}
-	if runs, _ := e.P.Store.ListRuns(t.Context(), "", 10); len(runs) != 0 {
+	if runs, _ := e.Store.ListRuns(t.Context(), "", 10); len(runs) != 0 {
 		t.Errorf("a dry run created %d runs", len(runs))
 	}
 	if bs, _ := e.Q.Take(); len(bs) != 0 {

@@ -50,7 +50,7 @@ func TestHostileNames(t *testing.T) {
 			"gs://datasets//etc/passwd.csv", "gs://datasets/%2e%2e/artifacts/x.csv", "gs://datasets/a/%2E%2e/sentiment.csv",
 			`gs://datasets/a\\..\\sentiment.csv`, `gs://datasets/sentiment.csv\u0000.yaml`, "gs://datasets/./sentiment.csv",
 		} {
-			before, err := e.P.Store.ListRuns(ctx, "", 0)
+			before, err := e.Store.ListRuns(ctx, "", 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +59,7 @@ func TestHostileNames(t *testing.T) {
 			if r.code != http.StatusBadRequest {
 				t.Errorf("POST /runs %q = %d %s, want 400", uri, r.code, r.body)
 			}
-			after, err := e.P.Store.ListRuns(ctx, "", 0)
+			after, err := e.Store.ListRuns(ctx, "", 0)
 			if err != nil {
 				t.Fatal(err)
 			}

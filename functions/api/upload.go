@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/promptml/promptml/functions/api/wire"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/store"
 )
@@ -148,11 +149,11 @@ func (h *Handler) uploadRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if run.Status == store.StatusFailed {
-		writeJSON(w, http.StatusUnprocessableEntity, StartResponse{Run: run})
+		writeJSON(w, http.StatusUnprocessableEntity, StartResponse{Run: wire.FromRun(run)})
 		return
 	}
 	w.Header().Set("Location", "/runs/"+run.ID)
-	writeJSON(w, http.StatusCreated, StartResponse{Run: run})
+	writeJSON(w, http.StatusCreated, StartResponse{Run: wire.FromRun(run)})
 }
 
 // StatusCode is the HTTP status of the refusal.

@@ -85,7 +85,7 @@ func TestUploadRun(t *testing.T) {
 		if err != nil || again != run.ID {
 			t.Errorf("the upload's storage event started %q (%v), want the same run %s", again, err, run.ID)
 		}
-		runs, err := e.P.Store.ListRuns(ctx, "", 10)
+		runs, err := e.Store.ListRuns(ctx, "", 10)
 		if err != nil || len(runs) != 1 {
 			t.Errorf("%d runs (%v), want 1", len(runs), err)
 		}
@@ -167,7 +167,7 @@ func TestDashboardPages(t *testing.T) {
 		if rec.Code != http.StatusForbidden {
 			t.Errorf("cross-site cancel = %d, want 403", rec.Code)
 		}
-		if r, _ := e.P.Store.GetRun(t.Context(), id); r.Status != store.StatusRunning {
+		if r, _ := e.Store.GetRun(t.Context(), id); r.Status != store.StatusRunning {
 			t.Errorf("run is %s after a refused cancel", r.Status)
 		}
 	})

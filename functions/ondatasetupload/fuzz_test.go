@@ -7,7 +7,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
-	"github.com/promptml/promptml/shared/pipeline"
+	"github.com/promptml/promptml/shared/errs"
 )
 
 // FuzzDecode feeds arbitrary data to the storage event decoder: it either
@@ -37,7 +37,7 @@ func FuzzDecode(f *testing.F) {
 		e.DataEncoded = data
 		u, err := Decode(e)
 		if err != nil {
-			if !pipeline.IsPermanent(err) {
+			if !errs.Permanent(err) {
 				t.Fatalf("Decode error %v is not permanent", err)
 			}
 			return

@@ -15,6 +15,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
 	"github.com/promptml/promptml/functions/internal/handler"
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/serverenv"
@@ -37,17 +38,17 @@ type objectData struct {
 func Decode(e cloudevents.Event) (pipeline.Upload, error) {
 	var d objectData
 	if err := json.Unmarshal(e.Data(), &d); err != nil {
-		return pipeline.Upload{}, &pipeline.PermanentError{Err: fmt.Errorf("storage event data: %w", err)}
+		return pipeline.Upload{}, errs.Invalid(fmt.Errorf("storage event data: %w", err))
 	}
 	if d.Bucket == "" || d.Name == "" {
-		return pipeline.Upload{}, &pipeline.PermanentError{Err: fmt.Errorf("storage event without bucket or name")}
+		return pipeline.Upload{}, errs.Invalid(fmt.Errorf("storage event without bucket or name"))
 	}
 	if !validObjectName(d.Name) {
-		return pipeline.Upload{}, &pipeline.PermanentError{Err: fmt.Errorf("storage event with an invalid object name %q", clip(d.Name))}
+		return pipeline.Upload{}, errs.Invalid(fmt.Errorf("storage event with an invalid object name %q", clip(d.Name)))
 	}
 	gen, err := strconv.ParseInt(d.Generation, 10, 64)
 	if err != nil || gen <= 0 {
-		return pipeline.Upload{}, &pipeline.PermanentError{Err: fmt.Errorf("storage event with bad generation %q", d.Generation)}
+		return pipeline.Upload{}, errs.Invalid(fmt.Errorf("storage event with bad generation %q", d.Generation))
 	}
 	return pipeline.Upload{Bucket: d.Bucket, Object: d.Name, Generation: gen}, nil
 }
@@ -82,7 +83,7 @@ func Handle(ctx context.Context, e cloudevents.Event) error {
 		return handler.Classify(ctx, err)
 	}
 	if u.Bucket != env.Config.DatasetsBucket {
-		return handler.Classify(ctx, &pipeline.PermanentError{Err: fmt.Errorf("event for bucket %q, not the datasets bucket %q", u.Bucket, env.Config.DatasetsBucket)})
+		return handler.Classify(ctx, errs.Invalid(fmt.Errorf("event for bucket %q, not the datasets bucket %q", u.Bucket, env.Config.DatasetsBucket)))
 	}
 	id, err := env.Pipeline.StartFromUpload(ctx, u)
 	if err == nil && id != "" {

@@ -6,6 +6,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/pipeline"
 )
 
@@ -51,7 +52,7 @@ func TestDecode(t *testing.T) {
 				if err == nil {
 					t.Fatalf("Decode = %+v, nil; want an error", got)
 				}
-				if !pipeline.IsPermanent(err) {
+				if !errs.Permanent(err) {
 					t.Errorf("Decode error %v is not permanent: the event would be retried forever", err)
 				}
 				return
@@ -72,7 +73,7 @@ func TestDecodeNoData(t *testing.T) {
 	e.SetSource("test")
 	e.SetType("google.cloud.storage.object.v1.finalized")
 	_, err := Decode(e)
-	if err == nil || !pipeline.IsPermanent(err) {
+	if err == nil || !errs.Permanent(err) {
 		t.Errorf("Decode(no data) = %v, want a permanent error", err)
 	}
 }

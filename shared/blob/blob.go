@@ -124,10 +124,15 @@ func (s *Store) Write(ctx context.Context, bucket, name, contentType string, dat
 	return w.Close()
 }
 
+// Opener opens an object generation (*Store does).
+type Opener interface {
+	Open(ctx context.Context, bucket, name string, generation int64) (io.ReadCloser, error)
+}
+
 // Object is one object generation; it implements dataset.Source so the
 // intake can read it twice.
 type Object struct {
-	Store      *Store
+	Store      Opener
 	Bucket     string
 	Name       string
 	Generation int64

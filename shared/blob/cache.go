@@ -18,7 +18,10 @@ const maxCacheObject = 8 << 20
 // immutable in practice: a key names the reply of one exact request, so a
 // concurrent second write stores the same bytes.
 type Cache struct {
-	Store  *Store
+	Store interface {
+		ReadAll(ctx context.Context, bucket, name string, limit int64) ([]byte, error)
+		Write(ctx context.Context, bucket, name, contentType string, data []byte) error
+	}
 	Bucket string
 }
 

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"unicode/utf8"
-
-	"github.com/promptml/promptml/shared/logging"
 )
 
 // Generator is one model: a provider client (vertex, openai, sim).
@@ -52,85 +50,57 @@ func (c *Client) Generate(ctx context.Context, req *Request) (*Response, error) 
 	if req == nil {
 		return nil, &Error{Kind: Permanent, Reason: ReasonBadRequest, Err: errors.New("nil request")}
 	}
-	var key string
-	if c.Cache != nil && (c.CacheMode == CacheRead || c.CacheMode == CacheReadWrite) {
-		provider := c.Key
-		if c.Endpoint != "" {
-			provider += " " + c.Endpoint
-		}
-		key = CacheKey(provider, req)
-		if resp, ok := c.lookup(ctx, key); ok {
-			c.Meter.add(c.Key, Tally{CacheHits: 1})
-			return resp, nil
-		}
+	provider := c.Key
+	if c.Endpoint != "" {
+		provider += " " + c.Endpoint
 	}
+	call := Chain(c.Next.Generate,
+		Metered(Generation, c.Key, c.Price, c.Meter),
+		Cached(Generation, c.Cache, c.CacheMode, provider),
+		Retried(Generation, c.Retry, c.Key, c.Meter),
+		Limited(Generation, c.Limiter))
+	return call(ctx, req)
+}
+
+// Generation is the CallKind of generation calls.
+var Generation CallKind[*Request, *Response] = generation{}
+
+type generation struct{}
+
+func (generation) cacheKey(provider string, req *Request) string { return CacheKey(provider, req) }
+
+func (generation) estimate(req *Request) int {
 	est := EstimateTokens(req.System) + EstimateTokens(req.Prompt) + 256
 	if req.MaxOutputTokens > 0 {
 		est += min(req.MaxOutputTokens, 1024) - 256
 	}
-	var resp *Response
-	err := c.Retry.Do(ctx, func(ctx context.Context) error {
-		release := func(error, int) {}
-		if c.Limiter != nil {
-			var err error
-			if release, err = c.Limiter.Acquire(ctx, est); err != nil {
-				return err
-			}
-		}
-		r, err := c.Next.Generate(ctx, req)
-		err = Classify(err)
-		used := 0
-		if r != nil {
-			used = r.Usage.InputTokens + r.Usage.OutputTokens
-		}
-		release(err, used)
-		if err == nil && r == nil {
-			err = &Error{Kind: Transient, Reason: ReasonUnknown, Err: errors.New("empty reply")}
-		}
-		resp = r
-		return err
-	}, func(error) { c.Meter.add(c.Key, Tally{Retries: 1}) })
-	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			c.Meter.add(c.Key, Tally{Errors: 1})
-		}
-		return nil, err
-	}
-	c.Meter.add(c.Key, Tally{Calls: 1, InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens,
-		CostUSD: c.Price.Cost(resp.Usage)})
-	if key != "" && c.CacheMode == CacheReadWrite {
-		putCache(ctx, c.Cache, key, c.Key, cached{V: 1, Provider: c.Key, Response: *resp})
-	}
-	return resp, nil
+	return est
 }
 
-// putCache writes a cache entry. It outlives the caller's cancellation (the
-// call was paid for) and a failure is only logged: the cache saves money,
-// it is never a reason to fail a call.
-func putCache(ctx context.Context, cache Cache, key, model string, entry any) {
-	b, err := json.Marshal(entry)
-	if err == nil {
-		err = cache.Put(context.WithoutCancel(ctx), key, b)
+func (generation) check(r *Response, err error) (error, int) {
+	used := 0
+	if r != nil {
+		used = r.Usage.InputTokens + r.Usage.OutputTokens
 	}
-	if err != nil {
-		logging.FromContext(ctx).Warn("llm cache write failed", "model", model, "error", err.Error())
+	if err == nil && r == nil {
+		err = &Error{Kind: Transient, Reason: ReasonUnknown, Err: errors.New("empty reply")}
 	}
+	return err, used
 }
 
-// lookup reads the cache; a failure to read is a miss (the cache saves
-// money, it is never a reason to fail a call).
-func (c *Client) lookup(ctx context.Context, key string) (*Response, bool) {
-	b, ok, err := c.Cache.Get(ctx, key)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, false // the caller gave up; the call will say so
-		}
-		logging.FromContext(ctx).Warn("llm cache read failed", "model", c.Key, "error", err.Error())
-		return nil, false
-	}
-	if !ok {
-		return nil, false
-	}
+func (generation) fill(_ *Request, r *Response) *Response { return r }
+
+func (generation) tally(r *Response, price Price) Tally {
+	return Tally{Calls: 1, InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens, CostUSD: price.Cost(r.Usage)}
+}
+
+func (generation) cached(r *Response) bool { return r.Cached }
+
+func (generation) encode(provider string, r *Response) any {
+	return cached{V: 1, Provider: provider, Response: *r}
+}
+
+func (generation) decode(b []byte) (*Response, bool) {
 	var v cached
 	if err := json.Unmarshal(b, &v); err != nil || v.V != 1 {
 		return nil, false

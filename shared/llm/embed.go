@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-
-	"github.com/promptml/promptml/shared/logging"
 )
 
 // EmbedRequest is one embedding call: one text.
@@ -88,67 +86,56 @@ func (c *EmbedClient) EmbedText(ctx context.Context, req *EmbedRequest) (*Embedd
 	if req == nil {
 		return nil, &Error{Kind: Permanent, Reason: ReasonBadRequest, Err: errors.New("nil embed request")}
 	}
-	var key string
-	if c.Cache != nil && (c.CacheMode == CacheRead || c.CacheMode == CacheReadWrite) {
-		key = EmbedCacheKey(c.Key, req)
-		if e, ok := c.lookup(ctx, key); ok {
-			c.Meter.add(c.Key, Tally{CacheHits: 1})
-			return e, nil
-		}
-	}
-	est := EstimateTokens(req.Text)
-	var out *Embedding
-	err := c.Retry.Do(ctx, func(ctx context.Context) error {
-		release := func(error, int) {}
-		if c.Limiter != nil {
-			var err error
-			if release, err = c.Limiter.Acquire(ctx, est); err != nil {
-				return err
-			}
-		}
-		e, err := c.Next.EmbedText(ctx, req)
-		err = Classify(err)
-		if err == nil && (e == nil || len(e.Values) == 0) {
-			err = &Error{Kind: Transient, Reason: ReasonUnknown, Err: errors.New("empty embedding")}
-		}
-		used := 0
-		if err == nil {
-			used = e.Usage.InputTokens
-		}
-		release(err, used)
-		out = e
-		return err
-	}, func(error) { c.Meter.add(c.Key, Tally{Retries: 1}) })
-	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			c.Meter.add(c.Key, Tally{Errors: 1})
-		}
-		return nil, err
-	}
-	if out.Usage.InputTokens <= 0 {
-		// No count from the provider: meter the layer's estimate, so
-		// budgets and cost still see the call.
-		out.Usage = Usage{InputTokens: est, TotalTokens: est}
-	}
-	c.Meter.add(c.Key, Tally{Calls: 1, InputTokens: out.Usage.InputTokens, CostUSD: c.Price.Cost(out.Usage)})
-	if key != "" && c.CacheMode == CacheReadWrite {
-		putCache(ctx, c.Cache, key, c.Key, cachedEmbedding{V: 1, Provider: c.Key, Embedding: *out})
-	}
-	return out, nil
+	call := Chain(c.Next.EmbedText,
+		Metered(Embeddings, c.Key, c.Price, c.Meter),
+		Cached(Embeddings, c.Cache, c.CacheMode, c.Key),
+		Retried(Embeddings, c.Retry, c.Key, c.Meter),
+		Limited(Embeddings, c.Limiter))
+	return call(ctx, req)
 }
 
-// lookup reads the cache; a failed read is a miss.
-func (c *EmbedClient) lookup(ctx context.Context, key string) (*Embedding, bool) {
-	b, ok, err := c.Cache.Get(ctx, key)
+// Embeddings is the CallKind of embedding calls.
+var Embeddings CallKind[*EmbedRequest, *Embedding] = embedding{}
+
+type embedding struct{}
+
+func (embedding) cacheKey(provider string, req *EmbedRequest) string {
+	return EmbedCacheKey(provider, req)
+}
+
+func (embedding) estimate(req *EmbedRequest) int { return EstimateTokens(req.Text) }
+
+func (embedding) check(e *Embedding, err error) (error, int) {
+	if err == nil && (e == nil || len(e.Values) == 0) {
+		err = &Error{Kind: Transient, Reason: ReasonUnknown, Err: errors.New("empty embedding")}
+	}
 	if err != nil {
-		if ctx.Err() == nil {
-			logging.FromContext(ctx).Warn("llm cache read failed", "model", c.Key, "error", err.Error())
-		}
-		return nil, false
+		return err, 0
 	}
-	if !ok {
-		return nil, false
+	return nil, e.Usage.InputTokens
+}
+
+// fill meters an embedding the provider reported no count for at the
+// estimate, so budgets and cost still see the call.
+func (embedding) fill(req *EmbedRequest, e *Embedding) *Embedding {
+	if e.Usage.InputTokens <= 0 {
+		est := EstimateTokens(req.Text)
+		e.Usage = Usage{InputTokens: est, TotalTokens: est}
 	}
+	return e
+}
+
+func (embedding) tally(e *Embedding, price Price) Tally {
+	return Tally{Calls: 1, InputTokens: e.Usage.InputTokens, CostUSD: price.Cost(e.Usage)}
+}
+
+func (embedding) cached(e *Embedding) bool { return e.Cached }
+
+func (embedding) encode(provider string, e *Embedding) any {
+	return cachedEmbedding{V: 1, Provider: provider, Embedding: *e}
+}
+
+func (embedding) decode(b []byte) (*Embedding, bool) {
 	var v cachedEmbedding
 	if err := json.Unmarshal(b, &v); err != nil || v.V != 1 || len(v.Embedding.Values) == 0 {
 		return nil, false

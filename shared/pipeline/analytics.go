@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 
 	"cloud.google.com/go/bigquery"
 
@@ -9,17 +10,6 @@ import (
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/store"
 )
-
-// analyticsSink appends rows to the BigQuery tables (shared/analytics).
-// Rows carry deterministic insert ids, so a redelivered step that appends
-// again is deduplicated by BigQuery, and the *_latest views keep the newest
-// row per key.
-type analyticsSink interface {
-	InsertRuns(ctx context.Context, rows []analytics.RunRow) error
-	InsertEpochs(ctx context.Context, rows []analytics.EpochRow) error
-	InsertPrompts(ctx context.Context, rows []analytics.PromptRow) error
-	InsertResults(ctx context.Context, rows []analytics.ResultRow) error
-}
 
 // Analytics are best effort: Firestore is the source of truth, so a failed
 // append is logged and the pipeline goes on.
@@ -29,11 +19,21 @@ func (p *Pipeline) logAnalytics(ctx context.Context, what string, err error) {
 	}
 }
 
+// reportStep reports a committed step: the run's row, and the epoch its
+// gate decided (with the optimizer's usage), if any.
+func (p *Pipeline) reportStep(ctx context.Context, r *store.Run, st step) {
+	p.reportRun(ctx, r)
+	if st.Gated != nil {
+		p.reportEpoch(ctx, r.ID, st.Gated)
+		p.reportModelUsage(ctx, r.ID, "optimizer", fmt.Sprint(st.Gated.N), map[string]store.Usage{st.GatedModel: st.Gated.Usage})
+	}
+}
+
 func (p *Pipeline) reportRun(ctx context.Context, r *store.Run) {
-	if p.Analytics == nil || r == nil {
+	if p.analytics == nil || r == nil {
 		return
 	}
-	row := analytics.RunRow{RunID: r.ID, Status: r.Status, DatasetURI: r.Dataset.URI, CreatedAt: r.CreatedAt,
+	row := analytics.RunRow{RunID: r.ID, Status: string(r.Status), DatasetURI: r.Dataset.URI, CreatedAt: r.CreatedAt,
 		UpdatedAt: r.UpdatedAt, Epoch: int64(r.Epoch), BestPromptID: r.IncumbentID,
 		Calls: int64(r.Usage.Calls), InputTokens: int64(r.Usage.InputTokens), OutputTokens: int64(r.Usage.OutputTokens),
 		CostUSD: r.Usage.CostUSD, CacheHits: int64(r.Usage.CacheHits)}
@@ -46,15 +46,15 @@ func (p *Pipeline) reportRun(ctx context.Context, r *store.Run) {
 	if r.Error != nil {
 		row.Error = r.Error.Message
 	}
-	p.logAnalytics(ctx, analytics.RunsTable, p.Analytics.InsertRuns(ctx, []analytics.RunRow{row}))
+	p.logAnalytics(ctx, analytics.RunsTable, p.analytics.InsertRuns(ctx, []analytics.RunRow{row}))
 }
 
 func (p *Pipeline) reportEpoch(ctx context.Context, runID string, e *store.Epoch) {
-	if p.Analytics == nil {
+	if p.analytics == nil {
 		return
 	}
 	row := analytics.EpochRow{RunID: runID, Epoch: int64(e.N), IncumbentID: e.IncumbentID, BestCandidateID: e.BestCandidate,
-		IncumbentVal: analytics.Float(e.IncumbentVal), Decision: e.Decision, Calls: int64(e.Usage.Calls), CostUSD: e.Usage.CostUSD,
+		IncumbentVal: analytics.Float(e.IncumbentVal), Decision: string(e.Decision), Calls: int64(e.Usage.Calls), CostUSD: e.Usage.CostUSD,
 		StartedAt: e.StartedAt, FinishedAt: e.FinishedAt, CandidateIDs: []string{}}
 	for _, c := range e.Candidates {
 		row.CandidateIDs = append(row.CandidateIDs, c.PromptID)
@@ -65,14 +65,14 @@ func (p *Pipeline) reportEpoch(ctx context.Context, runID string, e *store.Epoch
 	if e.PValue != nil {
 		row.PValue = analytics.Float(*e.PValue)
 	}
-	p.logAnalytics(ctx, analytics.EpochsTable, p.Analytics.InsertEpochs(ctx, []analytics.EpochRow{row}))
+	p.logAnalytics(ctx, analytics.EpochsTable, p.analytics.InsertEpochs(ctx, []analytics.EpochRow{row}))
 }
 
 func (p *Pipeline) reportPhase(ctx context.Context, runID string, ph *store.Phase, results []Result) {
-	if p.Analytics == nil {
+	if p.analytics == nil {
 		return
 	}
-	if pr, err := p.Store.GetPrompt(ctx, runID, ph.PromptID); err == nil {
+	if pr, err := p.store.GetPrompt(ctx, runID, ph.PromptID); err == nil {
 		row := analytics.PromptRow{RunID: runID, PromptID: pr.ID, ParentID: pr.Parent, Epoch: int64(pr.Epoch),
 			Strategy: pr.Strategy, SystemPrompt: pr.System, OutputPrompt: pr.Output, Reasoning: pr.Reasoning, Status: pr.Status}
 		for split, dst := range map[string]*bigquery.NullFloat64{"train": &row.TrainScore, "val": &row.ValScore, "test": &row.TestScore} {
@@ -80,7 +80,7 @@ func (p *Pipeline) reportPhase(ctx context.Context, runID string, ph *store.Phas
 				*dst = analytics.Float(s.Mean)
 			}
 		}
-		p.logAnalytics(ctx, analytics.PromptVersionsTable, p.Analytics.InsertPrompts(ctx, []analytics.PromptRow{row}))
+		p.logAnalytics(ctx, analytics.PromptVersionsTable, p.analytics.InsertPrompts(ctx, []analytics.PromptRow{row}))
 	}
 	rows := make([]analytics.ResultRow, 0, len(results))
 	for _, res := range results {
@@ -93,7 +93,7 @@ func (p *Pipeline) reportPhase(ctx context.Context, runID string, ph *store.Phas
 		}
 		rows = append(rows, row)
 	}
-	p.logAnalytics(ctx, analytics.ExampleResultsTable, p.Analytics.InsertResults(ctx, rows))
+	p.logAnalytics(ctx, analytics.ExampleResultsTable, p.analytics.InsertResults(ctx, rows))
 }
 
 // modelUsageSink is the optional part of a sink that takes usage by model.
@@ -104,7 +104,7 @@ type modelUsageSink interface {
 // reportModelUsage appends the usage of one unit (a phase, an epoch's
 // proposals) by model.
 func (p *Pipeline) reportModelUsage(ctx context.Context, runID, scope, unit string, by map[string]store.Usage) {
-	sink, ok := p.Analytics.(modelUsageSink)
+	sink, ok := p.analytics.(modelUsageSink)
 	if !ok || len(by) == 0 {
 		return
 	}

@@ -152,16 +152,16 @@ func wideCSV(cols, rows int) string {
 func checkIntake(t *testing.T, e *pipelinetest.Env, id string, tc corpusCase) {
 	t.Helper()
 	ctx := t.Context()
-	r, err := e.P.Store.GetRun(ctx, id)
+	r, err := e.Store.GetRun(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bs, ds := e.Q.Take()
-	phases, err := e.P.Store.ListPhases(ctx, id)
+	phases, err := e.Store.ListPhases(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prompts, err := e.P.Store.ListPrompts(ctx, id)
+	prompts, err := e.Store.ListPrompts(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func checkIntake(t *testing.T, e *pipelinetest.Env, id string, tc corpusCase) {
 		if !strings.Contains(name, "/data/") {
 			continue
 		}
-		rc, err := e.P.Blob.Open(ctx, pipelinetest.Artifacts, name, 0)
+		rc, err := e.Blob.Open(ctx, pipelinetest.Artifacts, name, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

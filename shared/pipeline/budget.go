@@ -3,20 +3,19 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/dataset"
-	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/store"
 )
 
-// Budgets (config `budget`) are checked at three points, each before money
+// Budgets (config `budget`) are checked at four points, each before money
 // is committed:
 //
-//   - before an epoch asks the optimizer (epochOverBudget): the optimizer
+//   - at the intake, the estimate of the baseline (baselineOverBudget);
+//   - before an epoch asks the optimizer (epochBudget): the optimizer
 //     calls plus the candidates' val phases;
-//   - before a stage's phases are published (checkStageBudget);
+//   - before a stage's phases are published (stageBudget);
 //   - before each batch is scored (batchOverBudget), against the spend so
 //     far including the batches of phases still running.
 //
@@ -26,38 +25,7 @@ import (
 // exported. A batch that passed its check runs whole, and a check counts
 // done batches only: a run overshoots by at most the batches in flight at
 // once when a projection was too low (one per RunBatch instance and
-// request slot, docs/llm.md#budgets).
-
-// spend is an amount in the three budgeted units.
-type spend struct {
-	calls, tokens int
-	usd           float64
-}
-
-func spendOf(u store.Usage) spend {
-	return spend{calls: u.Calls, tokens: u.InputTokens + u.OutputTokens, usd: u.CostUSD}
-}
-
-func (s spend) plus(t spend) spend {
-	return spend{calls: s.calls + t.calls, tokens: s.tokens + t.tokens, usd: s.usd + t.usd}
-}
-
-func (s spend) times(f float64) spend {
-	return spend{calls: int(float64(s.calls)*f + 0.999), tokens: int(float64(s.tokens)*f + 0.999), usd: s.usd * f}
-}
-
-// over names the first limit of b that s crosses, "" if none.
-func over(b config.Budget, s spend) string {
-	switch {
-	case b.MaxCalls > 0 && s.calls > b.MaxCalls:
-		return fmt.Sprintf("%d calls > budget.max_calls %d", s.calls, b.MaxCalls)
-	case b.MaxTokens > 0 && s.tokens > b.MaxTokens:
-		return fmt.Sprintf("%d tokens > budget.max_tokens %d", s.tokens, b.MaxTokens)
-	case b.MaxUSD > 0 && s.usd > b.MaxUSD:
-		return fmt.Sprintf("$%.4f > budget.max_usd $%.4f", s.usd, b.MaxUSD)
-	}
-	return ""
-}
+// request slot, docs/llm.md#budgets). The arithmetic is decide.go's.
 
 // observed is what a run has spent so far and what one scored example
 // costs on average.
@@ -75,11 +43,11 @@ type observed struct {
 // between the two reads here is counted twice, the safe side).
 func (p *Pipeline) observe(ctx context.Context, r *store.Run) (observed, error) {
 	var o observed
-	phases, err := p.Store.ListPhases(ctx, r.ID)
+	phases, err := p.store.ListPhases(ctx, r.ID)
 	if err != nil {
 		return o, fmt.Errorf("pipeline.observe: %w", err)
 	}
-	cur, err := p.Store.GetRun(ctx, r.ID)
+	cur, err := p.store.GetRun(ctx, r.ID)
 	if err != nil {
 		return o, fmt.Errorf("pipeline.observe: %w", err)
 	}
@@ -93,7 +61,7 @@ func (p *Pipeline) observe(ctx context.Context, r *store.Run) (observed, error) 
 			}
 			continue
 		}
-		bs, err := p.Store.ListBatches(ctx, r.ID, ph.ID)
+		bs, err := p.store.ListBatches(ctx, r.ID, ph.ID)
 		if err != nil {
 			return o, fmt.Errorf("pipeline.observe: %w", err)
 		}
@@ -109,21 +77,22 @@ func (p *Pipeline) observe(ctx context.Context, r *store.Run) (observed, error) 
 	return o, nil
 }
 
-// checkStageBudget ends the run when the phases the new stage would
-// publish, added to what is spent, cross the budget.
-func (p *Pipeline) checkStageBudget(ctx context.Context, r *store.Run, cfg config.Run, st *step) error {
-	if !cfg.Budget.Set() || st.Finished || len(st.Pending) == 0 {
-		return nil
+// stageBudget says why the phases step st would publish, added to what is
+// spent, cross the budget; "" when they fit (or nothing is published).
+func (p *Pipeline) stageBudget(ctx context.Context, t turn, st step) (string, error) {
+	r, cfg := t.run, t.cfg
+	if !cfg.Budget.Set() || st.End != "" || len(st.Pending) == 0 {
+		return "", nil
 	}
 	o, err := p.observe(ctx, r)
 	if err != nil {
-		return err
+		return "", err
 	}
 	examples := 0
 	for _, id := range st.Pending {
-		ph, err := p.Store.GetPhase(ctx, r.ID, id)
+		ph, err := p.store.GetPhase(ctx, r.ID, id)
 		if err != nil {
-			return err
+			return "", err
 		}
 		if ph.State != store.PhaseDone {
 			examples += r.Dataset.Counts[ph.Split]
@@ -131,61 +100,32 @@ func (p *Pipeline) checkStageBudget(ctx context.Context, r *store.Run, cfg confi
 	}
 	next := o.spent.plus(spendOf(st.AddUsage)).plus(o.perExample.times(float64(examples)))
 	if why := over(cfg.Budget, next); why != "" {
-		return p.exhaust(ctx, r, st, fmt.Sprintf("the %s stage (%d phases, %d examples) would bring the run to %s", st.Stage, len(st.Pending), examples, why))
+		return fmt.Sprintf("the %s stage (%d phases, %d examples) would bring the run to %s", st.To, len(st.Pending), examples, why), nil
 	}
-	return nil
+	return "", nil
 }
 
-// epochOverBudget ends the run, before the optimizer is asked, when an
-// epoch (its optimizer calls and its candidates' val phases) would cross
-// the budget.
-func (p *Pipeline) epochOverBudget(ctx context.Context, r *store.Run, cfg config.Run, st *step, n int) (bool, error) {
+// epochBudget says why epoch n (its optimizer calls and its candidates'
+// val phases) would cross the budget, before the optimizer is asked; ""
+// when it fits.
+func (p *Pipeline) epochBudget(ctx context.Context, t turn, st step, n int) (string, error) {
+	r, cfg := t.run, t.cfg
 	if !cfg.Budget.Set() {
-		return false, nil
+		return "", nil
 	}
 	o, err := p.observe(ctx, r)
 	if err != nil {
-		return false, err
+		return "", err
 	}
-	perCall := spend{calls: 1}
-	if eps, err := p.Store.ListEpochs(ctx, r.ID); err == nil {
-		var u store.Usage
-		for _, e := range eps {
-			u = u.Add(e.Usage)
-		}
-		if u.Calls > 0 {
-			perCall = spendOf(u).times(1 / float64(u.Calls))
-		}
-	}
-	next := o.spent.plus(spendOf(st.AddUsage)).
-		plus(perCall.times(float64(cfg.Candidates))).
-		plus(o.perExample.times(float64(cfg.Candidates * r.Dataset.Counts[dataset.Val])))
-	if why := over(cfg.Budget, next); why != "" {
-		return true, p.exhaust(ctx, r, st, fmt.Sprintf("epoch %d (%d optimizer calls, %d candidates on val) would bring the run to %s", n, cfg.Candidates, cfg.Candidates, why))
-	}
-	return false, nil
-}
-
-// exhaust turns the step into the end of the run: the best prompt so far
-// is exported and the run ends budget_exhausted.
-func (p *Pipeline) exhaust(ctx context.Context, r *store.Run, st *step, why string) error {
-	best, err := p.Store.GetPrompt(ctx, r.ID, st.Incumbent)
+	eps, err := p.store.ListEpochs(ctx, r.ID)
 	if err != nil {
-		return err
+		return "", fmt.Errorf("pipeline.epochBudget: %w", err)
 	}
-	if err := p.Export(ctx, r, best); err != nil {
-		return err
+	why := epochOverBudget(cfg.Budget, o.spent, spendOf(st.AddUsage), perOptimizerCall(eps), o.perExample, cfg.Candidates, r.Dataset.Counts[dataset.Val])
+	if why == "" {
+		return "", nil
 	}
-	st.Stage, st.Pending, st.Finished, st.Exhausted = store.StageDone, nil, true, true
-	p.budgetEvent(ctx, r.ID, st.Epoch, best.ID, st.BestVal, why)
-	return nil
-}
-
-func (p *Pipeline) budgetEvent(ctx context.Context, runID string, epoch int, bestID string, bestVal float64, why string) {
-	p.event(ctx, runID, "budget-exhausted", store.Event{Kind: store.StatusBudgetExhausted, Epoch: epoch,
-		Message: fmt.Sprintf("Budget exhausted: %s. Stopped with the best prompt so far, %s (val %.3f), exported.", why, bestID, bestVal),
-		Data:    map[string]any{"reason": why, "best_prompt_id": bestID}})
-	logging.FromContext(ctx).Info("budget exhausted", "reason", why, "best_prompt_id", bestID)
+	return fmt.Sprintf("epoch %d (%d optimizer calls, %d candidates on val) would bring the run to %s", n, cfg.Candidates, cfg.Candidates, why), nil
 }
 
 // batchOverBudget is the per-batch check: when scoring this batch would
@@ -206,28 +146,16 @@ func (p *Pipeline) batchOverBudget(ctx context.Context, r *store.Run, ph *store.
 	if why == "" {
 		return false, nil
 	}
-	best, err := p.Store.GetPrompt(ctx, r.ID, r.IncumbentID)
+	best, err := p.store.GetPrompt(ctx, r.ID, r.IncumbentID)
 	if err != nil {
 		return false, err
 	}
 	if err := p.Export(ctx, r, best); err != nil {
 		return false, err
 	}
-	done, err := p.Store.UpdateRun(ctx, r.ID, func(cur *store.Run) error {
-		if cur.Terminal() {
-			return store.ErrSkip
-		}
-		cur.Status = store.StatusBudgetExhausted
-		cur.Lease = nil
-		cur.FinishedAt = time.Now()
-		return nil
-	})
-	if err != nil {
+	if _, _, err := p.end(ctx, r.ID, budgetExhausted(r.Epoch, best.ID, r.BestVal,
+		fmt.Sprintf("batch %d of %s would bring the run to %s", n, ph.ID, why))); err != nil {
 		return false, fmt.Errorf("pipeline.batchOverBudget: %w", err)
-	}
-	if done.Status == store.StatusBudgetExhausted {
-		p.budgetEvent(ctx, r.ID, r.Epoch, best.ID, r.BestVal, fmt.Sprintf("batch %d of %s would bring the run to %s", n, ph.ID, why))
-		p.reportRun(ctx, done)
 	}
 	return true, nil
 }

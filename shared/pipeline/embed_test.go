@@ -83,10 +83,12 @@ func TestEmbeddingsMetered(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	e := pipelinetest.New(t, csv)
 	emb := &fakeEmbedder{flaky: true}
-	cache := &blob.Cache{Store: e.P.Blob, Bucket: pipelinetest.Artifacts}
-	e.P.Embedder, e.P.EmbeddingModel, e.P.Cache = emb, config.Model{Provider: "fake", Name: "fake-embed"}, cache
+	cache := &blob.Cache{Store: e.Blob, Bucket: pipelinetest.Artifacts}
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+		d.Embedder, c.EmbeddingModel, d.Cache = emb, config.Model{Provider: "fake", Name: "fake-embed"}, cache
+	})
 	fa := &usageAnalytics{}
-	e.P.Analytics = fa
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Analytics = fa })
 	// A dollar per token, so cost = tokens.
 	const cfg = "epochs: 1\nmetrics: [{name: semantic_similarity}]\nprices: {fake-embed: {input_per_mtok: 1000000}}\n"
 	_ = e.Upload(t, "t.yaml", cfg)
@@ -96,7 +98,7 @@ func TestEmbeddingsMetered(t *testing.T) {
 	}
 	e.Drain(t, false)
 	calls, fails := emb.take()
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,14 +119,14 @@ func TestEmbeddingsMetered(t *testing.T) {
 	if r.Usage.Calls != sum.Calls || r.Usage.InputTokens != sum.InputTokens || r.Usage.CostUSD != sum.CostUSD {
 		t.Errorf("run usage %+v is not the sum of its models %+v", r.Usage, sum)
 	}
-	phases, err := e.P.Store.ListPhases(t.Context(), id)
+	phases, err := e.Store.ListPhases(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var byPhases, byBatches store.Usage
 	for _, ph := range phases {
 		byPhases = byPhases.Add(ph.UsageByModel[embedKey])
-		batches, err := e.P.Store.ListBatches(t.Context(), id, ph.ID)
+		batches, err := e.Store.ListBatches(t.Context(), id, ph.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,9 +151,7 @@ func TestEmbeddingsMetered(t *testing.T) {
 	// Another instance (a new pipeline: empty in-memory cache, own
 	// limiters) shares the response cache: the same run pays no
 	// embedding.
-	e.P = &pipeline.Pipeline{Store: e.P.Store, Blob: e.P.Blob, Queue: e.P.Queue, Models: e.P.Models,
-		DatasetsBucket: e.P.DatasetsBucket, ArtifactsBucket: e.P.ArtifactsBucket, LLMRetries: 1, RetryBase: 1,
-		Embedder: emb, EmbeddingModel: config.Model{Provider: "fake", Name: "fake-embed"}, Cache: cache}
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Analytics = nil })
 	id2, err := e.P.StartFromAPI(t.Context(), pipeline.StartRequest{Dataset: "gs://" + pipelinetest.Datasets + "/t.csv"})
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func TestEmbeddingsMetered(t *testing.T) {
 	if calls, fails := emb.take(); calls != 0 || fails != 0 {
 		t.Errorf("second instance: %d embedding calls (%d failed), want none", calls, fails)
 	}
-	r2, err := e.P.Store.GetRun(t.Context(), id2.ID)
+	r2, err := e.Store.GetRun(t.Context(), id2.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,9 @@ func TestEmbeddingsCountInBudget(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	e := pipelinetest.New(t, csv)
 	emb := &fakeEmbedder{}
-	e.P.Embedder, e.P.EmbeddingModel = emb, config.Model{Provider: "fake", Name: "fake-embed"}
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+		d.Embedder, c.EmbeddingModel = emb, config.Model{Provider: "fake", Name: "fake-embed"}
+	})
 	const cfg = "epochs: 1\nmetrics: [{name: semantic_similarity}]\nprices: {fake-embed: {input_per_mtok: 1000000}}\n"
 	_ = e.Upload(t, "t.yaml", cfg)
 	u := e.Upload(t, "t.csv", csv)
@@ -196,7 +198,7 @@ func TestEmbeddingsCountInBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Drain(t, false)
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/dataset"
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/llm"
 )
 
@@ -164,42 +165,21 @@ func EstimateRun(cfg config.Run, splits map[string]SplitStats, embedding config.
 // DryRun loads a run's config the way a start would (defaults, deployment
 // layer, sidecar, request), validates and splits the CSV in memory and
 // returns the estimate; nothing is written and no model is called. Bad
-// input is a *PermanentError.
+// input is an errs.InvalidArgument error.
 func (p *Pipeline) DryRun(ctx context.Context, req StartRequest) (*Estimate, error) {
-	bucket, object, err := blob.ParseURI(req.Dataset)
+	obj, err := p.datasetObject(ctx, req.Dataset)
 	if err != nil {
-		return nil, &PermanentError{Err: err}
+		return nil, err
 	}
-	if bucket != p.DatasetsBucket {
-		return nil, &PermanentError{Err: fmt.Errorf("dataset must be in the datasets bucket gs://%s, got gs://%s", p.DatasetsBucket, bucket)}
-	}
-	attrs, err := p.Blob.Stat(ctx, bucket, object)
-	if errors.Is(err, blob.ErrNotExist) {
-		return nil, &PermanentError{Err: fmt.Errorf("dataset %s does not exist", req.Dataset)}
+	layers, err := p.layers(ctx, obj.Bucket, obj.Name, req.Config)
+	var tooLarge *sidecarTooLarge
+	if errors.As(err, &tooLarge) {
+		return nil, errs.Invalid(fmt.Errorf("%s: %w", tooLarge.name, blob.ErrTooLarge))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pipeline.DryRun: %w", err)
 	}
-	layers := []config.Layer{}
-	if len(p.Defaults) > 0 {
-		layers = append(layers, config.Layer{Source: "deployment defaults", Data: p.Defaults})
-	}
-	sidecar := blob.SidecarName(object)
-	b, err := p.Blob.ReadAll(ctx, bucket, sidecar, maxSidecarBytes)
-	switch {
-	case err == nil:
-		layers = append(layers, config.Layer{Source: sidecar, Data: b})
-	case errors.Is(err, blob.ErrNotExist):
-	case errors.Is(err, blob.ErrTooLarge):
-		return nil, &PermanentError{Err: fmt.Errorf("%s: %w", sidecar, err)}
-	default:
-		return nil, fmt.Errorf("pipeline.DryRun: sidecar: %w", err)
-	}
-	if len(req.Config) > 0 {
-		layers = append(layers, config.Layer{Source: "request", Data: req.Config})
-	}
-	obj := blob.Object{Store: p.Blob, Bucket: bucket, Name: object, Generation: attrs.Generation}
-	return estimateFrom(ctx, layers, obj, obj.URI(), p.EmbeddingModel)
+	return estimateFrom(ctx, layers, obj, obj.URI(), p.cfg.EmbeddingModel)
 }
 
 // DryRunCSV is DryRun for a CSV sent to the API (a form upload): the
@@ -207,13 +187,13 @@ func (p *Pipeline) DryRun(ctx context.Context, req StartRequest) (*Estimate, err
 // Nothing is written and no model is called.
 func (p *Pipeline) DryRunCSV(ctx context.Context, req UploadRequest) (*Estimate, error) {
 	layers := []config.Layer{}
-	if len(p.Defaults) > 0 {
-		layers = append(layers, config.Layer{Source: "deployment defaults", Data: p.Defaults})
+	if len(p.cfg.Defaults) > 0 {
+		layers = append(layers, config.Layer{Source: "deployment defaults", Data: p.cfg.Defaults})
 	}
 	if len(req.Config) > 0 {
 		layers = append(layers, config.Layer{Source: "config", Data: req.Config})
 	}
-	return estimateFrom(ctx, layers, bytesSource(req.CSV), req.Name, p.EmbeddingModel)
+	return estimateFrom(ctx, layers, bytesSource(req.CSV), req.Name, p.cfg.EmbeddingModel)
 }
 
 // bytesSource is a dataset.Source over a CSV in memory.
@@ -228,7 +208,7 @@ func (b bytesSource) Open(context.Context) (io.ReadCloser, error) {
 func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source, name string, embedding config.Model) (*Estimate, error) {
 	cfg, err := config.Load(layers...)
 	if err != nil {
-		return nil, &PermanentError{Err: fmt.Errorf("invalid config: %w", err)}
+		return nil, errs.Invalid(fmt.Errorf("invalid config: %w", err))
 	}
 	w := &statsWriter{splits: map[string]SplitStats{}}
 	_, err = dataset.Ingest(ctx, src, dataset.Options{
@@ -240,9 +220,9 @@ func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source
 	var de *dataset.Error
 	switch {
 	case errors.As(err, &de):
-		return nil, &PermanentError{Err: fmt.Errorf("invalid CSV %s: %w", name, de)}
+		return nil, errs.Invalid(fmt.Errorf("invalid CSV %s: %w", name, de))
 	case errors.Is(err, dataset.ErrInvalidOptions):
-		return nil, &PermanentError{Err: fmt.Errorf("invalid config: %w", err)}
+		return nil, errs.Invalid(fmt.Errorf("invalid config: %w", err))
 	case err != nil:
 		return nil, fmt.Errorf("pipeline.DryRun: %w", err)
 	}

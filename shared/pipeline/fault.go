@@ -8,19 +8,13 @@ import (
 	"github.com/promptml/promptml/shared/queue"
 )
 
-// faultInjector fails an invocation at a named point after part of its
-// effects (shared/fault, chaos tests of the local cloud).
-type faultInjector interface {
-	Inject(ctx context.Context, point, key string) error
-}
-
 // fault returns the injected failure at point for key, or nil (always nil
-// unless Pipeline.Faults is set).
+// unless Deps.Faults is set).
 func (p *Pipeline) fault(ctx context.Context, point, key string) error {
-	if p.Faults == nil {
+	if p.faults == nil {
 		return nil
 	}
-	err := p.Faults.Inject(ctx, point, key)
+	err := p.faults.Inject(ctx, point, key)
 	if err != nil {
 		logging.FromContext(ctx).Warn("fault injected", "point", point, "key", key)
 	}
@@ -36,4 +30,4 @@ func batchKey(m queue.BatchMessage) string {
 
 // stageKey names one stage transition of a run for fault decisions (no run
 // id either).
-func stageKey(_ string, seq int) string { return fmt.Sprintf("stage-%d", seq) }
+func stageKey(seq int) string { return fmt.Sprintf("stage-%d", seq) }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/promptml/promptml/shared/fault"
+	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/pipeline/pipelinetest"
 	"github.com/promptml/promptml/shared/queue"
 	"github.com/promptml/promptml/shared/store"
@@ -24,7 +25,7 @@ func runWithFaults(t *testing.T, sample string, in *fault.Injector) (snapshot, i
 	csv := readSample(t, sample)
 	e := pipelinetest.New(t, csv)
 	if in != nil {
-		e.P.Faults = in
+		e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Faults = in })
 	}
 	u := e.Upload(t, sample, csv)
 	id, err := e.P.StartFromUpload(t.Context(), u)
@@ -36,7 +37,7 @@ func runWithFaults(t *testing.T, sample string, in *fault.Injector) (snapshot, i
 		t.Fatal(err)
 	}
 	n := e.Drain(t, in != nil)
-	return takeSnapshot(t, e.P, id), n
+	return takeSnapshot(t, e.Store, id), n
 }
 
 // TestFaultPointsChangeNothing fails invocations at every fault point
@@ -104,8 +105,10 @@ func TestLostFanOutIsRepublishedOnce(t *testing.T) {
 	csv := readSample(t, "sentiment.csv")
 	e := pipelinetest.New(t, csv)
 	ctx := t.Context()
-	e.P.Queue = slowQueue{e.Q}
-	e.P.Faults = &fault.Injector{AggregateRate: 0.999, MaxPerKey: 1, Only: []string{fault.AggregateAfterCommit}}
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Queue = slowQueue{e.Q} })
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+		d.Faults = &fault.Injector{AggregateRate: 0.999, MaxPerKey: 1, Only: []string{fault.AggregateAfterCommit}}
+	})
 	id, err := e.P.StartFromUpload(ctx, e.Upload(t, "s.csv", csv))
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +135,7 @@ func TestLostFanOutIsRepublishedOnce(t *testing.T) {
 	if got, _ := e.Q.Take(); len(got) != 0 {
 		t.Fatalf("%d batches published by the dead aggregator, want 0", len(got))
 	}
-	r, err := e.P.Store.GetRun(ctx, id)
+	r, err := e.Store.GetRun(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,9 +150,9 @@ func TestLostFanOutIsRepublishedOnce(t *testing.T) {
 	if len(got) != want {
 		t.Errorf("%d batch messages published by 5 concurrent redeliveries, want %d (one fan-out)", len(got), want)
 	}
-	_ = e.P.Queue.PublishBatches(ctx, got)
+	_ = e.Q.PublishBatches(ctx, got)
 	e.Drain(t, false)
-	if r, err := e.P.Store.GetRun(ctx, id); err != nil || r.Status != store.StatusSucceeded {
+	if r, err := e.Store.GetRun(ctx, id); err != nil || r.Status != store.StatusSucceeded {
 		t.Fatalf("run %v %v, want succeeded", r, err)
 	}
 }

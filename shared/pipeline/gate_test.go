@@ -92,9 +92,11 @@ func TestGateRejectsNoise(t *testing.T) {
 		// loses a couple of val examples, a real but small regression.
 		m := sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1, Rates: map[sim.Habit]float64{sim.Quotes: 0.1},
 			Noise: noise, NoiseSeed: seed})
-		e.P.Models = scriptedModels{&scripted{Generator: m, reply: func(int, *llm.Request) string {
-			return rewriteJSON(t, "You are a helpful assistant.", quotesBack)
-		}}}
+		e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+			d.Models = scriptedModels{&scripted{Generator: m, reply: func(int, *llm.Request) string {
+				return rewriteJSON(t, "You are a helpful assistant.", quotesBack)
+			}}}
+		})
 		_, epochs := runSample(t, e, csv, sidecar, "epochs: 1\ngate: {test: "+test+"}\n")
 		if len(epochs) != 1 {
 			t.Fatalf("%d epochs, want 1", len(epochs))
@@ -133,29 +135,31 @@ func TestGateRejectsNoise(t *testing.T) {
 func TestLeakageGuardBlocksValAnswers(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	e := pipelinetest.New(t, csv)
-	sm := e.P.Models.(pipelinetest.SimModels)
+	sm := e.Models().(pipelinetest.SimModels)
 	var runID string
 	var copied []string
-	e.P.Models = scriptedModels{&scripted{Generator: sm.M, reply: func(_ int, req *llm.Request) string {
-		r, err := e.P.Store.GetRun(context.Background(), runID)
-		if err != nil {
-			t.Error(err)
-			return ""
-		}
-		val, _, err := e.P.PhaseResults(context.Background(), runID, pipeline.PhaseID("val", r.InitialPromptID), 0, 0)
-		if err != nil {
-			t.Error(err)
-			return ""
-		}
-		out := "Answer the request. Good answers look like:"
-		for _, x := range val {
-			if len(strings.Fields(x.Expected)) >= 4 && len(copied) < 2 {
-				copied = append(copied, x.Expected)
-				out += " " + x.Expected
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+		d.Models = scriptedModels{&scripted{Generator: sm.M, reply: func(_ int, req *llm.Request) string {
+			r, err := e.Store.GetRun(context.Background(), runID)
+			if err != nil {
+				t.Error(err)
+				return ""
 			}
-		}
-		return rewriteJSON(t, "You are a helpful assistant.", out)
-	}}}
+			val, _, err := e.P.PhaseResults(context.Background(), runID, pipeline.PhaseID("val", r.InitialPromptID), 0, 0)
+			if err != nil {
+				t.Error(err)
+				return ""
+			}
+			out := "Answer the request. Good answers look like:"
+			for _, x := range val {
+				if len(strings.Fields(x.Expected)) >= 4 && len(copied) < 2 {
+					copied = append(copied, x.Expected)
+					out += " " + x.Expected
+				}
+			}
+			return rewriteJSON(t, "You are a helpful assistant.", out)
+		}}}
+	})
 	e.Upload(t, "t.yaml", mergeYAML(t, readSample(t, "translation-fr.yaml"), "epochs: 1\n"))
 	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
 	if err != nil {
@@ -163,11 +167,11 @@ func TestLeakageGuardBlocksValAnswers(t *testing.T) {
 	}
 	runID = id
 	e.Drain(t, false)
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	epochs, err := e.P.Store.ListEpochs(t.Context(), id)
+	epochs, err := e.Store.ListEpochs(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,10 +179,10 @@ func TestLeakageGuardBlocksValAnswers(t *testing.T) {
 		t.Fatalf("run %s, %d epochs, %d answers copied", r.Status, len(epochs), len(copied))
 	}
 	c := epochs[0].Candidates[0]
-	if c.Status != store.DecisionBlocked || !strings.Contains(c.Note, "leakage") || !strings.Contains(c.Note, copied[0][:10]) {
+	if c.Status != store.CandidateBlocked || !strings.Contains(c.Note, "leakage") || !strings.Contains(c.Note, copied[0][:10]) {
 		t.Errorf("candidate %s note %q; want blocked for leaking %q", c.Status, c.Note, copied[0])
 	}
-	if _, err := e.P.Store.GetPhase(t.Context(), id, pipeline.PhaseID("val", c.PromptID)); err == nil {
+	if _, err := e.Store.GetPhase(t.Context(), id, pipeline.PhaseID("val", c.PromptID)); err == nil {
 		t.Error("the blocked candidate was scored on val")
 	}
 	if r.IncumbentID != r.InitialPromptID {
@@ -206,7 +210,7 @@ func TestInjectionDoesNotSteerProposals(t *testing.T) {
 			e := pipelinetest.New(t, csv)
 			sidecar := withoutOptimizer(readSample(t, "translation-fr.yaml"))
 			r, _ := runSample(t, e, csv, sidecar, "optimizer: {strategy: "+strategy+"}\n")
-			prompts, err := e.P.Store.ListPrompts(t.Context(), r.ID)
+			prompts, err := e.Store.ListPrompts(t.Context(), r.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -225,7 +229,7 @@ func TestInjectionDoesNotSteerProposals(t *testing.T) {
 					}
 				}
 			}
-			epochs, _ := e.P.Store.ListEpochs(t.Context(), r.ID)
+			epochs, _ := e.Store.ListEpochs(t.Context(), r.ID)
 			t.Logf("val %.2f → %.2f:%s", r.InitialVal, r.BestVal, trajectory(epochs))
 		})
 	}
@@ -288,11 +292,13 @@ func TestOptimizerReplies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := pipelinetest.New(t, csv)
 			if tt.cache {
-				e.P.Cache = &blob.Cache{Store: e.P.Blob, Bucket: pipelinetest.Artifacts}
+				e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+					d.Cache = &blob.Cache{Store: e.Blob, Bucket: pipelinetest.Artifacts}
+				})
 			}
-			sm := e.P.Models.(pipelinetest.SimModels)
+			sm := e.Models().(pipelinetest.SimModels)
 			s := &scripted{Generator: sm.M, reply: func(n int, _ *llm.Request) string { return tt.reply(n) }}
-			e.P.Models = scriptedModels{s}
+			e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Models = scriptedModels{s} })
 			r, epochs := runSample(t, e, csv, sidecar, "")
 			t.Logf("%s", trajectory(epochs))
 			tt.check(t, r, epochs, s)
@@ -325,10 +331,12 @@ func TestGateRejectsCandidateWithMoreErrors(t *testing.T) {
 	sidecar := withoutOptimizer(readSample(t, "translation-fr.yaml"))
 	run := func(t *testing.T, marker string) *store.Epoch {
 		e := pipelinetest.New(t, csv)
-		sm := e.P.Models.(pipelinetest.SimModels)
-		e.P.Models = scriptedModels{&scripted{Generator: refusing{Generator: sm.M, marker: marker}, reply: func(int, *llm.Request) string {
-			return rewriteJSON(t, "You are a helpful assistant.", allFixed)
-		}}}
+		sm := e.Models().(pipelinetest.SimModels)
+		e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+			d.Models = scriptedModels{&scripted{Generator: refusing{Generator: sm.M, marker: marker}, reply: func(int, *llm.Request) string {
+				return rewriteJSON(t, "You are a helpful assistant.", allFixed)
+			}}}
+		})
 		_, epochs := runSample(t, e, csv, sidecar, "epochs: 1\ngate: {test: none}\n")
 		if len(epochs) != 1 {
 			t.Fatalf("%d epochs, want 1", len(epochs))

@@ -56,13 +56,14 @@ func (g countingGen) Generate(ctx context.Context, req *llm.Request) (*llm.Respo
 
 // outcome is what a run reached, independent of its id and its usage.
 type outcome struct {
-	Status, Best string
-	InitialVal   float64
-	BestVal      float64
-	Test         *store.TestResult
-	Prompts      []string
-	Epochs       []string
-	Phases       []string
+	Status     store.RunStatus
+	Best       string
+	InitialVal float64
+	BestVal    float64
+	Test       *store.TestResult
+	Prompts    []string
+	Epochs     []string
+	Phases     []string
 }
 
 func outcomeOf(s snapshot) outcome {
@@ -83,9 +84,11 @@ func outcomeOf(s snapshot) outcome {
 func TestSecondRunAllCacheHits(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	e := pipelinetest.New(t, csv)
-	e.P.Cache = &blob.Cache{Store: e.P.Blob, Bucket: pipelinetest.Artifacts}
-	cm := &countingModels{next: e.P.Models, calls: map[string]int{}}
-	e.P.Models = cm
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+		d.Cache = &blob.Cache{Store: e.Blob, Bucket: pipelinetest.Artifacts}
+	})
+	cm := &countingModels{next: e.Models(), calls: map[string]int{}}
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Models = cm })
 	_ = e.Upload(t, "translation-fr.yaml", readSample(t, "translation-fr.yaml"))
 	u := e.Upload(t, "translation-fr.csv", csv)
 	first, err := e.P.StartFromUpload(t.Context(), u)
@@ -107,7 +110,7 @@ func TestSecondRunAllCacheHits(t *testing.T) {
 	if secondCalls["primary"] != 0 || secondCalls["optimizer"] != 0 {
 		t.Errorf("second run made new calls %v, want none (all cache hits)", secondCalls)
 	}
-	s1, s2 := takeSnapshot(t, e.P, first), takeSnapshot(t, e.P, second.ID)
+	s1, s2 := takeSnapshot(t, e.Store, first), takeSnapshot(t, e.Store, second.ID)
 	if s1.Status != store.StatusSucceeded {
 		t.Fatalf("first run: %s", s1.Status)
 	}
@@ -122,7 +125,7 @@ func TestSecondRunAllCacheHits(t *testing.T) {
 	if want := s1.Usage.Calls + s1.Usage.CacheHits; s2.Usage.Calls != 0 || s2.Usage.CacheHits != want || s2.Usage.InputTokens != 0 {
 		t.Errorf("second run usage %+v, want 0 calls, 0 tokens and %d cache hits", s2.Usage, want)
 	}
-	r2, err := e.P.Store.GetRun(t.Context(), second.ID)
+	r2, err := e.Store.GetRun(t.Context(), second.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,18 +145,20 @@ func TestTransientFailuresChangeNothing(t *testing.T) {
 	}
 	run := func(rate float64) (snapshot, int, map[string]int) {
 		e := pipelinetest.New(t, csv)
-		e.P.Models = pipelinetest.SimModels{M: sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1,
-			ErrorRate: rate, RetryAfter: time.Millisecond})}
-		cm := &countingModels{next: e.P.Models, calls: map[string]int{}}
-		e.P.Models = cm
-		e.P.LLMRetries = 4
+		e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+			d.Models = pipelinetest.SimModels{M: sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1,
+				ErrorRate: rate, RetryAfter: time.Millisecond})}
+		})
+		cm := &countingModels{next: e.Models(), calls: map[string]int{}}
+		e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Models = cm })
+		e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { c.LLMRetries = 4 })
 		_ = e.Upload(t, "t.yaml", readSample(t, "translation-fr.yaml"))
 		id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := e.Drain(t, false)
-		return takeSnapshot(t, e.P, id), n, cm.take()
+		return takeSnapshot(t, e.Store, id), n, cm.take()
 	}
 	clean, _, cleanCalls := run(0)
 	flaky, redelivered, flakyCalls := run(0.3)
@@ -204,7 +209,7 @@ func TestBudgetBelowEstimate(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Drain(t, false)
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,11 +220,11 @@ func TestBudgetBelowEstimate(t *testing.T) {
 	if r.Usage.Calls > maxCalls+batchSize {
 		t.Errorf("spent %d calls, budget %d + one batch of %d", r.Usage.Calls, maxCalls, batchSize)
 	}
-	best, err := e.P.Store.GetPrompt(t.Context(), id, r.IncumbentID)
+	best, err := e.Store.GetPrompt(t.Context(), id, r.IncumbentID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := e.P.Blob.ReadAll(t.Context(), pipelinetest.Artifacts, blob.ExportPath(id, "output.txt"), 0)
+	out, err := e.Blob.ReadAll(t.Context(), pipelinetest.Artifacts, blob.ExportPath(id, "output.txt"), 0)
 	if err != nil {
 		t.Fatalf("best prompt not exported: %v", err)
 	}
@@ -229,13 +234,13 @@ func TestBudgetBelowEstimate(t *testing.T) {
 	if r.BestVal < r.InitialVal || r.IncumbentID == r.InitialPromptID {
 		t.Errorf("best val %.3f (prompt %s) vs initial %.3f: want the accepted candidate kept", r.BestVal, r.IncumbentID, r.InitialVal)
 	}
-	events, err := e.P.Store.ListEvents(t.Context(), id, time.Time{})
+	events, err := e.Store.ListEvents(t.Context(), id, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var why string
 	for _, ev := range events {
-		if ev.Kind == store.StatusBudgetExhausted {
+		if ev.Kind == string(store.StatusBudgetExhausted) {
 			why = ev.Message
 		}
 	}
@@ -249,8 +254,8 @@ func TestBudgetBelowEstimate(t *testing.T) {
 func TestBudgetStopsBeforeBaseline(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	e := pipelinetest.New(t, csv)
-	cm := &countingModels{next: e.P.Models, calls: map[string]int{}}
-	e.P.Models = cm
+	cm := &countingModels{next: e.Models(), calls: map[string]int{}}
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Models = cm })
 	_ = e.Upload(t, "t.yaml", "budget: {max_tokens: 500}\n")
 	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
 	if err != nil {
@@ -260,18 +265,18 @@ func TestBudgetStopsBeforeBaseline(t *testing.T) {
 		t.Errorf("%d batches published", len(bs))
 	}
 	e.Drain(t, false)
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Status != store.StatusBudgetExhausted || r.Stage != store.StageDone || len(cm.take()) != 0 {
 		t.Fatalf("run %s/%s: want budget_exhausted at once, with no model call", r.Status, r.Stage)
 	}
-	v0, err := e.P.Store.GetPrompt(t.Context(), id, r.InitialPromptID)
+	v0, err := e.Store.GetPrompt(t.Context(), id, r.InitialPromptID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := e.P.Blob.ReadAll(t.Context(), pipelinetest.Artifacts, blob.ExportPath(id, "system.txt"), 0)
+	out, err := e.Blob.ReadAll(t.Context(), pipelinetest.Artifacts, blob.ExportPath(id, "system.txt"), 0)
 	if err != nil || string(out) != v0.System {
 		t.Errorf("export %q (%v), want the initial prompt %q", out, err, v0.System)
 	}
@@ -310,13 +315,13 @@ func (b blockingGen) Generate(ctx context.Context, req *llm.Request) (*llm.Respo
 func TestPermanentPrimaryErrorsAreRecorded(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	e := pipelinetest.New(t, csv)
-	e.P.Models = blockingModels{next: e.P.Models, word: " is "}
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Models = blockingModels{next: e.Models(), word: " is "} })
 	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Drain(t, false)
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,7 +342,7 @@ func TestPermanentPrimaryErrorsAreRecorded(t *testing.T) {
 			t.Errorf("blocked example %s: score %v reason %q error %q; want no score, reason safety", x.ID, x.Score, x.Reason, x.Error)
 		}
 	}
-	ph, err := e.P.Store.GetPhase(t.Context(), id, pipeline.PhaseID("train", r.InitialPromptID))
+	ph, err := e.Store.GetPhase(t.Context(), id, pipeline.PhaseID("train", r.InitialPromptID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,14 +386,14 @@ func (j judgingGen) Generate(ctx context.Context, req *llm.Request) (*llm.Respon
 func TestPermanentJudgeErrorsAreRecorded(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	e := pipelinetest.New(t, csv)
-	e.P.Models = judgingModels{next: e.P.Models, word: " is "}
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Models = judgingModels{next: e.Models(), word: " is "} })
 	_ = e.Upload(t, "t.yaml", "epochs: 1\nmetrics: [{name: llm_judge, options: {rubric: \"A faithful French translation.\"}}]\n")
 	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Drain(t, false)
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -439,13 +444,13 @@ func (m missingGen) Generate(ctx context.Context, req *llm.Request) (*llm.Respon
 func TestModelNotFoundFailsRun(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	e := pipelinetest.New(t, csv)
-	e.P.Models = missingModels{next: e.P.Models}
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Models = missingModels{next: e.Models()} })
 	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Drain(t, false)
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

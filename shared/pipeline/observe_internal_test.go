@@ -19,20 +19,20 @@ func TestObserveStaleRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fs.Close() })
-	p := &Pipeline{Store: store.New(fs)}
+	p := &Pipeline{store: store.New(fs)}
 	ctx := t.Context()
 	r := &store.Run{ID: "observe-" + attemptID(), Status: store.StatusRunning, Usage: store.Usage{Calls: 5, CostUSD: 0.5}}
-	if err := p.Store.CreateRun(ctx, r); err != nil {
+	if err := p.store.CreateRun(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	stale, err := p.Store.GetRun(ctx, r.ID)
+	stale, err := p.store.GetRun(ctx, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Store.EnsurePhase(ctx, r.ID, &store.Phase{ID: "val-p1", Split: "val", PromptID: "p1", TotalBatches: 1}); err != nil {
+	if _, err := p.store.EnsurePhase(ctx, r.ID, &store.Phase{ID: "val-p1", Split: "val", PromptID: "p1", TotalBatches: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Store.FinishPhase(ctx, r.ID, "val-p1", store.Phase{Metrics: nil, Usage: store.Usage{Calls: 20, CostUSD: 2}}); err != nil {
+	if err := p.store.FinishPhase(ctx, r.ID, "val-p1", store.Phase{Metrics: nil, Usage: store.Usage{Calls: 20, CostUSD: 2}}); err != nil {
 		t.Fatal(err)
 	}
 	o, err := p.observe(ctx, stale)

@@ -1,7 +1,10 @@
 // Package pipeline is the training loop: the start of a run (intake and
 // split), the scoring of one batch, and the aggregator's state machine
 // (baseline → epochs of optimizer, candidates and gate → test → export).
-// The functions under functions/ decode their trigger and call it.
+// The stage graph is stages.go; its decisions are pure functions in
+// decide.go; transitions (transition.go) compute the next step, and one
+// place commits it (step.go). The functions under functions/ decode their
+// trigger and call New's Pipeline.
 package pipeline
 
 import (
@@ -12,16 +15,17 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/promptml/promptml/shared/analytics"
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/eval"
-	"github.com/promptml/promptml/shared/fault"
 	"github.com/promptml/promptml/shared/llm"
-	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/queue"
 	"github.com/promptml/promptml/shared/store"
 )
@@ -37,47 +41,84 @@ type Models interface {
 	Model(ctx context.Context, m config.Model) (Generator, error)
 }
 
-// publisher publishes the pipeline's messages.
-type publisher interface {
+// Queue publishes the pipeline's messages.
+type Queue interface {
 	PublishBatches(ctx context.Context, msgs []queue.BatchMessage) error
 	PublishPhaseDone(ctx context.Context, m queue.PhaseDoneMessage) error
 }
 
-// Pipeline holds what the functions share.
-type Pipeline struct {
+// Blob is the Cloud Storage the pipeline reads and writes (*blob.Store).
+type Blob interface {
+	Stat(ctx context.Context, bucket, name string) (blob.Attrs, error)
+	Open(ctx context.Context, bucket, name string, generation int64) (io.ReadCloser, error)
+	ReadAll(ctx context.Context, bucket, name string, limit int64) ([]byte, error)
+	Writer(ctx context.Context, bucket, name, contentType string) io.WriteCloser
+	Write(ctx context.Context, bucket, name, contentType string, data []byte) error
+}
+
+// Analytics appends the BigQuery rows (shared/analytics). Rows carry
+// deterministic insert ids, so a redelivered step that appends again is
+// deduplicated by BigQuery, and the *_latest views keep the newest row per
+// key. InsertModelUsage is optional (modelUsageSink).
+type Analytics interface {
+	InsertRuns(ctx context.Context, rows []analytics.RunRow) error
+	InsertEpochs(ctx context.Context, rows []analytics.EpochRow) error
+	InsertPrompts(ctx context.Context, rows []analytics.PromptRow) error
+	InsertResults(ctx context.Context, rows []analytics.ResultRow) error
+}
+
+// Faults fails an invocation at a named point after part of its effects
+// (shared/fault, chaos tests of the local cloud).
+type Faults interface {
+	Inject(ctx context.Context, point, key string) error
+}
+
+// Deps are what a pipeline is built on. Store is the Firestore store
+// itself, not an interface: it is the state machine's own persistence,
+// tested against the emulator, never swapped.
+type Deps struct {
 	Store  *store.Store
-	Blob   *blob.Store
-	Queue  publisher
+	Blob   Blob
+	Queue  Queue
 	Models Models
-	// Defaults is the deployment's config layer, applied over the embedded
-	// defaults and under the sidecar and the request (e.g. Vertex AI models
-	// in the cloud). Empty means none.
-	Defaults []byte
 	// Embedder is the embedding model of the semantic_similarity metric
-	// (nil: none). Its calls go through llm.EmbedClient — the limiter,
+	// (nil: none). Its calls go through the llm middleware — limiter,
 	// retries, response cache and the batch's meter — behind an in-memory
-	// cache shared by every run of the instance, so each text is embedded
-	// once per instance.
+	// cache shared by every run of the instance.
 	Embedder llm.EmbedModel
-	// EmbeddingModel names the Embedder: provider and name (the meter's
-	// "provider/name" key and the run's price table entry) and its
-	// limiter settings (requests_per_minute, tokens_per_minute,
-	// max_concurrency).
-	EmbeddingModel config.Model
-	// Analytics, when set, receives the BigQuery rows (runs, epochs,
-	// prompt versions, per-example results).
-	Analytics analyticsSink
+	// Cache is the LLM response cache shared by every run (the artifacts
+	// bucket's cache/ prefix in the cloud); nil disables caching whatever
+	// the run's `cache` says.
+	Cache llm.Cache
+	// Analytics, when set, receives the BigQuery rows.
+	Analytics Analytics
+	// Faults, when set, fails invocations at fault points (chaos tests
+	// only; nil in production).
+	Faults Faults
+}
+
+// Config is a pipeline's settings. Zero values take the defaults of
+// WithDefaults; New validates the result.
+type Config struct {
 	// DatasetsBucket receives the users' CSVs (and sidecar configs).
 	DatasetsBucket string
 	// ArtifactsBucket receives shards, results and exports.
 	ArtifactsBucket string
+	// Defaults is the deployment's config layer, applied over the embedded
+	// defaults and under the sidecar and the request (e.g. Vertex AI models
+	// in the cloud). Empty means none.
+	Defaults []byte
+	// EmbeddingModel names Deps.Embedder: provider and name (the meter's
+	// "provider/name" key and the run's price table entry) and its limiter
+	// settings.
+	EmbeddingModel config.Model
 	// Lease is how long an aggregator may hold a phase or a stage
 	// transition before another delivery takes over (default 10 minutes,
 	// the function timeout).
 	Lease time.Duration
 	// LLMRetries is how many times a transient model error is retried
-	// within one invocation before the batch returns an error so Pub/Sub
-	// redelivers it (default 3).
+	// within one invocation before the batch fails so Pub/Sub redelivers it
+	// (default 3).
 	LLMRetries int
 	// RetryBase is the first backoff of those retries (default 500ms).
 	RetryBase time.Duration
@@ -85,13 +126,70 @@ type Pipeline struct {
 	// included): a Retry-After that would outlast it is not waited for,
 	// and the batch fails in time for Pub/Sub to redeliver it.
 	BatchTimeout time.Duration
-	// Cache is the LLM response cache shared by every run (the artifacts
-	// bucket's cache/ prefix in the cloud); nil disables caching whatever
-	// the run's `cache` says.
-	Cache llm.Cache
-	// Faults, when set, fails invocations at fault points after part of
-	// their effects (chaos tests only; fault.go). Nil in production.
-	Faults faultInjector
+}
+
+// WithDefaults returns c with every unset field at its default: the one
+// place the pipeline's defaults live.
+func (c Config) WithDefaults() Config {
+	if c.Lease <= 0 {
+		c.Lease = 10 * time.Minute
+	}
+	if c.LLMRetries <= 0 {
+		c.LLMRetries = 3
+	}
+	if c.RetryBase <= 0 {
+		c.RetryBase = 500 * time.Millisecond
+	}
+	if c.EmbeddingModel.Name == "" {
+		// Unnamed: still metered under a key of its own.
+		c.EmbeddingModel.Provider, c.EmbeddingModel.Name = "embedding", "default"
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var bad []error
+	if c.DatasetsBucket == "" {
+		bad = append(bad, errors.New("DatasetsBucket is required"))
+	}
+	if c.ArtifactsBucket == "" {
+		bad = append(bad, errors.New("ArtifactsBucket is required"))
+	}
+	if c.DatasetsBucket != "" && c.DatasetsBucket == c.ArtifactsBucket {
+		bad = append(bad, errors.New("DatasetsBucket and ArtifactsBucket must differ, or writing artifacts would start runs"))
+	}
+	if len(c.Defaults) > 0 {
+		if _, err := config.Load(config.Layer{Source: "deployment defaults", Data: c.Defaults}); err != nil {
+			bad = append(bad, fmt.Errorf("Defaults: %w", err))
+		}
+	}
+	return errors.Join(bad...)
+}
+
+func (d Deps) validate() error {
+	var bad []error
+	for _, r := range []struct {
+		name string
+		nil  bool
+	}{{"Store", d.Store == nil}, {"Blob", d.Blob == nil}, {"Queue", d.Queue == nil}, {"Models", d.Models == nil}} {
+		if r.nil {
+			bad = append(bad, fmt.Errorf("%s is required", r.name))
+		}
+	}
+	return errors.Join(bad...)
+}
+
+// Pipeline holds what the functions share. Build it with New.
+type Pipeline struct {
+	store     *store.Store
+	blob      Blob
+	queue     Queue
+	models    Models
+	embedder  llm.EmbedModel
+	cache     llm.Cache
+	analytics Analytics
+	faults    Faults
+	cfg       Config
 
 	// limiters pace each model's calls on this instance.
 	limiters llm.Limiters
@@ -100,31 +198,26 @@ type Pipeline struct {
 	embedMemo *eval.CachedEmbedder
 }
 
-func (p *Pipeline) lease() time.Duration {
-	if p.Lease > 0 {
-		return p.Lease
+// New returns a pipeline on deps with cfg's settings (defaults filled in),
+// or an error naming every missing dependency and bad setting: an instance
+// that cannot work fails at cold start, not at its first event.
+func New(deps Deps, cfg Config) (*Pipeline, error) {
+	cfg = cfg.WithDefaults()
+	if err := errors.Join(deps.validate(), cfg.validate()); err != nil {
+		return nil, fmt.Errorf("pipeline.New: %w", err)
 	}
-	return 10 * time.Minute
+	return &Pipeline{store: deps.Store, blob: deps.Blob, queue: deps.Queue, models: deps.Models, embedder: deps.Embedder,
+		cache: deps.Cache, analytics: deps.Analytics, faults: deps.Faults, cfg: cfg}, nil
 }
 
-// PermanentError marks a failure that retrying cannot fix: the handler
-// records it and acks the message.
-type PermanentError struct{ Err error }
-
-func (e *PermanentError) Error() string { return e.Err.Error() }
-func (e *PermanentError) Unwrap() error { return e.Err }
+// DatasetsBucket is the bucket users' CSVs are read from.
+func (p *Pipeline) DatasetsBucket() string { return p.cfg.DatasetsBucket }
 
 // ErrBusy means another delivery holds the lease of the phase or stage this
 // one would work on. It is transient on purpose: if the holder finishes, the
 // redelivery is a no-op; if it crashed, the redelivery takes over once the
 // lease expires. Acking instead would lose the work of a crashed holder.
-var ErrBusy = errors.New("another delivery holds the lease; retry later")
-
-// IsPermanent reports whether err should not be retried.
-func IsPermanent(err error) bool {
-	var pe *PermanentError
-	return errors.As(err, &pe) || errors.Is(err, queue.ErrBadMessage) || errors.Is(err, store.ErrNotFound)
-}
+var ErrBusy = errs.New(errs.Busy, "another delivery holds the lease; retry later")
 
 // NewRunID returns an unguessable run id (128 random bits).
 func NewRunID() string {
@@ -152,131 +245,11 @@ func PromptID(system, output string, demos []store.Demo) string {
 // depend on the epoch, so the same prompt on the same split is one phase.
 func PhaseID(split, promptID string) string { return split + "-" + promptID }
 
-// event writes a line of the run's log; a failure to log never fails the
-// step.
-func (p *Pipeline) event(ctx context.Context, run, key string, e store.Event) {
-	if err := p.Store.AddEvent(ctx, run, key, e); err != nil {
-		logging.FromContext(ctx).Warn("event not written", "run_id", run, "error", err.Error())
-	}
-}
-
 // runConfig decodes the run's stored configuration.
 func runConfig(r *store.Run) (config.Run, error) {
 	cfg, err := config.FromMap(r.Config)
 	if err != nil {
-		return config.Run{}, &PermanentError{Err: fmt.Errorf("run %s has an unreadable config: %w", r.ID, err)}
+		return config.Run{}, errs.Wrap(errs.Internal, err, fmt.Sprintf("run %s has an unreadable config", r.ID))
 	}
 	return cfg, nil
-}
-
-// fail ends a run as failed with e.
-func (p *Pipeline) fail(ctx context.Context, runID string, e store.RunError) error {
-	_, err := p.Store.UpdateRun(ctx, runID, func(r *store.Run) error {
-		if r.Terminal() {
-			return store.ErrSkip
-		}
-		e.Stage = r.Stage
-		r.Status = store.StatusFailed
-		r.Error = &e
-		r.Lease = nil
-		r.FinishedAt = time.Now()
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("pipeline.fail: %w", err)
-	}
-	p.event(ctx, runID, "failed", store.Event{Kind: "failed", Message: "Run failed: " + e.Message})
-	if r, err := p.Store.GetRun(ctx, runID); err == nil {
-		p.reportRun(ctx, r)
-	}
-	logging.FromContext(ctx).Error("run failed", "error", e.Message)
-	return nil
-}
-
-// failOnPermanent records a permanent error of a step on its run, so the
-// run ends failed instead of waiting forever for a message that was acked.
-// It returns err (or, if recording failed, that failure, so the message is
-// retried).
-func (p *Pipeline) failOnPermanent(ctx context.Context, runID string, err error) error {
-	if err == nil || !IsPermanent(err) || errors.Is(err, queue.ErrBadMessage) {
-		return err
-	}
-	if ferr := p.fail(ctx, runID, store.RunError{Message: err.Error()}); ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
-		return ferr
-	}
-	return err
-}
-
-// Cancel stops a run: no new fan-out happens, in-flight batches are dropped
-// when they start, and the history is kept.
-func (p *Pipeline) Cancel(ctx context.Context, runID string) (*store.Run, error) {
-	r, err := p.Store.UpdateRun(ctx, runID, func(r *store.Run) error {
-		if r.Terminal() {
-			return store.ErrSkip
-		}
-		r.Status = store.StatusCancelled
-		r.Lease = nil
-		r.FinishedAt = time.Now()
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("pipeline.Cancel: %w", err)
-	}
-	if r.Status == store.StatusCancelled {
-		p.event(ctx, runID, "cancelled", store.Event{Kind: "cancelled", Message: "Run cancelled."})
-		p.reportRun(ctx, r)
-	}
-	return r, nil
-}
-
-// fanOut publishes the work of the run's current stage: the not-done
-// batches of each pending phase, and a phase-done for each pending phase
-// already complete (a reused phase). It then records the stage as
-// published, so only a crash between commit and publish republishes.
-func (p *Pipeline) fanOut(ctx context.Context, r *store.Run) error {
-	var msgs []queue.BatchMessage
-	for _, id := range r.Pending {
-		ph, err := p.Store.GetPhase(ctx, r.ID, id)
-		if err != nil {
-			return fmt.Errorf("pipeline.fanOut: %w", err)
-		}
-		if ph.State != store.PhasePending {
-			if err := p.Queue.PublishPhaseDone(ctx, queue.PhaseDoneMessage{RunID: r.ID, PhaseID: id}); err != nil {
-				return fmt.Errorf("pipeline.fanOut: %w", err)
-			}
-			continue
-		}
-		done, err := p.Store.ListBatches(ctx, r.ID, id)
-		if err != nil {
-			return fmt.Errorf("pipeline.fanOut: %w", err)
-		}
-		isDone := make(map[int]bool, len(done))
-		for _, b := range done {
-			isDone[b.N] = true
-		}
-		for n := 0; n < ph.TotalBatches; n++ {
-			if !isDone[n] {
-				msgs = append(msgs, queue.BatchMessage{RunID: r.ID, PhaseID: id, Batch: n})
-			}
-		}
-		if len(isDone) >= ph.TotalBatches {
-			// Every batch finished but the phase was never flipped (a
-			// crash after the last batch's write): do the fan-in now.
-			if _, err := p.Store.CheckPhaseComplete(ctx, r.ID, id); err != nil {
-				return fmt.Errorf("pipeline.fanOut: %w", err)
-			}
-			if err := p.Queue.PublishPhaseDone(ctx, queue.PhaseDoneMessage{RunID: r.ID, PhaseID: id}); err != nil {
-				return fmt.Errorf("pipeline.fanOut: %w", err)
-			}
-		}
-	}
-	if len(msgs) > 0 {
-		if err := p.Queue.PublishBatches(ctx, msgs); err != nil {
-			return fmt.Errorf("pipeline.fanOut: %w", err)
-		}
-	}
-	if err := p.fault(ctx, fault.AggregateMidFanOut, stageKey(r.ID, r.StageSeq)); err != nil {
-		return err
-	}
-	return p.Store.SetPublished(ctx, r.ID, r.StageSeq)
 }

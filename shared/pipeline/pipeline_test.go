@@ -17,6 +17,7 @@ import (
 	"github.com/promptml/promptml/shared/analytics"
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/localcloud"
 	"github.com/promptml/promptml/shared/pipeline"
@@ -75,7 +76,8 @@ func readSample(t *testing.T, name string) string {
 // snapshot is the part of a run's state that must not depend on how often
 // messages were delivered.
 type snapshot struct {
-	Status, Stage   string
+	Status          store.RunStatus
+	Stage           store.Stage
 	Initial, Best   string
 	InitialVal      float64
 	BestVal         float64
@@ -88,16 +90,16 @@ type snapshot struct {
 	BatchesPerPhase map[string]int
 }
 
-func takeSnapshot(t *testing.T, p *pipeline.Pipeline, id string) snapshot {
+func takeSnapshot(t *testing.T, st *store.Store, id string) snapshot {
 	t.Helper()
 	ctx := t.Context()
-	r, err := p.Store.GetRun(ctx, id)
+	r, err := st.GetRun(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := snapshot{Status: r.Status, Stage: r.Stage, Initial: r.InitialPromptID, Best: r.IncumbentID,
 		InitialVal: r.InitialVal, BestVal: r.BestVal, Usage: r.Usage, Test: r.Test, BatchesPerPhase: map[string]int{}}
-	prompts, err := p.Store.ListPrompts(ctx, id)
+	prompts, err := st.ListPrompts(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,14 +107,14 @@ func takeSnapshot(t *testing.T, p *pipeline.Pipeline, id string) snapshot {
 		s.Prompts = append(s.Prompts, fmt.Sprintf("%s parent=%s epoch=%d status=%s scores=%v", pr.ID, pr.Parent, pr.Epoch, pr.Status, pr.Scores))
 	}
 	sort.Strings(s.Prompts)
-	epochs, err := p.Store.ListEpochs(ctx, id)
+	epochs, err := st.ListEpochs(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range epochs {
 		s.Epochs = append(s.Epochs, fmt.Sprintf("%d inc=%s val=%.4f best=%s %.4f delta=%.4f %s usage=%+v", e.N, e.IncumbentID, e.IncumbentVal, e.BestCandidate, e.BestVal, e.Delta, e.Decision, e.Usage))
 	}
-	phases, err := p.Store.ListPhases(ctx, id)
+	phases, err := st.ListPhases(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,14 +124,14 @@ func takeSnapshot(t *testing.T, p *pipeline.Pipeline, id string) snapshot {
 			metrics = fmt.Sprintf("%+v", *ph.Metrics)
 		}
 		s.Phases = append(s.Phases, fmt.Sprintf("%s %s %s usage=%+v", ph.ID, ph.State, metrics, ph.Usage))
-		bs, err := p.Store.ListBatches(ctx, id, ph.ID)
+		bs, err := st.ListBatches(ctx, id, ph.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.BatchesPerPhase[ph.ID] = len(bs)
 	}
 	sort.Strings(s.Phases)
-	events, err := p.Store.ListEvents(ctx, id, time.Time{})
+	events, err := st.ListEvents(ctx, id, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func TestTrainingRun(t *testing.T) {
 	e := pipelinetest.New(t, csv)
 	ctx := t.Context()
 	fa := &fakeAnalytics{}
-	e.P.Analytics = fa
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Analytics = fa })
 	_ = e.Upload(t, "translation-fr.yaml", readSample(t, "translation-fr.yaml"))
 	u := e.Upload(t, "translation-fr.csv", csv)
 	id, err := e.P.StartFromUpload(ctx, u)
@@ -150,7 +152,7 @@ func TestTrainingRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Drain(t, false)
-	s := takeSnapshot(t, e.P, id)
+	s := takeSnapshot(t, e.Store, id)
 	if s.Status != store.StatusSucceeded {
 		t.Fatalf("status = %s, want succeeded (snapshot %+v)", s.Status, s)
 	}
@@ -161,19 +163,19 @@ func TestTrainingRun(t *testing.T) {
 		t.Fatalf("test scores missing: %+v", s.Test)
 	}
 	// Every example of every phase is scored exactly once.
-	r, _ := e.P.Store.GetRun(ctx, id)
-	phases, _ := e.P.Store.ListPhases(ctx, id)
+	r, _ := e.Store.GetRun(ctx, id)
+	phases, _ := e.Store.ListPhases(ctx, id)
 	for _, ph := range phases {
 		if got, want := ph.Metrics.N+ph.Metrics.Errors, r.Dataset.Counts[ph.Split]; got != want {
 			t.Errorf("phase %s scored %d examples, want %d", ph.ID, got, want)
 		}
 	}
 	// The export holds the best prompt.
-	b, err := e.P.Blob.ReadAll(ctx, pipelinetest.Artifacts, blob.ExportPath(id, "output.txt"), 0)
+	b, err := e.Blob.ReadAll(ctx, pipelinetest.Artifacts, blob.ExportPath(id, "output.txt"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	best, err := e.P.Store.GetPrompt(ctx, id, r.IncumbentID)
+	best, err := e.Store.GetPrompt(ctx, id, r.IncumbentID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +187,7 @@ func TestTrainingRun(t *testing.T) {
 	}
 
 	// The analytics rows mirror the run.
-	epochs, _ := e.P.Store.ListEpochs(ctx, id)
+	epochs, _ := e.Store.ListEpochs(ctx, id)
 	if len(fa.epochs) != len(epochs) {
 		t.Errorf("%d epoch rows, want %d", len(fa.epochs), len(epochs))
 	}
@@ -196,7 +198,7 @@ func TestTrainingRun(t *testing.T) {
 	if len(fa.results) != wantResults || len(fa.prompts) != len(phases) {
 		t.Errorf("%d result rows and %d prompt rows, want %d and %d", len(fa.results), len(fa.prompts), wantResults, len(phases))
 	}
-	if last := fa.runs[len(fa.runs)-1]; last.Status != store.StatusSucceeded || !last.TestScoreBest.Valid || last.BestPromptID != r.IncumbentID {
+	if last := fa.runs[len(fa.runs)-1]; last.Status != string(store.StatusSucceeded) || !last.TestScoreBest.Valid || last.BestPromptID != r.IncumbentID {
 		t.Errorf("last run row = %+v, want succeeded with test scores", last)
 	}
 	batches := map[int64]int{}
@@ -227,7 +229,7 @@ func TestDuplicateDeliveriesChangeNothing(t *testing.T) {
 			}
 		}
 		e.Drain(t, dup)
-		return takeSnapshot(t, e.P, id)
+		return takeSnapshot(t, e.Store, id)
 	}
 	once, twice := run(false), run(true)
 	if once.Status != store.StatusSucceeded {
@@ -273,9 +275,9 @@ func (f *flakyOptimizer) Generate(ctx context.Context, req *llm.Request) (*llm.R
 func TestPermanentOptimizerErrorSkipsEpochs(t *testing.T) {
 	csv := readSample(t, "sentiment.csv")
 	e := pipelinetest.New(t, csv)
-	sm := e.P.Models.(pipelinetest.SimModels)
+	sm := e.Models().(pipelinetest.SimModels)
 	opt := &flakyOptimizer{Generator: sm.M, permanent: true}
-	e.P.Models = flakyModels{opt}
+	e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { d.Models = flakyModels{opt} })
 	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "s.csv", csv))
 	if err != nil {
 		t.Fatal(err)
@@ -284,11 +286,11 @@ func TestPermanentOptimizerErrorSkipsEpochs(t *testing.T) {
 	if opt.calls != 2 {
 		t.Errorf("%d optimizer calls, want 2 (one per epoch): a permanent error must not be retried", opt.calls)
 	}
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	epochs, err := e.P.Store.ListEpochs(t.Context(), id)
+	epochs, err := e.Store.ListEpochs(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,14 +317,16 @@ func TestAggregatorFailureRecovers(t *testing.T) {
 	csv := readSample(t, "translation-fr.csv")
 	run := func(failures int) (snapshot, int) {
 		e := pipelinetest.New(t, csv)
-		sm := e.P.Models.(pipelinetest.SimModels)
-		e.P.Models = flakyModels{&flakyOptimizer{Generator: sm.M, n: failures}}
+		sm := e.Models().(pipelinetest.SimModels)
+		e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+			d.Models = flakyModels{&flakyOptimizer{Generator: sm.M, n: failures}}
+		})
 		id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := e.Drain(t, false)
-		return takeSnapshot(t, e.P, id), n
+		return takeSnapshot(t, e.Store, id), n
 	}
 	clean, _ := run(0)
 	flaky, redelivered := run(5)
@@ -362,7 +366,7 @@ func TestBadCSVFailsRunWithRowAndColumn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := e.P.Store.GetRun(t.Context(), id)
+			r, err := e.Store.GetRun(t.Context(), id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -387,7 +391,7 @@ func TestBadSidecarConfigFailsRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,10 +413,10 @@ func TestPermanentErrorFailsRun(t *testing.T) {
 		t.Fatal("nothing fanned out")
 	}
 	err = e.P.RunBatch(t.Context(), bs[0])
-	if !pipeline.IsPermanent(err) {
+	if !errs.Permanent(err) {
 		t.Fatalf("RunBatch = %v, want a permanent error", err)
 	}
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,14 +445,14 @@ func TestCancelStopsFanOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Drain(t, false)
-	r, err := e.P.Store.GetRun(ctx, id)
+	r, err := e.Store.GetRun(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Status != store.StatusCancelled {
 		t.Errorf("status = %s, want cancelled", r.Status)
 	}
-	bs, err := e.P.Store.ListBatches(ctx, id, pipeline.PhaseID("train", r.InitialPromptID))
+	bs, err := e.Store.ListBatches(ctx, id, pipeline.PhaseID("train", r.InitialPromptID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +479,7 @@ func TestCancelMidEpochKeepsHistory(t *testing.T) {
 	}
 	// Deliver messages until the first epoch's candidates are fanned out.
 	for range 20 {
-		r, err := e.P.Store.GetRun(ctx, id)
+		r, err := e.Store.GetRun(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -504,7 +508,7 @@ func TestCancelMidEpochKeepsHistory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := takeSnapshot(t, e.P, id)
+	before := takeSnapshot(t, e.Store, id)
 	r, err := e.P.Cancel(ctx, id)
 	if err != nil || r.Status != store.StatusCancelled {
 		t.Fatalf("Cancel = %v, %v; want cancelled", r, err)
@@ -519,7 +523,7 @@ func TestCancelMidEpochKeepsHistory(t *testing.T) {
 	if r, err := e.P.Cancel(ctx, id); err != nil || r.Status != store.StatusCancelled {
 		t.Errorf("second Cancel = %v, %v; want cancelled, harmless", r, err)
 	}
-	after := takeSnapshot(t, e.P, id)
+	after := takeSnapshot(t, e.Store, id)
 	if after.Status != store.StatusCancelled {
 		t.Fatalf("status %s, want cancelled", after.Status)
 	}
@@ -529,7 +533,7 @@ func TestCancelMidEpochKeepsHistory(t *testing.T) {
 	if d := cmp.Diff(before, after); d != "" {
 		t.Errorf("history changed after the cancel (-before +after):\n%s", d)
 	}
-	events, err := e.P.Store.ListEvents(ctx, id, time.Time{})
+	events, err := e.Store.ListEvents(ctx, id, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/dataset"
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/optimize"
 	"github.com/promptml/promptml/shared/stats"
 	"github.com/promptml/promptml/shared/store"
@@ -59,7 +60,7 @@ func (p *Pipeline) heldOutTruths(ctx context.Context, r *store.Run) ([]string, e
 	var out []string
 	for _, split := range []string{dataset.Val, dataset.Test} {
 		for n := 0; n < r.Dataset.Batches[split] && len(out) < maxHeldOut; n++ {
-			rc, err := p.Blob.Open(ctx, p.ArtifactsBucket, blob.DataPath(r.ID, split, n), 0)
+			rc, err := p.blob.Open(ctx, p.cfg.ArtifactsBucket, blob.DataPath(r.ID, split, n), 0)
 			if err != nil {
 				return nil, fmt.Errorf("pipeline.heldOutTruths: %w", err)
 			}
@@ -135,7 +136,7 @@ func (p *Pipeline) pairedTest(ctx context.Context, r *store.Run, cfg config.Run,
 		return res, nil
 	}
 	read := func(id string) (map[string]Result, error) {
-		ph, err := p.Store.GetPhase(ctx, r.ID, PhaseID(dataset.Val, id))
+		ph, err := p.store.GetPhase(ctx, r.ID, PhaseID(dataset.Val, id))
 		if err != nil {
 			return nil, err
 		}
@@ -193,7 +194,7 @@ func (p *Pipeline) pairedTest(ctx context.Context, r *store.Run, cfg config.Run,
 			return res, fmt.Errorf("pipeline.pairedTest: %w", err)
 		}
 	default:
-		return res, &PermanentError{Err: fmt.Errorf("unknown gate.test %q", res.Test)}
+		return res, errs.New(errs.InvalidArgument, "unknown gate.test %q", res.Test)
 	}
 	res.P = &pv
 	return res, nil

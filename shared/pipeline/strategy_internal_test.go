@@ -8,7 +8,7 @@ import (
 )
 
 func TestResolveStrategy(t *testing.T) {
-	ep := func(s, d string) *store.Epoch { return &store.Epoch{Strategy: s, Decision: d} }
+	ep := func(s string, d store.Decision) *store.Epoch { return &store.Epoch{Strategy: s, Decision: d} }
 	acc, rej, fail := store.DecisionAccepted, store.DecisionRejected, store.DecisionOptimizerFailed
 	tests := []struct {
 		name   string

@@ -23,11 +23,11 @@ func runSample(t *testing.T, e *pipelinetest.Env, csv, sidecar, extra string) (*
 		t.Fatal(err)
 	}
 	e.Drain(t, false)
-	r, err := e.P.Store.GetRun(t.Context(), id)
+	r, err := e.Store.GetRun(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	epochs, err := e.P.Store.ListEpochs(t.Context(), id)
+	epochs, err := e.Store.ListEpochs(t.Context(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestStrategiesReachTarget(t *testing.T) {
 					t.Errorf("epoch %d accepted with test %q p %v, want mcnemar p ≤ 0.1", ep.N, ep.GateTest, ep.PValue)
 				}
 			}
-			best, err := e.P.Store.GetPrompt(t.Context(), r.ID, r.IncumbentID)
+			best, err := e.Store.GetPrompt(t.Context(), r.ID, r.IncumbentID)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -38,11 +38,11 @@ func (p *Pipeline) StartFromCSV(ctx context.Context, req UploadRequest) (*store.
 	ctx = context.WithoutCancel(ctx)
 	object := UploadObject(req.Name, time.Now())
 	if len(req.Config) > 0 {
-		if err := p.Blob.Write(ctx, p.DatasetsBucket, blob.SidecarName(object), "application/yaml", req.Config); err != nil {
+		if err := p.blob.Write(ctx, p.cfg.DatasetsBucket, blob.SidecarName(object), "application/yaml", req.Config); err != nil {
 			return nil, fmt.Errorf("pipeline.StartFromCSV: sidecar: %w", err)
 		}
 	}
-	w := p.Blob.Writer(ctx, p.DatasetsBucket, object, "text/csv")
+	w := p.blob.Writer(ctx, p.cfg.DatasetsBucket, object, "text/csv")
 	if _, err := w.Write(req.CSV); err != nil {
 		_ = w.Close()
 		return nil, fmt.Errorf("pipeline.StartFromCSV: %w", err)
@@ -50,15 +50,15 @@ func (p *Pipeline) StartFromCSV(ctx context.Context, req UploadRequest) (*store.
 	if err := w.Close(); err != nil {
 		return nil, fmt.Errorf("pipeline.StartFromCSV: %w", err)
 	}
-	attrs, err := p.Blob.Stat(ctx, p.DatasetsBucket, object)
+	attrs, err := p.blob.Stat(ctx, p.cfg.DatasetsBucket, object)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline.StartFromCSV: %w", err)
 	}
-	id, err := p.StartFromUpload(ctx, Upload{Bucket: p.DatasetsBucket, Object: object, Generation: attrs.Generation})
+	id, err := p.StartFromUpload(ctx, Upload{Bucket: p.cfg.DatasetsBucket, Object: object, Generation: attrs.Generation})
 	if err != nil {
 		return nil, err
 	}
-	return p.Store.GetRun(ctx, id)
+	return p.store.GetRun(ctx, id)
 }
 
 // UploadObject names an uploaded CSV: uploads/<time>-<random>/<name>.csv,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/promptml/promptml/shared/llm/sim"
+	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/pipeline/pipelinetest"
 	"github.com/promptml/promptml/shared/store"
 )
@@ -28,16 +29,18 @@ func TestUsageTotalsAddUp(t *testing.T) {
 	}{{"clean", 0}, {"30% 429s", 0.3}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := pipelinetest.New(t, csv)
-			e.P.Models = pipelinetest.SimModels{M: sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1,
-				ErrorRate: tc.rate, RetryAfter: time.Millisecond})}
-			e.P.LLMRetries = 2
+			e.With(t, func(d *pipeline.Deps, c *pipeline.Config) {
+				d.Models = pipelinetest.SimModels{M: sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1,
+					ErrorRate: tc.rate, RetryAfter: time.Millisecond})}
+			})
+			e.With(t, func(d *pipeline.Deps, c *pipeline.Config) { c.LLMRetries = 2 })
 			_ = e.Upload(t, "t.yaml", readSample(t, "translation-fr.yaml")+prices)
 			id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv))
 			if err != nil {
 				t.Fatal(err)
 			}
 			e.Drain(t, false)
-			r, err := e.P.Store.GetRun(t.Context(), id)
+			r, err := e.Store.GetRun(t.Context(), id)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,14 +51,14 @@ func TestUsageTotalsAddUp(t *testing.T) {
 			for _, u := range r.UsageByModel {
 				byModel = byModel.Add(u)
 			}
-			phases, err := e.P.Store.ListPhases(t.Context(), id)
+			phases, err := e.Store.ListPhases(t.Context(), id)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, ph := range phases {
 				parts = parts.Add(ph.Usage)
 			}
-			epochs, err := e.P.Store.ListEpochs(t.Context(), id)
+			epochs, err := e.Store.ListEpochs(t.Context(), id)
 			if err != nil {
 				t.Fatal(err)
 			}

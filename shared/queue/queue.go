@@ -6,11 +6,12 @@ package queue
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"cloud.google.com/go/pubsub/v2"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/promptml/promptml/shared/errs"
 )
 
 // Version is the message schema version this code writes and reads.
@@ -39,7 +40,7 @@ type PhaseDoneMessage struct {
 
 // ErrBadMessage marks a message that can never be processed (wrong version,
 // not JSON, missing fields). Handlers ack it instead of retrying forever.
-var ErrBadMessage = errors.New("bad message")
+var ErrBadMessage = errs.New(errs.InvalidArgument, "bad message")
 
 // pushData is the data of a google.cloud.pubsub.topic.v1.messagePublished
 // CloudEvent.

@@ -305,30 +305,36 @@ func New(ctx context.Context, c Config) (*Env, error) {
 			return nil, fmt.Errorf("serverenv.New: analytics: %w", err)
 		}
 	}
-	e.Pipeline = &pipeline.Pipeline{
-		Defaults: c.defaultsLayer(),
+	deps := pipeline.Deps{
+		Store:    store.New(e.Firestore),
+		Blob:     blob.New(e.Storage),
+		Queue:    e.Publisher,
+		Models:   e,
 		Embedder: &lazyEmbedder{env: e},
-		EmbeddingModel: config.Model{Provider: "vertex", Name: c.EmbeddingModel,
-			RequestsPerMinute: c.EmbeddingRequestsPerMinute, TokensPerMinute: c.EmbeddingTokensPerMinute},
-		Store:           store.New(e.Firestore),
-		Blob:            blob.New(e.Storage),
-		Queue:           e.Publisher,
-		Models:          e,
-		DatasetsBucket:  c.DatasetsBucket,
-		ArtifactsBucket: c.ArtifactsBucket,
-		Lease:           c.Lease,
-		BatchTimeout:    c.BatchTimeout,
 		// The response cache lives next to the runs' artifacts
 		// (docs/llm.md#the-response-cache).
 		Cache: &blob.Cache{Store: blob.New(e.Storage), Bucket: c.ArtifactsBucket},
 	}
 	if in := c.faults(); in != nil {
-		e.Pipeline.Faults = in
+		deps.Faults = in
 	}
 	if e.Analytics != nil {
 		// Only a configured writer: a nil *Writer in the interface would
 		// not compare equal to nil.
-		e.Pipeline.Analytics = e.Analytics
+		deps.Analytics = e.Analytics
+	}
+	e.Pipeline, err = pipeline.New(deps, pipeline.Config{
+		DatasetsBucket:  c.DatasetsBucket,
+		ArtifactsBucket: c.ArtifactsBucket,
+		Defaults:        c.defaultsLayer(),
+		EmbeddingModel: config.Model{Provider: "vertex", Name: c.EmbeddingModel,
+			RequestsPerMinute: c.EmbeddingRequestsPerMinute, TokensPerMinute: c.EmbeddingTokensPerMinute},
+		Lease:        c.Lease,
+		BatchTimeout: c.BatchTimeout,
+	})
+	if err != nil {
+		e.Close()
+		return nil, fmt.Errorf("serverenv.New: %w", err)
 	}
 	return e, nil
 }

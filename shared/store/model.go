@@ -7,35 +7,48 @@ import (
 	"github.com/promptml/promptml/shared/llm"
 )
 
+// RunStatus is a run's status (runs/{run}.status).
+type RunStatus string
+
 // Run statuses.
 const (
-	StatusRunning   = "running"
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusCancelled = "cancelled"
+	StatusRunning   RunStatus = "running"
+	StatusSucceeded RunStatus = "succeeded"
+	StatusFailed    RunStatus = "failed"
+	StatusCancelled RunStatus = "cancelled"
 	// StatusBudgetExhausted: the next phase would have crossed the run's
 	// budget; the best prompt found so far is exported.
-	StatusBudgetExhausted = "budget_exhausted"
+	StatusBudgetExhausted RunStatus = "budget_exhausted"
 )
 
-// Run stages: where the aggregator's state machine stands.
+// RunStatuses lists every status, running first.
+var RunStatuses = []RunStatus{StatusRunning, StatusSucceeded, StatusFailed, StatusCancelled, StatusBudgetExhausted}
+
+// Terminal reports whether a run with this status has ended.
+func (s RunStatus) Terminal() bool { return s != StatusRunning && s != "" }
+
+// Stage is where a run's state machine stands (runs/{run}.stage). The
+// graph of stages is shared/pipeline/stages.go.
+type Stage string
+
+// Run stages.
 const (
 	// StageIntake: the CSV is being validated and split.
-	StageIntake = "intake"
+	StageIntake Stage = "intake"
 	// StageBaseline: the initial prompt is scored on train and val.
-	StageBaseline = "baseline"
+	StageBaseline Stage = "baseline"
 	// StageCandidates: an epoch's candidates are scored on val.
-	StageCandidates = "candidates"
+	StageCandidates Stage = "candidates"
 	// StageIncumbentTrain: a newly accepted prompt is scored on train so the
 	// next epoch can read its failures.
-	StageIncumbentTrain = "incumbent_train"
+	StageIncumbentTrain Stage = "incumbent_train"
 	// StageTest: the initial and the best prompt are scored on test.
-	StageTest = "test"
+	StageTest Stage = "test"
 	// StageDone: nothing left to do.
-	StageDone = "done"
+	StageDone Stage = "done"
 )
 
-// Phase states (DESIGN.md fan-in).
+// Phase states (the fan-in: pending → triggered → running → done).
 const (
 	PhasePending   = "pending"
 	PhaseTriggered = "triggered"
@@ -43,24 +56,49 @@ const (
 	PhaseDone      = "done"
 )
 
+// Decision is what the gate decided for an epoch (epochs/{n}.decision).
+type Decision string
+
 // Epoch decisions.
 const (
-	DecisionAccepted        = "accepted"
-	DecisionRejected        = "rejected"
-	DecisionNoChange        = "no_change"
-	DecisionOptimizerFailed = "optimizer_failed"
-	// DecisionBlocked marks a candidate a guard rejected before scoring
-	// (placeholders lost, too long, leaked validation/test answers); the
-	// reason is in its Note.
-	DecisionBlocked = "blocked"
+	DecisionAccepted        Decision = "accepted"
+	DecisionRejected        Decision = "rejected"
+	DecisionNoChange        Decision = "no_change"
+	DecisionOptimizerFailed Decision = "optimizer_failed"
 )
 
-// Prompt statuses.
+// CandidateStatus is where one candidate of an epoch stands
+// (epochs/{n}.candidates[i].status).
+type CandidateStatus string
+
+// Candidate statuses.
+const (
+	// CandidateProposed: stored, to be scored on val.
+	CandidateProposed CandidateStatus = "candidate"
+	// CandidateAccepted and CandidateRejected: the gate's verdict.
+	CandidateAccepted CandidateStatus = "accepted"
+	CandidateRejected CandidateStatus = "rejected"
+	// CandidateNoChange: identical to the incumbent, to another candidate
+	// or to an earlier prompt; not scored again.
+	CandidateNoChange CandidateStatus = "no_change"
+	// CandidateBlocked: a guard rejected it before scoring (placeholders
+	// lost, too long, leaked validation/test answers); the reason is in
+	// its Note.
+	CandidateBlocked CandidateStatus = "blocked"
+)
+
+// Scored reports whether a candidate with this status was scored on val.
+func (s CandidateStatus) Scored() bool {
+	return s == CandidateProposed || s == CandidateAccepted || s == CandidateRejected
+}
+
+// Prompt statuses (prompts/{prompt}.status): the initial prompt, or the
+// status of the candidate it was.
 const (
 	PromptInitial   = "initial"
-	PromptCandidate = "candidate"
-	PromptAccepted  = "accepted"
-	PromptRejected  = "rejected"
+	PromptCandidate = string(CandidateProposed)
+	PromptAccepted  = string(CandidateAccepted)
+	PromptRejected  = string(CandidateRejected)
 )
 
 // Usage counts model calls, tokens and their cost.
@@ -124,7 +162,7 @@ type RunError struct {
 	Row     int    `firestore:"row,omitempty" json:"row,omitempty"`
 	Column  string `firestore:"column,omitempty" json:"column,omitempty"`
 	Path    string `firestore:"path,omitempty" json:"path,omitempty"`
-	Stage   string `firestore:"stage,omitempty" json:"stage,omitempty"`
+	Stage   Stage  `firestore:"stage,omitempty" json:"stage,omitempty"`
 }
 
 // Lease marks who advances a run's stage (or aggregates a phase) and until
@@ -144,18 +182,22 @@ type TestResult struct {
 
 // Run is runs/{run}.
 type Run struct {
-	ID     string `firestore:"id" json:"id"`
-	Status string `firestore:"status" json:"status"`
+	ID     string    `firestore:"id" json:"id"`
+	Status RunStatus `firestore:"status" json:"status"`
 	// Stage is the state machine's position; StageSeq increases at every
 	// transition and guards them against duplicate messages.
-	Stage    string `firestore:"stage" json:"stage"`
-	StageSeq int    `firestore:"stage_seq" json:"stage_seq"`
+	Stage    Stage `firestore:"stage" json:"stage"`
+	StageSeq int   `firestore:"stage_seq" json:"stage_seq"`
 	// Pending are the phases the current stage waits for.
 	Pending []string `firestore:"pending" json:"pending"`
 	// PublishedSeq is the last StageSeq whose fan-out was published: a
 	// redelivered message republishes when it is behind.
 	PublishedSeq int    `firestore:"published_seq" json:"published_seq"`
 	Lease        *Lease `firestore:"lease,omitempty" json:"-"`
+	// Outbox holds the events of the last committed transition until they
+	// are written to events/ (with the fan-out, or by the next delivery
+	// if the committer died): events are derived from what committed.
+	Outbox []OutboxEvent `firestore:"outbox,omitempty" json:"-"`
 
 	Config  map[string]any `firestore:"config" json:"config"`
 	Source  Source         `firestore:"source" json:"source"`
@@ -180,12 +222,13 @@ type Run struct {
 }
 
 // Terminal reports whether the run has ended.
-func (r *Run) Terminal() bool {
-	switch r.Status {
-	case StatusSucceeded, StatusFailed, StatusCancelled, StatusBudgetExhausted:
-		return true
-	}
-	return false
+func (r *Run) Terminal() bool { return r.Status.Terminal() }
+
+// OutboxEvent is an event committed with a transition, to be written under
+// its step key.
+type OutboxEvent struct {
+	Key   string `firestore:"key"`
+	Event Event  `firestore:"event"`
 }
 
 // Demo is a few-shot demonstration embedded in a prompt.
@@ -260,8 +303,8 @@ type EpochCandidate struct {
 	PromptID string  `firestore:"prompt_id" json:"prompt_id"`
 	Val      float64 `firestore:"val" json:"val"`
 	// Status is candidate, accepted, rejected, no_change or blocked.
-	Status string `firestore:"status" json:"status"`
-	Note   string `firestore:"note,omitempty" json:"note,omitempty"`
+	Status CandidateStatus `firestore:"status" json:"status"`
+	Note   string          `firestore:"note,omitempty" json:"note,omitempty"`
 	// The proposal itself, stored with the epoch so that the prompt version
 	// is created from what the epoch kept (never from a lost attempt).
 	System    string `firestore:"system_prompt" json:"system_prompt"`
@@ -291,7 +334,7 @@ type Epoch struct {
 	// GateTest is the paired test the gate ran: mcnemar, bootstrap or none.
 	GateTest string   `firestore:"gate_test,omitempty" json:"gate_test,omitempty"`
 	PValue   *float64 `firestore:"p_value,omitempty" json:"p_value,omitempty"`
-	Decision string   `firestore:"decision" json:"decision"`
+	Decision Decision `firestore:"decision" json:"decision"`
 	// Note explains an optimizer_failed epoch.
 	Note string `firestore:"note,omitempty" json:"note,omitempty"`
 	// NewIncumbentTrain is the accepted candidate's train score, once known.

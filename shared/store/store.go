@@ -17,10 +17,12 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/promptml/promptml/shared/errs"
 )
 
 // ErrNotFound is returned when a document does not exist.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = errs.New(errs.NotFound, "not found")
 
 // Store is the Firestore-backed state.
 type Store struct {
@@ -138,8 +140,8 @@ func (s *Store) UpdateRun(ctx context.Context, id string, fn func(r *Run) error)
 }
 
 // SetPublished records that the fan-out of stage seq has been published,
-// and releases the run lease the committer kept for it. It only moves
-// forward.
+// and releases the run lease the committer kept for it and clears the
+// transition's outbox (its events are written). It only moves forward.
 func (s *Store) SetPublished(ctx context.Context, id string, seq int) error {
 	_, err := s.UpdateRun(ctx, id, func(r *Run) error {
 		if r.PublishedSeq >= seq {
@@ -147,7 +149,7 @@ func (s *Store) SetPublished(ctx context.Context, id string, seq int) error {
 		}
 		r.PublishedSeq = seq
 		if r.StageSeq == seq {
-			r.Lease = nil
+			r.Lease, r.Outbox = nil, nil
 		}
 		return nil
 	})
@@ -155,10 +157,10 @@ func (s *Store) SetPublished(ctx context.Context, id string, seq int) error {
 }
 
 // ListRuns lists runs, newest first, optionally only those with status.
-func (s *Store) ListRuns(ctx context.Context, status string, limit int) ([]*Run, error) {
+func (s *Store) ListRuns(ctx context.Context, status RunStatus, limit int) ([]*Run, error) {
 	q := s.fs.Collection("runs").Query
 	if status != "" {
-		q = q.Where("status", "==", status)
+		q = q.Where("status", "==", string(status))
 	}
 	q = q.OrderBy("created_at", firestore.Desc)
 	if limit > 0 {

@@ -601,7 +601,7 @@ func TestListRuns(t *testing.T) {
 	s := newStore(t)
 	c := withClock(s)
 	ctx := t.Context()
-	for i, st := range []string{StatusSucceeded, StatusRunning, StatusFailed, StatusSucceeded} {
+	for i, st := range []RunStatus{StatusSucceeded, StatusRunning, StatusFailed, StatusSucceeded} {
 		c.advance(time.Minute)
 		mustCreateRun(t, s, &Run{ID: fmt.Sprintf("run-%d", i), Status: st})
 	}
@@ -613,7 +613,7 @@ func TestListRuns(t *testing.T) {
 		return out
 	}
 	tests := []struct {
-		status string
+		status RunStatus
 		limit  int
 		want   []string
 	}{

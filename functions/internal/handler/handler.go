@@ -8,15 +8,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/logging"
-	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/serverenv"
 )
 
@@ -60,7 +59,8 @@ func DeliveryID(e cloudevents.Event) string {
 	return id + "/" + hex.EncodeToString(b[:])
 }
 
-// Classify decides the fate of a delivery: nil and permanent errors are
+// Classify decides the fate of a delivery, the one place errs' vocabulary
+// becomes ack or retry (errs.Retryable): nil and permanent errors are
 // acked (a permanent one is logged, since retrying cannot fix it), any
 // other error is returned so the message is redelivered.
 func Classify(ctx context.Context, err error) error {
@@ -68,15 +68,16 @@ func Classify(ctx context.Context, err error) error {
 		return nil
 	}
 	log := logging.FromContext(ctx)
-	if errors.Is(err, pipeline.ErrBusy) {
-		log.Info("another delivery is on it; will be retried", "error", err.Error())
+	kind := errs.KindOf(err)
+	switch {
+	case kind == errs.Busy:
+		log.Info("another delivery is on it; will be retried", "error", err.Error(), "kind", kind.String())
 		return err
-	}
-	if pipeline.IsPermanent(err) {
-		log.Error("permanent failure; message acked", "error", err.Error())
+	case !errs.Retryable(err):
+		log.Error("permanent failure; message acked", "error", err.Error(), "kind", kind.String())
 		return nil
 	}
-	log.Warn("transient failure; will be retried", "error", err.Error())
+	log.Warn("transient failure; will be retried", "error", err.Error(), "kind", kind.String())
 	return err
 }
 

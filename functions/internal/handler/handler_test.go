@@ -13,6 +13,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/queue"
@@ -31,11 +32,11 @@ func TestClassify(t *testing.T) {
 		severity string
 	}{
 		{"nil", nil, false, ""},
-		{"permanent", &pipeline.PermanentError{Err: errors.New("bad csv")}, false, "ERROR"},
-		{"wrapped permanent", fmt.Errorf("start: %w", &pipeline.PermanentError{Err: errors.New("bad csv")}), false, "ERROR"},
+		{"permanent", errs.Invalid(errors.New("bad csv")), false, "ERROR"},
+		{"wrapped permanent", fmt.Errorf("start: %w", errs.Invalid(errors.New("bad csv"))), false, "ERROR"},
 		{"bad message", fmt.Errorf("%w: version 9", queue.ErrBadMessage), false, "ERROR"},
 		{"run not found", fmt.Errorf("pipeline.Aggregate: %w", fmt.Errorf("store.GetRun r: %w", store.ErrNotFound)), false, "ERROR"},
-		{"joined with a permanent one", errors.Join(transient, &pipeline.PermanentError{Err: errors.New("x")}), false, "ERROR"},
+		{"joined with a permanent one", errors.Join(transient, errs.Invalid(errors.New("x"))), false, "ERROR"},
 		{"transient", transient, true, "WARNING"},
 		{"wrapped transient", fmt.Errorf("pipeline.RunBatch: %w", transient), true, "WARNING"},
 		{"busy", fmt.Errorf("pipeline.Aggregate: %w", pipeline.ErrBusy), true, "INFO"},

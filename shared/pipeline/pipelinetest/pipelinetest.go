@@ -17,6 +17,7 @@ import (
 
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/llm/sim"
 	"github.com/promptml/promptml/shared/localcloud"
 	"github.com/promptml/promptml/shared/pipeline"
@@ -79,7 +80,29 @@ type Env struct {
 	P   *pipeline.Pipeline
 	Q   *Queue
 	GCS *storage.Client
+	// Store and Blob are the pipeline's own, for tests that read or write
+	// documents and objects directly.
+	Store *store.Store
+	Blob  *blob.Store
+	// Deps and Config are what P was built from; With rebuilds it.
+	Deps   pipeline.Deps
+	Config pipeline.Config
 }
+
+// With rebuilds P after change edits its dependencies and settings (a
+// scripted model, a cache, analytics, faults).
+func (e *Env) With(t *testing.T, change func(d *pipeline.Deps, c *pipeline.Config)) {
+	t.Helper()
+	change(&e.Deps, &e.Config)
+	p, err := pipeline.New(e.Deps, e.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.P = p
+}
+
+// Models returns the models P was built with.
+func (e *Env) Models() pipeline.Models { return e.Deps.Models }
 
 // New builds a pipeline whose simulator's answer key is keyCSV (a CSV with
 // user_input and ground_truth_output columns; "" for none). It needs the
@@ -106,15 +129,12 @@ func New(t *testing.T, keyCSV string) *Env {
 		}
 	}
 	q := &Queue{}
-	return &Env{
-		P: &pipeline.Pipeline{
-			Store: store.New(fs), Blob: blob.New(srv.Client()), Queue: q,
-			Models:         SimModels{sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1})},
-			DatasetsBucket: Datasets, ArtifactsBucket: Artifacts, LLMRetries: 1, RetryBase: 1,
-		},
-		Q:   q,
-		GCS: srv.Client(),
-	}
+	e := &Env{Q: q, GCS: srv.Client(), Store: store.New(fs), Blob: blob.New(srv.Client()),
+		Config: pipeline.Config{DatasetsBucket: Datasets, ArtifactsBucket: Artifacts, LLMRetries: 1, RetryBase: 1}}
+	e.Deps = pipeline.Deps{Store: e.Store, Blob: e.Blob, Queue: q,
+		Models: SimModels{sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1})}}
+	e.With(t, func(*pipeline.Deps, *pipeline.Config) {})
+	return e
 }
 
 // Upload writes an object to the datasets bucket and returns its upload.
@@ -158,7 +178,7 @@ func (e *Env) Drain(t *testing.T, dup bool) int {
 		for i, b := range bs {
 			for range copies {
 				wg.Go(func() {
-					if err := e.P.RunBatch(ctx, b); err != nil && !pipeline.IsPermanent(err) {
+					if err := e.P.RunBatch(ctx, b); err != nil && errs.Retryable(err) {
 						failedB[i].Store(true)
 					}
 				})
@@ -169,7 +189,7 @@ func (e *Env) Drain(t *testing.T, dup bool) int {
 			for c := range copies {
 				wg.Go(func() {
 					holder := fmt.Sprintf("msg-%s-%d-%d-%d", d.PhaseID, round, i, c)
-					if err := e.P.Aggregate(ctx, d, holder); err != nil && !pipeline.IsPermanent(err) {
+					if err := e.P.Aggregate(ctx, d, holder); err != nil && errs.Retryable(err) {
 						failedD[i].Store(true)
 					}
 				})

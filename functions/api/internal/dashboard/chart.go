@@ -53,11 +53,11 @@ func Chart(run *store.Run, epochs []*store.Epoch) template.HTML {
 		val = append(val, point{X: xi, Y: e.IncumbentVal, Class: "pt inc-val",
 			Title: fmt.Sprintf("epoch %d: incumbent %s val %.3f", e.N, e.IncumbentID, e.IncumbentVal)})
 		for j, c := range e.Candidates {
-			if c.Status == store.DecisionBlocked || c.Status == store.DecisionNoChange || c.Status == store.PromptCandidate {
+			if c.Status == store.CandidateBlocked || c.Status == store.CandidateNoChange || c.Status == store.CandidateProposed {
 				continue // never scored, or not yet: the gate writes Val with the decision
 			}
 			cls := "pt cand"
-			if c.Status == store.PromptAccepted || (e.Decision == store.DecisionAccepted && c.PromptID == e.BestCandidate) {
+			if c.Status == store.CandidateAccepted || (e.Decision == store.DecisionAccepted && c.PromptID == e.BestCandidate) {
 				cls += " accepted"
 			}
 			pts = append(pts, point{X: xi + 6 + float64(j)*5, Y: c.Val, Class: cls,

@@ -12,15 +12,15 @@ func TestChart(t *testing.T) {
 	pv := 0.01
 	epochs := []*store.Epoch{
 		{N: 1, IncumbentTrain: 0, IncumbentVal: 0, BestCandidate: "pa", Decision: store.DecisionAccepted,
-			Candidates: []store.EpochCandidate{{PromptID: "pa", Val: 0.25, Status: store.PromptAccepted}, {PromptID: "pb", Val: 0.1, Status: store.PromptRejected}}},
+			Candidates: []store.EpochCandidate{{PromptID: "pa", Val: 0.25, Status: store.CandidateAccepted}, {PromptID: "pb", Val: 0.1, Status: store.CandidateRejected}}},
 		{N: 2, IncumbentTrain: 0.2, IncumbentVal: 0.25, BestCandidate: "pc", Decision: store.DecisionRejected, PValue: &pv,
-			Candidates: []store.EpochCandidate{{PromptID: "pc", Val: 0.2, Status: store.PromptRejected}, {PromptID: "pd", Status: store.DecisionBlocked, Note: "too long"}}},
+			Candidates: []store.EpochCandidate{{PromptID: "pc", Val: 0.2, Status: store.CandidateRejected}, {PromptID: "pd", Status: store.CandidateBlocked, Note: "too long"}}},
 		{N: 3, IncumbentTrain: 0.2, IncumbentVal: 0.25, Decision: store.DecisionNoChange,
-			Candidates: []store.EpochCandidate{{PromptID: "pa", Status: store.DecisionNoChange}}},
+			Candidates: []store.EpochCandidate{{PromptID: "pa", Status: store.CandidateNoChange}}},
 		// An epoch whose candidate the gate has not scored yet (running, or
 		// the run was cancelled): its Val is 0 but means nothing.
 		{N: 4, IncumbentTrain: 0.2, IncumbentVal: 0.25,
-			Candidates: []store.EpochCandidate{{PromptID: "pe", Status: store.PromptCandidate}}},
+			Candidates: []store.EpochCandidate{{PromptID: "pe", Status: store.CandidateProposed}}},
 	}
 	tests := []struct {
 		name   string

@@ -8,6 +8,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -16,10 +17,12 @@ import (
 	"io/fs"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/promptdiff"
@@ -36,16 +39,24 @@ var staticFS embed.FS
 // the form and POST /runs share their limits and messages).
 type UploadReader func(r *http.Request) (pipeline.UploadRequest, error)
 
+// Service is what the dashboard uses of the pipeline: its read side and
+// the two actions of its forms.
+type Service interface {
+	pipeline.Reader
+	StartFromCSV(ctx context.Context, req pipeline.UploadRequest) (*store.Run, error)
+	Cancel(ctx context.Context, runID string) (*store.Run, error)
+}
+
 // Dashboard serves the pages over a pipeline.
 type Dashboard struct {
-	p      *pipeline.Pipeline
+	p      Service
 	read   UploadReader
 	pages  map[string]*template.Template
 	static http.Handler
 }
 
 // New returns the dashboard; read decodes the start form.
-func New(p *pipeline.Pipeline, read UploadReader) *Dashboard {
+func New(p Service, read UploadReader) *Dashboard {
 	d := &Dashboard{p: p, read: read, pages: map[string]*template.Template{}}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
@@ -146,7 +157,7 @@ func (d *Dashboard) withRun(next func(http.ResponseWriter, *http.Request, *store
 			d.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("No run %q: run ids are 26 characters a-z, 2-7. Pick one from the list of runs.", id))
 			return
 		}
-		run, err := d.p.Store.GetRun(r.Context(), id)
+		run, err := d.p.Run(r.Context(), id)
 		if errors.Is(err, store.ErrNotFound) {
 			d.errorPage(w, r, http.StatusNotFound, fmt.Sprintf("No run %s here. Pick one from the list of runs.", id))
 			return
@@ -202,13 +213,11 @@ type runRow struct {
 
 func (d *Dashboard) runsPage(w http.ResponseWriter, r *http.Request) {
 	status := r.URL.Query().Get("status")
-	switch status {
-	case "", store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled, store.StatusBudgetExhausted:
-	default:
+	if status != "" && !slices.Contains(store.RunStatuses, store.RunStatus(status)) {
 		d.errorPage(w, r, http.StatusBadRequest, "status must be running, succeeded, failed, cancelled or budget_exhausted")
 		return
 	}
-	runs, err := d.p.Store.ListRuns(r.Context(), status, 100)
+	runs, err := d.p.Runs(r.Context(), store.RunStatus(status), 100)
 	if err != nil {
 		d.internal(w, r, err)
 		return
@@ -218,7 +227,7 @@ func (d *Dashboard) runsPage(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, runRow{Run: run, Name: datasetName(run)})
 	}
 	d.render(w, r, http.StatusOK, "runs", page{Title: "Runs", Data: map[string]any{"Runs": rows, "Status": status,
-		"Statuses": []string{store.StatusRunning, store.StatusSucceeded, store.StatusFailed, store.StatusCancelled, store.StatusBudgetExhausted}}})
+		"Statuses": store.RunStatuses}})
 }
 
 // datasetName is the object's base name (uploads carry a folder prefix).
@@ -257,9 +266,8 @@ func (d *Dashboard) start(w http.ResponseWriter, r *http.Request) {
 	}
 	run, err := d.p.StartFromCSV(r.Context(), req)
 	if err != nil {
-		var pe *pipeline.PermanentError
-		if errors.As(err, &pe) {
-			d.render(w, r, http.StatusBadRequest, "new", page{Title: "Start a run", Tab: "new", Data: map[string]any{"MaxMiB": 32, "Error": pe.Error()}})
+		if errs.KindOf(err) == errs.InvalidArgument {
+			d.render(w, r, http.StatusBadRequest, "new", page{Title: "Start a run", Tab: "new", Data: map[string]any{"MaxMiB": 32, "Error": errs.Message(err)}})
 			return
 		}
 		d.internal(w, r, err)
@@ -302,12 +310,12 @@ type modelUsage struct {
 
 func (d *Dashboard) runPage(w http.ResponseWriter, r *http.Request, run *store.Run) {
 	ctx := r.Context()
-	epochs, err := d.p.Store.ListEpochs(ctx, run.ID)
+	epochs, err := d.p.Epochs(ctx, run.ID)
 	if err != nil {
 		d.internal(w, r, err)
 		return
 	}
-	phases, err := d.p.Store.ListPhases(ctx, run.ID)
+	phases, err := d.p.Phases(ctx, run.ID)
 	if err != nil {
 		d.internal(w, r, err)
 		return
@@ -319,7 +327,7 @@ func (d *Dashboard) runPage(w http.ResponseWriter, r *http.Request, run *store.R
 		if ph.State != store.PhasePending || run.Terminal() {
 			continue
 		}
-		if ph.DoneBatches, ph.Usage, err = d.p.Store.DoneBatchUsage(ctx, run.ID, ph.ID); err != nil {
+		if err = d.p.Progress(ctx, run.ID, ph); err != nil {
 			d.internal(w, r, err)
 			return
 		}
@@ -335,13 +343,13 @@ func (d *Dashboard) runPage(w http.ResponseWriter, r *http.Request, run *store.R
 		_ = enc.Encode(run.Config)
 		v.Config = b.String()
 	}
-	events, err := d.p.Store.ListEvents(ctx, run.ID, time.Time{})
+	events, err := d.p.Events(ctx, run.ID, time.Time{})
 	if err != nil {
 		d.internal(w, r, err)
 		return
 	}
 	for _, e := range events {
-		if run.Status == store.StatusBudgetExhausted && e.Kind == store.StatusBudgetExhausted {
+		if run.Status == store.StatusBudgetExhausted && e.Kind == string(store.StatusBudgetExhausted) {
 			v.Stopped = e.Message
 		}
 	}
@@ -396,12 +404,12 @@ func scoreOf(p *store.Prompt, split string) *float64 {
 
 func (d *Dashboard) promptsPage(w http.ResponseWriter, r *http.Request, run *store.Run) {
 	ctx := r.Context()
-	prompts, err := d.p.Store.ListPrompts(ctx, run.ID)
+	prompts, err := d.p.Prompts(ctx, run.ID)
 	if err != nil {
 		d.internal(w, r, err)
 		return
 	}
-	epochs, err := d.p.Store.ListEpochs(ctx, run.ID)
+	epochs, err := d.p.Epochs(ctx, run.ID)
 	if err != nil {
 		d.internal(w, r, err)
 		return
@@ -436,7 +444,7 @@ func (d *Dashboard) promptsPage(w http.ResponseWriter, r *http.Request, run *sto
 	var bs []blockedCandidate
 	for _, e := range epochs {
 		for _, c := range e.Candidates {
-			if c.Status != store.DecisionBlocked {
+			if c.Status != store.CandidateBlocked {
 				continue
 			}
 			b := blockedCandidate{EpochCandidate: c, Epoch: e.N, Incumbent: e.IncumbentID}
@@ -532,7 +540,7 @@ func val(p *float64) float64 {
 // results reads a phase's per-example results; nil when the phase does not
 // exist or is not done.
 func (d *Dashboard) results(r *http.Request, runID, phaseID string) ([]pipeline.Result, error) {
-	ph, err := d.p.Store.GetPhase(r.Context(), runID, phaseID)
+	ph, err := d.p.Phase(r.Context(), runID, phaseID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -547,7 +555,7 @@ func (d *Dashboard) results(r *http.Request, runID, phaseID string) ([]pipeline.
 }
 
 func (d *Dashboard) eventsPage(w http.ResponseWriter, r *http.Request, run *store.Run) {
-	events, err := d.p.Store.ListEvents(r.Context(), run.ID, time.Time{})
+	events, err := d.p.Events(r.Context(), run.ID, time.Time{})
 	if err != nil {
 		d.internal(w, r, err)
 		return
@@ -564,7 +572,7 @@ type compareView struct {
 
 func (d *Dashboard) comparePage(w http.ResponseWriter, r *http.Request, run *store.Run) {
 	ctx := r.Context()
-	prompts, err := d.p.Store.ListPrompts(ctx, run.ID)
+	prompts, err := d.p.Prompts(ctx, run.ID)
 	if err != nil {
 		d.internal(w, r, err)
 		return
