@@ -77,7 +77,7 @@ func (generation) estimate(req *Request) int {
 	return est
 }
 
-func (generation) check(r *Response, err error) (error, int) {
+func (generation) check(r *Response, err error) (int, error) {
 	used := 0
 	if r != nil {
 		used = r.Usage.InputTokens + r.Usage.OutputTokens
@@ -85,7 +85,7 @@ func (generation) check(r *Response, err error) (error, int) {
 	if err == nil && r == nil {
 		err = &Error{Kind: Transient, Reason: ReasonUnknown, Err: errors.New("empty reply")}
 	}
-	return err, used
+	return used, err
 }
 
 func (generation) fill(_ *Request, r *Response) *Response { return r }

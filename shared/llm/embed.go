@@ -105,14 +105,14 @@ func (embedding) cacheKey(provider string, req *EmbedRequest) string {
 
 func (embedding) estimate(req *EmbedRequest) int { return EstimateTokens(req.Text) }
 
-func (embedding) check(e *Embedding, err error) (error, int) {
+func (embedding) check(e *Embedding, err error) (int, error) {
 	if err == nil && (e == nil || len(e.Values) == 0) {
 		err = &Error{Kind: Transient, Reason: ReasonUnknown, Err: errors.New("empty embedding")}
 	}
 	if err != nil {
-		return err, 0
+		return 0, err
 	}
-	return nil, e.Usage.InputTokens
+	return e.Usage.InputTokens, nil
 }
 
 // fill meters an embedding the provider reported no count for at the

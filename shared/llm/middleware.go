@@ -32,7 +32,7 @@ type CallKind[Req, Resp any] interface {
 	estimate(req Req) int
 	// check turns an empty reply into a transient error and returns the
 	// tokens the call used (the limiter settles its reservation with them).
-	check(resp Resp, err error) (error, int)
+	check(resp Resp, err error) (int, error)
 	// fill completes a successful reply (an embedding the provider did not
 	// count is counted at the estimate).
 	fill(req Req, resp Resp) Resp
@@ -168,7 +168,7 @@ func Limited[Req, Resp any](k CallKind[Req, Resp], lim *Limiter) Middleware[Req,
 				}
 			}
 			resp, err := next(ctx, req)
-			err, used := k.check(resp, Classify(err))
+			used, err := k.check(resp, Classify(err))
 			release(err, used)
 			return resp, err
 		}
