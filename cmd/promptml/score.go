@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"google.golang.org/genai"
 
 	"github.com/promptml/promptml/shared/dataset"
 	"github.com/promptml/promptml/shared/eval"
@@ -284,9 +283,9 @@ func vertexDeps(ctx context.Context, metric string, mf modelFlags) (eval.Deps, e
 		}
 		return eval.Deps{Judge: j}, nil
 	}
-	client, err := genai.NewClient(ctx, &genai.ClientConfig{Backend: genai.BackendVertexAI, Project: mf.project, Location: mf.location})
+	e, err := vertex.NewEmbedder(ctx, vertex.Options{Project: mf.project, Location: mf.location, Model: mf.embeddingModel})
 	if err != nil {
-		return eval.Deps{}, fmt.Errorf("genai.NewClient: %w", err)
+		return eval.Deps{}, err
 	}
-	return eval.Deps{Embedder: eval.NewGenAIEmbedder(client, mf.embeddingModel)}, nil
+	return eval.Deps{Embedder: e}, nil
 }

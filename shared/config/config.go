@@ -18,8 +18,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 
-	"github.com/promptml/promptml/shared/eval"
 	"github.com/promptml/promptml/shared/llm"
+	"github.com/promptml/promptml/shared/llm/provider"
+	"github.com/promptml/promptml/shared/metric"
 )
 
 //go:embed defaults.yaml
@@ -48,7 +49,7 @@ type Run struct {
 	// (default exact_match). Names and options: docs/metrics.md. Each
 	// metric's `threshold` option is its pass threshold: an example scoring
 	// below it is a failure the optimizer sees.
-	Metrics []eval.Spec `yaml:"metrics" json:"metrics"`
+	Metrics []metric.Spec `yaml:"metrics" json:"metrics"`
 	// Gate decides whether a candidate replaces the incumbent.
 	Gate Gate `yaml:"gate" json:"gate"`
 	// Optimizer proposes new prompts from the incumbent's failures.
@@ -213,8 +214,9 @@ type Leakage struct {
 
 // Model names a model of a provider.
 type Model struct {
-	// Provider is "sim" (the offline simulator) or "vertex" (Gemini on
-	// Vertex AI).
+	// Provider is a registered provider (shared/llm/provider): the
+	// offline simulator, Gemini on Vertex AI, or an OpenAI-compatible
+	// endpoint.
 	Provider string `yaml:"provider" json:"provider"`
 	// Name is the model name, e.g. "gemini-2.5-flash".
 	Name string `yaml:"name" json:"name"`
@@ -263,7 +265,6 @@ type Limits struct {
 
 // Known values.
 var (
-	providers  = []string{"sim", "vertex", "openai"}
 	cacheModes = []string{llm.CacheOff, llm.CacheRead, llm.CacheReadWrite}
 	strategies = []string{"rewrite", "edit", "fewshot", "auto"}
 	gateTests  = []string{"mcnemar", "bootstrap", "none"}
@@ -599,8 +600,8 @@ func (r Run) Validate() error {
 	}
 	if len(r.Metrics) == 0 {
 		bad("metrics", "at least one metric is required")
-	} else if _, err := eval.Build(r.Metrics, eval.Deps{}); err != nil {
-		var se *eval.SpecError
+	} else if err := metric.Check(r.Metrics); err != nil {
+		var se *metric.SpecError
 		if errors.As(err, &se) {
 			reason := se.Msg
 			if se.Field != "name" {
@@ -682,8 +683,8 @@ func (r Run) Validate() error {
 }
 
 func (m Model) validate(path string, bad func(path, format string, args ...any)) {
-	if !contains(providers, m.Provider) {
-		bad(path+".provider", "must be one of %s, got %q", strings.Join(providers, ", "), m.Provider)
+	if _, ok := provider.Lookup(m.Provider); !ok {
+		bad(path+".provider", "%s", provider.Unknown(m.Provider))
 	}
 	if strings.TrimSpace(m.Name) == "" {
 		bad(path+".name", "is required")

@@ -7,23 +7,28 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/promptml/promptml/shared/llm/provider"
 )
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// validateOpenAI checks the openai provider's endpoint settings.
+// validateOpenAI checks the endpoint settings of a model, which only the
+// providers of OpenAI-compatible endpoints (provider.Provider.Endpoint:
+// openai) use.
 func (m Model) validateOpenAI(path string, bad func(path, format string, args ...any)) {
-	if m.Provider != "openai" {
+	if p, _ := provider.Lookup(m.Provider); !p.Endpoint {
+		only := strings.Join(provider.Names(func(p provider.Provider) bool { return p.Endpoint }), " and ")
 		if m.BaseURL != "" {
-			bad(path+".base_url", "is only used by the openai provider")
+			bad(path+".base_url", "is only used by the %s provider", only)
 		}
 		if m.APIKeyEnv != "" {
-			bad(path+".api_key_env", "is only used by the openai provider")
+			bad(path+".api_key_env", "is only used by the %s provider", only)
 		}
 		return
 	}
 	if m.BaseURL == "" {
-		bad(path+".base_url", "is required for the openai provider, e.g. http://127.0.0.1:11434/v1")
+		bad(path+".base_url", "is required for the %s provider, e.g. http://127.0.0.1:11434/v1", m.Provider)
 	} else if u, err := url.Parse(m.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad(path+".base_url", "must be an http(s) URL, got %q", m.BaseURL)
 	}
@@ -69,9 +74,15 @@ func (r Run) validateSpend(bad func(path, format string, args ...any)) {
 			path string
 			m    Model
 		}{{"primary", r.Primary}, {"optimizer.model", r.Optimizer.Model}} {
-			if _, ok := r.Prices[m.m.Name]; !ok && m.m.Provider != "sim" {
+			if _, ok := r.Prices[m.m.Name]; !ok && !free(m.m.Provider) {
 				bad("budget.max_usd", "needs a price for %s model %q (add prices.%s)", m.path, m.m.Name, m.m.Name)
 			}
 		}
 	}
+}
+
+// free reports whether the provider's calls cost nothing (the simulator).
+func free(name string) bool {
+	p, ok := provider.Lookup(name)
+	return ok && p.Free
 }

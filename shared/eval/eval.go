@@ -16,7 +16,9 @@
 //
 // The metrics, their options and the reference implementations they agree
 // with are documented in docs/metrics.md. Each metric's file registers it
-// (registry.go holds the registry, the option reader and the composite).
+// (registry.go holds the registry, the option reader and the composite);
+// registering also declares the name and its option check to shared/metric,
+// which the run config validates against.
 package eval
 
 import (
@@ -24,18 +26,13 @@ import (
 	"fmt"
 
 	"github.com/promptml/promptml/shared/llm"
+	"github.com/promptml/promptml/shared/metric"
 )
 
 // Spec names one metric and its options, as written in the run config under
-// `metrics:`.
-type Spec struct {
-	// Name is the registry name, e.g. "exact_match".
-	Name string `yaml:"name" json:"name" firestore:"name"`
-	// Weight is the metric's weight in a composite; 0 means 1.
-	Weight float64 `yaml:"weight,omitempty" json:"weight,omitempty" firestore:"weight,omitempty"`
-	// Options are the metric's own options (documented in docs/metrics.md).
-	Options map[string]any `yaml:"options,omitempty" json:"options,omitempty" firestore:"options,omitempty"`
-}
+// `metrics:`. It is declared in shared/metric, where the run config reads
+// it without importing the metrics.
+type Spec = metric.Spec
 
 // Score is the result of scoring one pair.
 type Score struct {

@@ -3,13 +3,14 @@ package eval
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/promptml/promptml/shared/metric"
 )
 
 // factory builds one metric from its options. It reads options through o,
@@ -26,6 +27,14 @@ func register(name string, f factory) {
 		panic("eval: metric registered twice: " + name)
 	}
 	registry[name] = f
+	// The run config validates a spec by building it with zero Deps, as
+	// Build does, so both accept the same options.
+	metric.Register(name, func(s Spec) (field, msg string) {
+		if _, oe := buildOne(s, Deps{}); oe != nil {
+			return "options." + oe.key, oe.msg
+		}
+		return "", ""
+	})
 }
 
 // Names returns the registered metric names, sorted.
@@ -38,48 +47,30 @@ func Names() []string {
 	return names
 }
 
-// SpecError is the error Build returns for an unknown metric or a bad option.
-// Its message is a path into the run config, e.g.
-// "metrics[1].options.tolerance: must be >= 0 (metric numeric)".
-type SpecError struct {
-	// Index is the spec's position in the list given to Build.
-	Index int
-	// Metric is the spec's name.
-	Metric string
-	// Field is "name", "weight" or "options.<key>".
-	Field string
-	// Msg says what is wrong.
-	Msg string
-}
-
-// Error implements error.
-func (e *SpecError) Error() string {
-	if e.Field == "name" {
-		return fmt.Sprintf("metrics[%d].name: %s", e.Index, e.Msg)
-	}
-	return fmt.Sprintf("metrics[%d].%s: %s (metric %s)", e.Index, e.Field, e.Msg, e.Metric)
-}
+// SpecError is the error Build returns for an unknown metric or a bad
+// option (shared/metric declares it, for the run config's validation).
+type SpecError = metric.SpecError
 
 // Build turns the run config's metric specs into one Metric: the metric
 // itself for one spec, a weighted composite for several (weights are
 // normalized to sum to 1; a weight of 0 means 1). It rejects an empty list,
-// unknown names, unknown options and bad option values with a *SpecError.
+// unknown names, unknown options and bad option values with a *SpecError
+// (metric.Check, the run config's own check).
 // Deps may be zero: metrics that need a missing dependency fail at Score time.
 func Build(specs []Spec, deps Deps) (Metric, error) {
-	if len(specs) == 0 {
-		return nil, errors.New("metrics: at least one metric is required")
+	if err := metric.Check(specs); err != nil {
+		return nil, err
 	}
 	parts := make([]Metric, len(specs))
 	weights := make([]float64, len(specs))
 	for i, s := range specs {
-		m, err := buildOne(i, s, deps)
-		if err != nil {
-			return nil, err
+		m, oe := buildOne(s, deps)
+		if oe != nil {
+			// Check built the same spec without an error: options do not
+			// depend on Deps.
+			return nil, fmt.Errorf("eval.Build: metrics[%d]: %w", i, oe)
 		}
 		w := s.Weight
-		if w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
-			return nil, &SpecError{Index: i, Metric: s.Name, Field: "weight", Msg: "must be a finite number >= 0"}
-		}
 		if w == 0 {
 			w = 1
 		}
@@ -91,17 +82,11 @@ func Build(specs []Spec, deps Deps) (Metric, error) {
 	return newComposite(parts, weights), nil
 }
 
-func buildOne(i int, s Spec, deps Deps) (Metric, error) {
-	f, ok := registry[s.Name]
-	if !ok {
-		msg := fmt.Sprintf("unknown metric %q (known: %s)", s.Name, strings.Join(Names(), ", "))
-		if s.Name == "" {
-			msg = "required"
-		}
-		return nil, &SpecError{Index: i, Metric: s.Name, Field: "name", Msg: msg}
-	}
+// buildOne builds a registered metric from its spec, or reports its first
+// bad option.
+func buildOne(s Spec, deps Deps) (Metric, *optionError) {
 	o := &options{m: s.Options, used: map[string]bool{}}
-	m := f(o, deps)
+	m := registry[s.Name](o, deps)
 	// threshold is common to every metric; read it after the factory so a
 	// factory may have set its own default.
 	if bm, ok := m.(interface{ setThreshold(float64) }); ok {
@@ -113,10 +98,6 @@ func buildOne(i int, s Spec, deps Deps) (Metric, error) {
 		}
 	}
 	if err := o.finish(); err != nil {
-		var oe *optionError
-		if errors.As(err, &oe) {
-			return nil, &SpecError{Index: i, Metric: s.Name, Field: "options." + oe.key, Msg: oe.msg}
-		}
 		return nil, err
 	}
 	return m, nil
@@ -146,7 +127,7 @@ func (e *optionError) Error() string { return "options." + e.key + ": " + e.msg 
 type options struct {
 	m    map[string]any
 	used map[string]bool
-	err  error
+	err  *optionError
 }
 
 func (o *options) fail(key, msg string) {
@@ -164,7 +145,7 @@ func (o *options) get(key string) (any, bool) {
 	return v, ok
 }
 
-func (o *options) finish() error {
+func (o *options) finish() *optionError {
 	if o.err != nil {
 		return o.err
 	}

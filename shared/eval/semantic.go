@@ -8,9 +8,6 @@ import (
 	"sync"
 
 	"golang.org/x/sync/singleflight"
-	"google.golang.org/genai"
-
-	"github.com/promptml/promptml/shared/llm"
 )
 
 func init() { register("semantic_similarity", newSemantic) }
@@ -160,66 +157,6 @@ func (c *CachedEmbedder) Embed(ctx context.Context, texts []string) ([][]float32
 			return nil, err
 		}
 		out[i] = r.([]float32)
-	}
-	return out, nil
-}
-
-// GenAIEmbedder embeds texts with a text-embedding model (e.g.
-// "text-embedding-005" on Vertex AI) through google.golang.org/genai.
-type GenAIEmbedder struct {
-	client *genai.Client
-	model  string
-	// TaskType is sent with each request; SEMANTIC_SIMILARITY by default.
-	TaskType string
-}
-
-// NewGenAIEmbedder returns an embedder calling model through client.
-func NewGenAIEmbedder(client *genai.Client, model string) *GenAIEmbedder {
-	return &GenAIEmbedder{client: client, model: model, TaskType: "SEMANTIC_SIMILARITY"}
-}
-
-// Embed implements Embedder with one EmbedContent call per text: Gemini
-// embedding models on Vertex AI accept a single content per call, and the
-// cache in front makes calls per text rare anyway.
-func (e *GenAIEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, error) {
-	out := make([][]float32, 0, len(texts))
-	for _, t := range texts {
-		r, err := e.EmbedText(ctx, &llm.EmbedRequest{Text: t})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r.Values)
-	}
-	return out, nil
-}
-
-// EmbedText implements llm.EmbedModel: one EmbedContent call, with the
-// token count Vertex AI reports in the embedding's statistics (0 when it
-// reports none). req.Model and req.TaskType override the embedder's.
-func (e *GenAIEmbedder) EmbedText(ctx context.Context, req *llm.EmbedRequest) (*llm.Embedding, error) {
-	model, task := e.model, e.TaskType
-	if req.Model != "" {
-		model = req.Model
-	}
-	if req.TaskType != "" {
-		task = req.TaskType
-	}
-	cfg := &genai.EmbedContentConfig{TaskType: task}
-	if req.Dimensions > 0 {
-		d := int32(req.Dimensions)
-		cfg.OutputDimensionality = &d
-	}
-	resp, err := e.client.Models.EmbedContent(ctx, model, genai.Text(req.Text), cfg)
-	if err != nil {
-		return nil, fmt.Errorf("genai EmbedContent(%s): %w", model, err)
-	}
-	if len(resp.Embeddings) != 1 || resp.Embeddings[0] == nil || len(resp.Embeddings[0].Values) == 0 {
-		return nil, fmt.Errorf("genai EmbedContent(%s): got %d embeddings for 1 text", model, len(resp.Embeddings))
-	}
-	out := &llm.Embedding{Values: resp.Embeddings[0].Values}
-	if st := resp.Embeddings[0].Statistics; st != nil && st.TokenCount > 0 {
-		n := int(st.TokenCount)
-		out.Usage = llm.Usage{InputTokens: n, TotalTokens: n}
 	}
 	return out, nil
 }

@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/genai"
 
 	"github.com/promptml/promptml/shared/llm"
+	"github.com/promptml/promptml/shared/llm/vertex"
 )
 
 // letterVector is the fake model's embedding: counts of a..z, and of every
@@ -85,24 +85,26 @@ func (f *fakeVertexEmbeddings) ServeHTTP(w http.ResponseWriter, r *http.Request)
 	_ = json.NewEncoder(w).Encode(out)
 }
 
-func newFakeEmbedder(t *testing.T) (*GenAIEmbedder, *fakeVertexEmbeddings) {
+// newFakeEmbedder is the Vertex AI embedder (shared/llm/vertex) in front
+// of the fake endpoint.
+func newFakeEmbedder(t *testing.T) (*vertex.Embedder, *fakeVertexEmbeddings) {
 	t.Helper()
 	// Never let a Google client library probe the metadata server.
 	t.Setenv("GCE_METADATA_HOST", "127.0.0.1:1")
 	fake := &fakeVertexEmbeddings{}
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
-	client, err := genai.NewClient(t.Context(), &genai.ClientConfig{
-		Backend:     genai.BackendVertexAI,
-		Project:     "test-project",
-		Location:    "us-central1",
-		HTTPClient:  srv.Client(),
-		HTTPOptions: genai.HTTPOptions{BaseURL: srv.URL},
+	emb, err := vertex.NewEmbedder(t.Context(), vertex.Options{
+		Project:    "test-project",
+		Location:   "us-central1",
+		Model:      "text-embedding-005",
+		HTTPClient: srv.Client(),
+		BaseURL:    srv.URL,
 	})
 	if err != nil {
-		t.Fatalf("genai.NewClient: %v", err)
+		t.Fatalf("vertex.NewEmbedder: %v", err)
 	}
-	return NewGenAIEmbedder(client, "text-embedding-005"), fake
+	return emb, fake
 }
 
 func TestSemanticSimilarity(t *testing.T) {
@@ -170,9 +172,9 @@ func TestSemanticSimilarityEmbedsEachTextOnce(t *testing.T) {
 	}
 }
 
-// TestGenAIEmbedderUsage: EmbedText returns the token count Vertex AI
+// TestVertexEmbedderUsage: EmbedText returns the token count Vertex AI
 // reports, and sends the request's task type and dimensions.
-func TestGenAIEmbedderUsage(t *testing.T) {
+func TestVertexEmbedderUsage(t *testing.T) {
 	emb, fake := newFakeEmbedder(t)
 	got, err := emb.EmbedText(t.Context(), &llm.EmbedRequest{Text: "three short words", TaskType: "RETRIEVAL_QUERY", Dimensions: 52})
 	if err != nil {

@@ -5,11 +5,10 @@ import (
 	"testing"
 
 	"github.com/promptml/promptml/shared/config"
-	"github.com/promptml/promptml/shared/llm/openai"
 )
 
 func TestOpenAIModel(t *testing.T) {
-	e := &Env{Config: Config{LLMProvider: "vertex"}, openai: map[string]*openai.Model{}}
+	e := &Env{Config: Config{LLMProvider: "vertex"}}
 	m := config.Model{Provider: "openai", Name: "llama3", BaseURL: "http://127.0.0.1:1/v1"}
 	g, err := e.Model(t.Context(), m)
 	if err != nil {

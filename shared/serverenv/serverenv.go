@@ -1,269 +1,29 @@
-// Package serverenv builds, once per function instance, the clients every
-// function shares (Firestore, Pub/Sub, Storage, the models) from the
-// instance's configuration, and closes them.
+// Package serverenv is a function instance: its configuration (config.go:
+// one table of PROMPTML_* settings, parsed and validated once, every bad
+// value named) and the clients every function shares, built once from it
+// (New: Firestore, Pub/Sub, Storage, BigQuery, the pipeline; models.go:
+// the models through the provider registry, the embedder), and closed.
 package serverenv
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
-	"time"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/storage"
-	"github.com/goccy/go-yaml"
-	"google.golang.org/genai"
 
 	"github.com/promptml/promptml/shared/analytics"
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
-	"github.com/promptml/promptml/shared/eval"
-	"github.com/promptml/promptml/shared/fault"
-	"github.com/promptml/promptml/shared/llm"
-	"github.com/promptml/promptml/shared/llm/openai"
-	"github.com/promptml/promptml/shared/llm/sim"
+	"github.com/promptml/promptml/shared/llm/provider"
 	"github.com/promptml/promptml/shared/llm/vertex"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/queue"
 	"github.com/promptml/promptml/shared/store"
 )
-
-// Config is the configuration of a function instance: environment
-// variables, optionally overridden by the YAML file PROMPTML_CONFIG_FILE
-// names (same keys as the yaml tags).
-type Config struct {
-	// Project is the Google Cloud project (PROMPTML_PROJECT; required).
-	Project string `yaml:"project"`
-	// Location is the Vertex AI region (PROMPTML_LOCATION; default us-central1).
-	Location string `yaml:"location"`
-	// DatasetsBucket is where users upload CSVs (PROMPTML_DATASETS_BUCKET; required).
-	DatasetsBucket string `yaml:"datasets_bucket"`
-	// ArtifactsBucket holds shards, results and exports
-	// (PROMPTML_ARTIFACTS_BUCKET; required).
-	ArtifactsBucket string `yaml:"artifacts_bucket"`
-	// BatchesTopic (PROMPTML_BATCHES_TOPIC; default promptml-batches).
-	BatchesTopic string `yaml:"batches_topic"`
-	// PhaseDoneTopic (PROMPTML_PHASE_DONE_TOPIC; default promptml-phase-done).
-	PhaseDoneTopic string `yaml:"phase_done_topic"`
-	// FirestoreDatabase (PROMPTML_FIRESTORE_DATABASE; default "(default)").
-	FirestoreDatabase string `yaml:"firestore_database"`
-	// LLMProvider is the provider runs use unless their config names one:
-	// "sim" (the offline simulator) or "vertex" (PROMPTML_LLM_PROVIDER;
-	// default sim, set to vertex by Terraform).
-	LLMProvider string `yaml:"llm_provider"`
-	// PrimaryModel is the default primary model with the vertex provider
-	// (PROMPTML_PRIMARY_MODEL; default gemini-2.5-flash).
-	PrimaryModel string `yaml:"primary_model"`
-	// OptimizerModel is the default optimizer model with the vertex
-	// provider (PROMPTML_OPTIMIZER_MODEL; default gemini-2.5-pro).
-	OptimizerModel string `yaml:"optimizer_model"`
-	// EmbeddingModel is the Vertex AI embedding model of the
-	// semantic_similarity metric (PROMPTML_EMBEDDING_MODEL; default
-	// text-embedding-005).
-	EmbeddingModel string `yaml:"embedding_model"`
-	// EmbeddingRequestsPerMinute bounds the embedding model's calls per
-	// instance (PROMPTML_EMBEDDING_REQUESTS_PER_MINUTE; default 0: no
-	// limit, adaptive concurrency only).
-	EmbeddingRequestsPerMinute int `yaml:"embedding_requests_per_minute"`
-	// EmbeddingTokensPerMinute bounds the embedding model's input tokens
-	// per instance (PROMPTML_EMBEDDING_TOKENS_PER_MINUTE; default 0: no limit).
-	EmbeddingTokensPerMinute int `yaml:"embedding_tokens_per_minute"`
-	// BigQueryDataset receives the analytics rows
-	// (PROMPTML_BIGQUERY_DATASET; empty disables analytics).
-	BigQueryDataset string `yaml:"bigquery_dataset"`
-	// Lease bounds how long a crashed aggregator blocks its phase
-	// (PROMPTML_LEASE, a Go duration; default 10m = the function timeout).
-	Lease time.Duration `yaml:"lease"`
-	// BatchTimeout bounds the model calls of one batch, retries included, so
-	// that a batch fails while its function still runs
-	// (PROMPTML_BATCH_TIMEOUT, a Go duration; default 4m30s = RunBatch's
-	// 300 s timeout minus 30 s; Terraform derives it from
-	// run_batch.timeout_seconds).
-	BatchTimeout time.Duration `yaml:"batch_timeout"`
-	// SimLatency is the simulator's latency per call (PROMPTML_SIM_LATENCY; default 0).
-	SimLatency time.Duration `yaml:"sim_latency"`
-	// SimErrorRate is the share of simulator calls failing with a transient
-	// 429 (PROMPTML_SIM_ERROR_RATE; default 0).
-	SimErrorRate float64 `yaml:"sim_error_rate"`
-	// SimWrongRate is the share of inputs the simulator gets wrong whatever
-	// the prompt (PROMPTML_SIM_WRONG_RATE; default 0.05).
-	SimWrongRate float64 `yaml:"sim_wrong_rate"`
-	// SimSeed seeds the simulator (PROMPTML_SIM_SEED; default 1).
-	SimSeed int64 `yaml:"sim_seed"`
-	// SimRetryAfter is the Retry-After of the simulator's 429s
-	// (PROMPTML_SIM_RETRY_AFTER, a Go duration; default 0: none).
-	SimRetryAfter time.Duration `yaml:"sim_retry_after"`
-	// FaultBatchRate is the probability that a RunBatch invocation fails
-	// at each fault point after part of its effects (chaos tests of the
-	// local cloud: shared/fault; PROMPTML_FAULT_BATCH_RATE; default 0: off).
-	FaultBatchRate float64 `yaml:"fault_batch_rate"`
-	// FaultAggregateRate is the same for Aggregate invocations
-	// (PROMPTML_FAULT_AGGREGATE_RATE; default 0: off).
-	FaultAggregateRate float64 `yaml:"fault_aggregate_rate"`
-	// FaultSeed seeds the fault decisions (PROMPTML_FAULT_SEED; default 1).
-	FaultSeed int64 `yaml:"fault_seed"`
-}
-
-// FromEnv reads the configuration from the environment (and the file
-// PROMPTML_CONFIG_FILE names, if any) and validates it.
-func FromEnv() (Config, error) {
-	return load(os.Getenv)
-}
-
-func load(getenv func(string) string) (Config, error) {
-	c := Config{
-		Location:          "us-central1",
-		BatchesTopic:      queue.BatchesTopic,
-		PhaseDoneTopic:    queue.PhaseDoneTopic,
-		FirestoreDatabase: firestore.DefaultDatabaseID,
-		Lease:             10 * time.Minute,
-		BatchTimeout:      270 * time.Second,
-		SimSeed:           1,
-		FaultSeed:         1,
-		SimWrongRate:      0.05,
-		LLMProvider:       "sim",
-		PrimaryModel:      "gemini-2.5-flash",
-		OptimizerModel:    "gemini-2.5-pro",
-		EmbeddingModel:    "text-embedding-005",
-	}
-	var errs []error
-	str := func(name string, dst *string) {
-		if v := getenv(name); v != "" {
-			*dst = v
-		}
-	}
-	str("PROMPTML_PROJECT", &c.Project)
-	str("PROMPTML_LOCATION", &c.Location)
-	str("PROMPTML_DATASETS_BUCKET", &c.DatasetsBucket)
-	str("PROMPTML_ARTIFACTS_BUCKET", &c.ArtifactsBucket)
-	str("PROMPTML_BATCHES_TOPIC", &c.BatchesTopic)
-	str("PROMPTML_PHASE_DONE_TOPIC", &c.PhaseDoneTopic)
-	str("PROMPTML_FIRESTORE_DATABASE", &c.FirestoreDatabase)
-	str("PROMPTML_BIGQUERY_DATASET", &c.BigQueryDataset)
-	str("PROMPTML_LLM_PROVIDER", &c.LLMProvider)
-	str("PROMPTML_PRIMARY_MODEL", &c.PrimaryModel)
-	str("PROMPTML_OPTIMIZER_MODEL", &c.OptimizerModel)
-	str("PROMPTML_EMBEDDING_MODEL", &c.EmbeddingModel)
-	dur := func(name string, dst *time.Duration) {
-		if v := getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: not a duration like 10m or 200ms", name, v))
-				return
-			}
-			*dst = d
-		}
-	}
-	dur("PROMPTML_LEASE", &c.Lease)
-	dur("PROMPTML_BATCH_TIMEOUT", &c.BatchTimeout)
-	dur("PROMPTML_SIM_LATENCY", &c.SimLatency)
-	dur("PROMPTML_SIM_RETRY_AFTER", &c.SimRetryAfter)
-	num := func(name string, dst *float64) {
-		if v := getenv(name); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: not a number", name, v))
-				return
-			}
-			*dst = f
-		}
-	}
-	num("PROMPTML_SIM_ERROR_RATE", &c.SimErrorRate)
-	num("PROMPTML_SIM_WRONG_RATE", &c.SimWrongRate)
-	num("PROMPTML_FAULT_BATCH_RATE", &c.FaultBatchRate)
-	num("PROMPTML_FAULT_AGGREGATE_RATE", &c.FaultAggregateRate)
-	for _, n := range []struct {
-		name string
-		dst  *int
-	}{{"PROMPTML_EMBEDDING_REQUESTS_PER_MINUTE", &c.EmbeddingRequestsPerMinute},
-		{"PROMPTML_EMBEDDING_TOKENS_PER_MINUTE", &c.EmbeddingTokensPerMinute}} {
-		if v := getenv(n.name); v != "" {
-			i, err := strconv.Atoi(v)
-			if err != nil || i < 0 {
-				errs = append(errs, fmt.Errorf("%s=%q: not an integer >= 0", n.name, v))
-				continue
-			}
-			*n.dst = i
-		}
-	}
-	if v := getenv("PROMPTML_SIM_SEED"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("PROMPTML_SIM_SEED=%q: not an integer", v))
-		}
-		c.SimSeed = n
-	}
-	if v := getenv("PROMPTML_FAULT_SEED"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("PROMPTML_FAULT_SEED=%q: not an integer", v))
-		}
-		c.FaultSeed = n
-	}
-	if f := getenv("PROMPTML_CONFIG_FILE"); f != "" {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("PROMPTML_CONFIG_FILE: %w", err))
-		} else if err := yaml.UnmarshalWithOptions(b, &c, yaml.DisallowUnknownField()); err != nil {
-			errs = append(errs, fmt.Errorf("PROMPTML_CONFIG_FILE %s: %s", f, strings.Join(strings.Fields(err.Error()), " ")))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Config{}, err
-	}
-	return c, c.Validate()
-}
-
-// Validate checks the configuration with a message naming the variable.
-func (c Config) Validate() error {
-	var errs []error
-	for _, r := range []struct{ name, v string }{
-		{"PROMPTML_PROJECT", c.Project},
-		{"PROMPTML_DATASETS_BUCKET", c.DatasetsBucket},
-		{"PROMPTML_ARTIFACTS_BUCKET", c.ArtifactsBucket},
-		{"PROMPTML_BATCHES_TOPIC", c.BatchesTopic},
-		{"PROMPTML_PHASE_DONE_TOPIC", c.PhaseDoneTopic},
-	} {
-		if r.v == "" {
-			errs = append(errs, fmt.Errorf("%s is required", r.name))
-		}
-	}
-	if c.DatasetsBucket != "" && c.DatasetsBucket == c.ArtifactsBucket {
-		errs = append(errs, errors.New("PROMPTML_DATASETS_BUCKET and PROMPTML_ARTIFACTS_BUCKET must differ, or writing artifacts would start runs"))
-	}
-	if c.LLMProvider != "sim" && c.LLMProvider != "vertex" {
-		errs = append(errs, fmt.Errorf("PROMPTML_LLM_PROVIDER must be sim or vertex, got %q", c.LLMProvider))
-	}
-	if c.SimErrorRate < 0 || c.SimErrorRate >= 1 {
-		errs = append(errs, fmt.Errorf("PROMPTML_SIM_ERROR_RATE must be in [0,1), got %v", c.SimErrorRate))
-	}
-	if c.SimWrongRate < 0 || c.SimWrongRate > 1 {
-		errs = append(errs, fmt.Errorf("PROMPTML_SIM_WRONG_RATE must be in [0,1], got %v", c.SimWrongRate))
-	}
-	for _, r := range []struct {
-		name string
-		v    float64
-	}{{"PROMPTML_FAULT_BATCH_RATE", c.FaultBatchRate}, {"PROMPTML_FAULT_AGGREGATE_RATE", c.FaultAggregateRate}} {
-		if r.v < 0 || r.v >= 1 {
-			errs = append(errs, fmt.Errorf("%s must be in [0,1), got %v", r.name, r.v))
-		}
-	}
-	if c.BatchTimeout < time.Second {
-		errs = append(errs, fmt.Errorf("PROMPTML_BATCH_TIMEOUT must be at least 1s, got %v", c.BatchTimeout))
-	}
-	if c.Lease < time.Second {
-		errs = append(errs, fmt.Errorf("PROMPTML_LEASE must be at least 1s, got %v", c.Lease))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("invalid function configuration:\n%w", err)
-	}
-	return nil
-}
 
 // Env holds an instance's clients.
 type Env struct {
@@ -275,17 +35,16 @@ type Env struct {
 	Analytics *analytics.Writer
 	Pipeline  *pipeline.Pipeline
 
-	mu     sync.Mutex
-	sim    *sim.Model
-	vertex map[string]*vertex.Model
-	openai map[string]*openai.Model
+	// models are the providers' models, built on first use (models.go).
+	modelsOnce sync.Once
+	models     *provider.Set
 }
 
 // New builds every client. The emulator variables (FIRESTORE_EMULATOR_HOST,
 // PUBSUB_EMULATOR_HOST, STORAGE_EMULATOR_HOST) point them at the local
 // cloud.
 func New(ctx context.Context, c Config) (*Env, error) {
-	e := &Env{Config: c, vertex: map[string]*vertex.Model{}, openai: map[string]*openai.Model{}}
+	e := &Env{Config: c}
 	var err error
 	if e.Firestore, err = firestore.NewClientWithDatabase(ctx, c.Project, c.FirestoreDatabase); err != nil {
 		return nil, fmt.Errorf("serverenv.New: firestore: %w", err)
@@ -327,7 +86,7 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		DatasetsBucket:  c.DatasetsBucket,
 		ArtifactsBucket: c.ArtifactsBucket,
 		Defaults:        c.defaultsLayer(),
-		EmbeddingModel: config.Model{Provider: "vertex", Name: c.EmbeddingModel,
+		EmbeddingModel: config.Model{Provider: vertex.Name, Name: c.EmbeddingModel,
 			RequestsPerMinute: c.EmbeddingRequestsPerMinute, TokensPerMinute: c.EmbeddingTokensPerMinute},
 		Lease:        c.Lease,
 		BatchTimeout: c.BatchTimeout,
@@ -337,120 +96,6 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		return nil, fmt.Errorf("serverenv.New: %w", err)
 	}
 	return e, nil
-}
-
-// faults is the instance's fault injector, nil (no injection) unless a
-// fault rate is set.
-func (c Config) faults() *fault.Injector {
-	in := &fault.Injector{BatchRate: c.FaultBatchRate, AggregateRate: c.FaultAggregateRate, Seed: c.FaultSeed}
-	if !in.Enabled() {
-		return nil
-	}
-	return in
-}
-
-// defaultsLayer is the deployment's config layer between the embedded
-// defaults and a run's own: it points runs at Vertex AI when the deployment
-// says so.
-func (c Config) defaultsLayer() []byte {
-	if c.LLMProvider != "vertex" {
-		return nil
-	}
-	return []byte(fmt.Sprintf("primary: {provider: vertex, name: %q}\noptimizer: {model: {provider: vertex, name: %q}}\n",
-		c.PrimaryModel, c.OptimizerModel))
-}
-
-// simWrongRate maps our 0 ("never wrong") to the simulator's "never"
-// (negative); the simulator reads 0 as "its default".
-func simWrongRate(r float64) float64 {
-	if r == 0 {
-		return -1
-	}
-	return r
-}
-
-// lazyEmbedder builds the Vertex AI embedding client on first use, so
-// instances whose runs never use semantic_similarity never build it.
-type lazyEmbedder struct {
-	env  *Env
-	mu   sync.Mutex
-	next *eval.GenAIEmbedder
-}
-
-// EmbedText implements llm.EmbedModel.
-func (l *lazyEmbedder) EmbedText(ctx context.Context, req *llm.EmbedRequest) (*llm.Embedding, error) {
-	l.mu.Lock()
-	if l.next == nil {
-		client, err := genai.NewClient(ctx, &genai.ClientConfig{Backend: genai.BackendVertexAI,
-			Project: l.env.Config.Project, Location: l.env.Config.Location})
-		if err != nil {
-			l.mu.Unlock()
-			return nil, fmt.Errorf("serverenv: embedding client: %w", err)
-		}
-		l.next = eval.NewGenAIEmbedder(client, l.env.Config.EmbeddingModel)
-	}
-	next := l.next
-	l.mu.Unlock()
-	out, err := next.EmbedText(ctx, req)
-	// Classified like a generation call, so the pipeline retries only
-	// what may succeed later.
-	return out, vertex.Classify(err)
-}
-
-// Model returns the model a run config names, building its client once.
-func (e *Env) Model(ctx context.Context, m config.Model) (pipeline.Generator, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	switch m.Provider {
-	case "sim":
-		if e.Config.LLMProvider != "sim" {
-			// The simulator's answer key is the datasets bucket, which the
-			// deployed RunBatch and Aggregate may not read (least
-			// privilege): it is a local-cloud provider.
-			return nil, fmt.Errorf("serverenv.Model: the sim provider runs only on the local cloud; this deployment uses %s (set primary.provider and optimizer.model.provider to %s)", e.Config.LLMProvider, e.Config.LLMProvider)
-		}
-		if e.sim == nil {
-			// The simulator's answer key is the datasets bucket itself,
-			// never the pipeline's own calls (docs/simulator.md).
-			e.sim = sim.New(sim.Options{
-				Key:        sim.NewBucketKey(e.Storage, e.Config.DatasetsBucket, 2*time.Second),
-				WrongRate:  simWrongRate(e.Config.SimWrongRate),
-				Seed:       e.Config.SimSeed,
-				Latency:    e.Config.SimLatency,
-				ErrorRate:  e.Config.SimErrorRate,
-				RetryAfter: e.Config.SimRetryAfter,
-			})
-		}
-		return e.sim, nil
-	case "vertex":
-		if v, ok := e.vertex[m.Name]; ok {
-			return v, nil
-		}
-		v, err := vertex.New(ctx, vertex.Options{Project: e.Config.Project, Location: e.Config.Location, Model: m.Name})
-		if err != nil {
-			return nil, fmt.Errorf("serverenv.Model: %w", err)
-		}
-		e.vertex[m.Name] = v
-		return v, nil
-	case "openai":
-		key := m.BaseURL + "\x00" + m.Name + "\x00" + m.APIKeyEnv
-		if o, ok := e.openai[key]; ok {
-			return o, nil
-		}
-		apiKey := ""
-		if m.APIKeyEnv != "" {
-			if apiKey = os.Getenv(m.APIKeyEnv); apiKey == "" {
-				return nil, fmt.Errorf("serverenv.Model: api_key_env names %s, which is not set on this function", m.APIKeyEnv)
-			}
-		}
-		o, err := openai.New(openai.Options{BaseURL: m.BaseURL, Model: m.Name, APIKey: apiKey})
-		if err != nil {
-			return nil, fmt.Errorf("serverenv.Model: %w", err)
-		}
-		e.openai[key] = o
-		return o, nil
-	}
-	return nil, fmt.Errorf("serverenv.Model: unknown provider %q", m.Provider)
 }
 
 // Close releases the clients.

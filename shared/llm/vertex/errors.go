@@ -45,10 +45,6 @@ func classify(err error) error {
 	return llm.Classify(err)
 }
 
-// Classify maps a genai failure outside Generate (the embedding calls of
-// semantic_similarity) the same way.
-func Classify(err error) error { return classify(err) }
-
 // retryDelay reads the retryDelay (e.g. "30s") of a google.rpc.RetryInfo
 // error detail, 0 when there is none.
 func retryDelay(details []map[string]any) time.Duration {

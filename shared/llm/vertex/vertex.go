@@ -37,7 +37,8 @@ type Options struct {
 	// Location is the Vertex AI region, e.g. "us-central1", "europe-west4"
 	// or "global". Default DefaultLocation ("us-central1").
 	Location string
-	// Model is the default model name, e.g. "gemini-2.5-flash"; a
+	// Model is the default model name, e.g. "gemini-2.5-flash" (for an
+	// Embedder, the embedding model, e.g. "text-embedding-005"); a
 	// Request.Model overrides it per call. Required.
 	Model string
 	// Credentials authenticate the calls. Default: Application Default
@@ -70,6 +71,15 @@ type Model struct {
 // New builds the genai client once for the given options. It does not call
 // the API, so a wrong project or model only shows on the first Generate.
 func New(ctx context.Context, opts Options) (*Model, error) {
+	client, err := newClient(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Model{client: client, model: opts.Model}, nil
+}
+
+// newClient builds the genai client of a Model or an Embedder.
+func newClient(ctx context.Context, opts Options) (*genai.Client, error) {
 	if opts.Project == "" {
 		return nil, errors.New("vertex: Options.Project is required")
 	}
@@ -101,7 +111,7 @@ func New(ctx context.Context, opts Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vertex: genai.NewClient: %w", err)
 	}
-	return &Model{client: client, model: opts.Model}, nil
+	return client, nil
 }
 
 // Generate sends req as one generateContent call. Errors are *llm.Error

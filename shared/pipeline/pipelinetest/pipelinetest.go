@@ -19,6 +19,10 @@ import (
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/llm/sim"
+	// Run configs may name every provider the functions offer (they
+	// register themselves); SimModels builds only the simulator.
+	_ "github.com/promptml/promptml/shared/llm/openai"
+	_ "github.com/promptml/promptml/shared/llm/vertex"
 	"github.com/promptml/promptml/shared/localcloud"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/queue"
@@ -63,13 +67,13 @@ func (q *Queue) Take() ([]queue.BatchMessage, []queue.PhaseDoneMessage) {
 	return b, d
 }
 
-// SimModels serves the simulator for provider "sim"; any other provider is
-// unavailable, as one the deployment cannot build would be.
+// SimModels serves the simulator for its provider (sim.Name); any other
+// provider is unavailable, as one the deployment cannot build would be.
 type SimModels struct{ M *sim.Model }
 
 // Model implements pipeline.Models.
 func (s SimModels) Model(_ context.Context, m config.Model) (pipeline.Generator, error) {
-	if m.Provider != "sim" {
+	if m.Provider != sim.Name {
 		return nil, fmt.Errorf("provider %q is not available here", m.Provider)
 	}
 	return s.M, nil
