@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/promptml/promptml/functions/api/wire"
-	"github.com/promptml/promptml/shared/store"
 )
 
 // apiClient talks to the API function (local or deployed).
@@ -109,36 +108,32 @@ func (c *apiClient) runs(ctx context.Context) ([]*wire.Run, error) {
 	return out.Runs, c.do(ctx, http.MethodGet, "/runs?limit=100", nil, &out)
 }
 
-func (c *apiClient) epochs(ctx context.Context, id string) ([]*store.Epoch, error) {
-	var out struct {
-		Epochs []*store.Epoch `json:"epochs"`
-	}
-	return out.Epochs, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/epochs", nil, &out)
+func (c *apiClient) epochs(ctx context.Context, id string) ([]*wire.Epoch, error) {
+	var out wire.Epochs
+	err := c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/epochs", nil, &out)
+	return out.Epochs, err
 }
 
-func (c *apiClient) prompts(ctx context.Context, id string) ([]*store.Prompt, error) {
-	var out struct {
-		Prompts []*store.Prompt `json:"prompts"`
-	}
-	return out.Prompts, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/prompts", nil, &out)
+func (c *apiClient) prompts(ctx context.Context, id string) ([]*wire.Prompt, error) {
+	var out wire.Prompts
+	err := c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/prompts", nil, &out)
+	return out.Prompts, err
 }
 
-func (c *apiClient) phases(ctx context.Context, id string) ([]*store.Phase, error) {
-	var out struct {
-		Phases []*store.Phase `json:"phases"`
-	}
-	return out.Phases, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/phases", nil, &out)
+func (c *apiClient) phases(ctx context.Context, id string) ([]*wire.Phase, error) {
+	var out wire.Phases
+	err := c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/phases", nil, &out)
+	return out.Phases, err
 }
 
-func (c *apiClient) events(ctx context.Context, id string, after time.Time) ([]*store.Event, error) {
-	var out struct {
-		Events []*store.Event `json:"events"`
-	}
+func (c *apiClient) events(ctx context.Context, id string, after time.Time) ([]*wire.Event, error) {
 	q := ""
 	if !after.IsZero() {
 		q = "?after=" + url.QueryEscape(after.Format(time.RFC3339Nano))
 	}
-	return out.Events, c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/events"+q, nil, &out)
+	var out wire.Events
+	err := c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(id)+"/events"+q, nil, &out)
+	return out.Events, err
 }
 
 // waitReady polls url until it answers (any status) or ctx ends.

@@ -259,6 +259,11 @@ func newExportCmd() *cobra.Command {
 }
 
 // resolveVersion turns "initial" and "best" into the run's prompt ids.
+// diffed is the part of a prompt version promptdiff compares.
+func diffed(p *wire.Prompt) *store.Prompt {
+	return &store.Prompt{ID: p.ID, System: p.System, Output: p.Output, Examples: p.Examples}
+}
+
 func resolveVersion(r *wire.Run, v string) string {
 	switch v {
 	case "initial":
@@ -283,10 +288,10 @@ func newDiffCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var ps [2]*store.Prompt
+		var ps [2]*wire.Prompt
 		for i, v := range args[1:] {
 			id := resolveVersion(r, v)
-			var p store.Prompt
+			var p wire.Prompt
 			if err := c.do(ctx, http.MethodGet, "/runs/"+url.PathEscape(r.ID)+"/prompts/"+url.PathEscape(id), nil, &p); err != nil {
 				if ae, ok := err.(*apiError); ok && ae.Status == http.StatusNotFound {
 					return &exitError{exitNotFound, fmt.Errorf("run %s has no prompt version %q\n  List its versions with `promptml history %s`", r.ID, v, r.ID)}
@@ -295,7 +300,7 @@ func newDiffCmd() *cobra.Command {
 			}
 			ps[i] = &p
 		}
-		d := promptdiff.Unified(ps[0], ps[1])
+		d := promptdiff.Unified(diffed(ps[0]), diffed(ps[1]))
 		if d == "" {
 			fmt.Fprintf(out, "%s and %s are the same prompt.\n", ps[0].ID, ps[1].ID)
 			return nil
@@ -332,13 +337,13 @@ func newHistoryCmd() *cobra.Command {
 }
 
 // printHistory prints the version tree.
-func printHistory(out io.Writer, r *wire.Run, prompts []*store.Prompt, epochs []*store.Epoch) {
-	byID := map[string]*store.Prompt{}
-	children := map[string][]*store.Prompt{}
+func printHistory(out io.Writer, r *wire.Run, prompts []*wire.Prompt, epochs []*wire.Epoch) {
+	byID := map[string]*wire.Prompt{}
+	children := map[string][]*wire.Prompt{}
 	for _, p := range prompts {
 		byID[p.ID] = p
 	}
-	var roots []*store.Prompt
+	var roots []*wire.Prompt
 	for _, p := range prompts {
 		if p.Parent == "" || byID[p.Parent] == nil {
 			roots = append(roots, p)
@@ -346,7 +351,7 @@ func printHistory(out io.Writer, r *wire.Run, prompts []*store.Prompt, epochs []
 			children[p.Parent] = append(children[p.Parent], p)
 		}
 	}
-	order := func(ps []*store.Prompt) {
+	order := func(ps []*wire.Prompt) {
 		sort.SliceStable(ps, func(i, j int) bool {
 			if ps[i].Epoch != ps[j].Epoch {
 				return ps[i].Epoch < ps[j].Epoch
@@ -379,14 +384,14 @@ func printHistory(out io.Writer, r *wire.Run, prompts []*store.Prompt, epochs []
 			}
 		}
 	}
-	score := func(p *store.Prompt, split string) string {
+	score := func(p *wire.Prompt, split string) string {
 		if s, ok := p.Scores[split]; ok && s.N > 0 {
 			return fmt.Sprintf("%.3f", s.Mean)
 		}
 		return "-"
 	}
-	var walk func(p *store.Prompt, prefix string, last, root bool)
-	walk = func(p *store.Prompt, prefix string, last, root bool) {
+	var walk func(p *wire.Prompt, prefix string, last, root bool)
+	walk = func(p *wire.Prompt, prefix string, last, root bool) {
 		branch, next := "", prefix
 		if !root {
 			branch, next = "├─ ", prefix+"│  "

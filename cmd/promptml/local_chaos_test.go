@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/promptml/promptml/functions/api/wire"
 	"github.com/promptml/promptml/shared/eval"
 	"github.com/promptml/promptml/shared/localcloud"
 	"github.com/promptml/promptml/shared/pipeline"
@@ -119,8 +120,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // runRecord is what must not depend on faults: every prompt with its
 // scores, every epoch's decision and every phase's metrics.
 type runRecord struct {
-	Prompts []*store.Prompt
-	Epochs  []*store.Epoch
+	Prompts []*wire.Prompt
+	Epochs  []*wire.Epoch
 	Phases  []phaseRecord
 }
 
@@ -239,8 +240,8 @@ func TestLocalCloudChaos(t *testing.T) {
 		t.Errorf("faults changed the outcome (-clean +faulty):\n%s", d)
 	}
 	a, b := readRecord(ctx, t, clean), readRecord(ctx, t, faulty)
-	ignoreRec := cmp.Options{cmpopts.IgnoreFields(store.Prompt{}, "CreatedAt"),
-		cmpopts.IgnoreFields(store.Epoch{}, "Usage", "StartedAt", "FinishedAt"), cmpopts.EquateEmpty()}
+	ignoreRec := cmp.Options{cmpopts.IgnoreFields(wire.Prompt{}, "CreatedAt"),
+		cmpopts.IgnoreFields(wire.Epoch{}, "Usage", "StartedAt", "FinishedAt"), cmpopts.EquateEmpty()}
 	if d := cmp.Diff(a, b, ignoreRec); d != "" {
 		t.Errorf("faults changed prompts, epochs or scores (-clean +faulty):\n%s", d)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/promptml/promptml/functions/api/wire"
 	"github.com/promptml/promptml/shared/store"
 )
 
@@ -90,7 +91,7 @@ func phaseUsage(u store.Usage) string {
 
 // progressLine is one phase's progress bar: batches done/total and the
 // usage of the done batches.
-func progressLine(ph *store.Phase) string {
+func progressLine(ph *wire.Phase) string {
 	return fmt.Sprintf("%-18s %s %d/%d batches · %s", ph.ID, bar(ph.DoneBatches, ph.TotalBatches, 20), ph.DoneBatches, ph.TotalBatches, phaseUsage(ph.Usage))
 }
 

@@ -319,10 +319,7 @@ func (h *Handler) listPrompts(w http.ResponseWriter, r *http.Request) {
 		fail(r.Context(), w, err)
 		return
 	}
-	if ps == nil {
-		ps = []*store.Prompt{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"prompts": ps})
+	writeJSON(w, http.StatusOK, wire.FromPrompts(ps))
 }
 
 func (h *Handler) getPrompt(w http.ResponseWriter, r *http.Request) {
@@ -331,7 +328,7 @@ func (h *Handler) getPrompt(w http.ResponseWriter, r *http.Request) {
 		fail(r.Context(), w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeJSON(w, http.StatusOK, wire.FromPrompt(p))
 }
 
 func (h *Handler) listEpochs(w http.ResponseWriter, r *http.Request) {
@@ -343,10 +340,7 @@ func (h *Handler) listEpochs(w http.ResponseWriter, r *http.Request) {
 		fail(r.Context(), w, err)
 		return
 	}
-	if es == nil {
-		es = []*store.Epoch{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"epochs": es})
+	writeJSON(w, http.StatusOK, wire.FromEpochs(es))
 }
 
 func (h *Handler) listPhases(w http.ResponseWriter, r *http.Request) {
@@ -359,9 +353,6 @@ func (h *Handler) listPhases(w http.ResponseWriter, r *http.Request) {
 		fail(ctx, w, err)
 		return
 	}
-	if ps == nil {
-		ps = []*store.Phase{}
-	}
 	for _, ph := range ps {
 		// A phase's usage is written when it finishes: until then, report
 		// what its done batches used, so progress shows calls and cost.
@@ -370,7 +361,7 @@ func (h *Handler) listPhases(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"phases": ps})
+	writeJSON(w, http.StatusOK, wire.FromPhases(ps))
 }
 
 func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
@@ -391,10 +382,7 @@ func (h *Handler) listEvents(w http.ResponseWriter, r *http.Request) {
 		fail(r.Context(), w, err)
 		return
 	}
-	if es == nil {
-		es = []*store.Event{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": es})
+	writeJSON(w, http.StatusOK, wire.FromEvents(es))
 }
 
 // listExamples serves GET /runs/{id}/examples?phase=PHASE[&batch_from=N]
