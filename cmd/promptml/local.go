@@ -292,6 +292,34 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 	if o.pushConcurrency < 1 {
 		return &exitError{2, fmt.Errorf("--push-concurrency must be at least 1, got %d", o.pushConcurrency)}
 	}
+	if err := lc.startServices(ctx, o); err != nil {
+		return err
+	}
+	env := lc.functionEnv(o)
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	urls, err := lc.startFunctions(ctx, self, env, o)
+	if err != nil {
+		return err
+	}
+	lc.apiURL = urls["API"]
+	proxies, err := lc.startProxies(urls, o)
+	if err != nil {
+		return err
+	}
+	push, err := lc.setupPubSub(ctx, proxies, o)
+	if err != nil {
+		return err
+	}
+	lc.startDeliveries(ctx, self, env, proxies["OnDatasetUpload"], push, o)
+	return nil
+}
+
+// startServices starts (or reuses) the emulators and starts the
+// in-process Cloud Storage and the Pub/Sub client.
+func (lc *localCloud) startServices(ctx context.Context, o localOptions) error {
 	var err error
 	lc.emulators, err = localcloud.Ensure(ctx, localcloud.EnsureOptions{
 		Firestore: localcloud.EmulatorOptions{Log: lc.logs},
@@ -311,10 +339,12 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		return err
 	}
 	lc.pubsub, err = localcloud.NewPubSubClient(ctx, lc.emulators.PubSubHost, o.project)
-	if err != nil {
-		return err
-	}
+	return err
+}
 
+// functionEnv is the environment of the function processes: the instance
+// configuration (docs/config.md) and the emulator hosts.
+func (lc *localCloud) functionEnv(o localOptions) []string {
 	env := append(os.Environ(),
 		"PROMPTML_PROJECT="+o.project,
 		"PROMPTML_DATASETS_BUCKET="+localDatasets,
@@ -327,11 +357,11 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		"STORAGE_EMULATOR_HOST="+lc.storage.Host,
 		"GCE_METADATA_HOST=127.0.0.1:1",
 	)
-	env = append(env, o.faults.env()...)
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
+	return append(env, o.faults.env()...)
+}
+
+// startFunctions starts the four functions and returns their URLs by name.
+func (lc *localCloud) startFunctions(ctx context.Context, self string, env []string, o localOptions) (map[string]string, error) {
 	urls := map[string]string{}
 	for _, fn := range functionNames {
 		fixed := 0
@@ -340,19 +370,23 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		}
 		u, err := lc.startFunction(ctx, self, fn, fixed, env)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		urls[fn] = u
 	}
-	lc.apiURL = urls["API"]
+	return urls, nil
+}
 
-	// Pub/Sub pushes (and upload events go) through a proxy in this
-	// process, the place where deliveries can be duplicated for tests.
+// startProxies puts a delivery proxy in front of each event-driven
+// function and returns the proxies' URLs by function. Pub/Sub pushes (and
+// upload events go) through a proxy in this process, the place where
+// deliveries can be duplicated for tests.
+func (lc *localCloud) startProxies(urls map[string]string, o localOptions) (map[string]string, error) {
 	proxies := map[string]string{}
 	for _, fn := range []string{"OnDatasetUpload", "RunBatch", "Aggregate"} {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		dup := o.faults.duplicateRate
 		if o.duplicate {
@@ -369,18 +403,30 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		go func() { _ = srv.Serve(ln) }()
 		proxies[fn] = "http://" + ln.Addr().String()
 	}
+	return proxies, nil
+}
+
+// maxBackoff caps the redelivery backoff of the push subscriptions:
+// redeliveries back off from 1 s to 10 s, as configured in the cloud;
+// under injected faults the cap is 2 s, so a chaos run is not mostly
+// waiting.
+func (o localOptions) maxBackoff() time.Duration {
+	if o.faults.any() {
+		return 2 * time.Second
+	}
+	return 10 * time.Second
+}
+
+// setupPubSub creates the topics and subscriptions, and returns the push
+// subscriptions this process delivers (subscription → endpoint; none with
+// --emulator-push).
+func (lc *localCloud) setupPubSub(ctx context.Context, proxies map[string]string, o localOptions) (map[string]string, error) {
 	// The two push subscriptions are delivered by localcloud.Push from
 	// pull subscriptions: the emulator's push loop sends one message at a
 	// time and sleeps when idle, which serialized a phase's batches (and
 	// added a poll interval to every hop); Cloud Pub/Sub pushes
 	// concurrently. The retry and dead-letter policies are the same.
-	// Redeliveries back off from 1 s to 10 s, as configured in the cloud;
-	// under injected faults the cap is 2 s, so a chaos run is not mostly
-	// waiting.
-	maxBackoff := 10 * time.Second
-	if o.faults.any() {
-		maxBackoff = 2 * time.Second
-	}
+	maxBackoff := o.maxBackoff()
 	push := map[string]string{queue.BatchesTopic + "-push": proxies["RunBatch"], queue.PhaseDoneTopic + "-push": proxies["Aggregate"]}
 	routes := []localcloud.Route{
 		{Topic: queue.BatchesTopic, Subscription: queue.BatchesTopic + "-push",
@@ -396,15 +442,21 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		push = nil
 	}
 	if err := localcloud.SetupPubSub(ctx, lc.pubsub, o.project, routes); err != nil {
-		return err
+		return nil, err
 	}
+	return push, nil
+}
+
+// startDeliveries starts what runs until stop: the push deliveries, the
+// upload bridge to uploadProxy, and the restart fault.
+func (lc *localCloud) startDeliveries(ctx context.Context, self string, env []string, uploadProxy string, push map[string]string, o localOptions) {
 	bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
 	lc.cancel = bcancel
 	for sub, endpoint := range push {
 		lc.wg.Add(1)
 		go func() {
 			defer lc.wg.Done()
-			opts := localcloud.PushOptions{Concurrency: o.pushConcurrency, MinBackoff: time.Second, MaxBackoff: maxBackoff}
+			opts := localcloud.PushOptions{Concurrency: o.pushConcurrency, MinBackoff: time.Second, MaxBackoff: o.maxBackoff()}
 			if err := localcloud.Push(bctx, lc.pubsub, o.project, sub, endpoint, opts); err != nil {
 				fmt.Fprintln(os.Stderr, "promptml: push delivery stopped:", err)
 			}
@@ -413,7 +465,7 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 	lc.wg.Add(1)
 	go func() {
 		defer lc.wg.Done()
-		if err := localcloud.BridgeUploads(bctx, lc.pubsub, o.project, localUploadSub, proxies["OnDatasetUpload"]); err != nil {
+		if err := localcloud.BridgeUploads(bctx, lc.pubsub, o.project, localUploadSub, uploadProxy); err != nil {
 			fmt.Fprintln(os.Stderr, "promptml: upload bridge stopped:", err)
 		}
 	}()
@@ -424,7 +476,6 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 			lc.restartFunctions(bctx, self, env, o.faults)
 		}()
 	}
-	return nil
 }
 
 // functionProc is one `promptml functions` child process.
