@@ -44,10 +44,23 @@ func (r Run) validateSpend(bad func(path, format string, args ...any)) {
 	sort.Strings(names)
 	for _, n := range names {
 		p := r.Prices[n]
-		for _, f := range []struct {
+		fields := []struct {
 			name string
 			v    float64
-		}{{"input_per_mtok", p.InputPerMTok}, {"output_per_mtok", p.OutputPerMTok}} {
+		}{{"input_per_mtok", p.InputPerMTok}, {"output_per_mtok", p.OutputPerMTok}}
+		if p.CachedInputPerMTok != nil {
+			fields = append(fields, struct {
+				name string
+				v    float64
+			}{"cached_input_per_mtok", *p.CachedInputPerMTok})
+		}
+		if p.ThinkingPerMTok != nil {
+			fields = append(fields, struct {
+				name string
+				v    float64
+			}{"thinking_per_mtok", *p.ThinkingPerMTok})
+		}
+		for _, f := range fields {
 			if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 				bad(fmt.Sprintf("prices.%s.%s", n, f.name), "must be a price >= 0, got %v", f.v)
 			}

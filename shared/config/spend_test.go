@@ -15,7 +15,9 @@ func TestSpendDefaults(t *testing.T) {
 	if d.Cache != llm.CacheReadWrite || d.Budget.Set() {
 		t.Errorf("cache %q budget %+v, want readwrite and no limit", d.Cache, d.Budget)
 	}
-	for _, m := range []string{"gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.0-flash"} {
+	// The Gemini 2.x models this listed were retired in 2026 (issue 16):
+	// the default table now holds the current models of models.yaml.
+	for _, m := range []string{"gemini-3.8-flash", "gemini-3.5-flash", "gemini-3.5-flash-lite", "gemini-3.1-flash-lite"} {
 		if p := d.Prices[m]; p.InputPerMTok <= 0 || p.OutputPerMTok <= p.InputPerMTok {
 			t.Errorf("default price of %s = %+v", m, p)
 		}

@@ -97,7 +97,7 @@ func (c *Client) Generate(ctx context.Context, req *Request) (*Response, error) 
 		return nil, err
 	}
 	c.Meter.add(c.Key, Tally{Calls: 1, InputTokens: resp.Usage.InputTokens, OutputTokens: resp.Usage.OutputTokens,
-		CostUSD: c.Price.Cost(resp.Usage)})
+		CachedInputTokens: resp.Usage.CachedInputTokens, ThinkingTokens: resp.Usage.ThinkingTokens, CostUSD: c.Price.Cost(resp.Usage)})
 	if key != "" && c.CacheMode == CacheReadWrite {
 		putCache(ctx, c.Cache, key, c.Key, cached{V: 1, Provider: c.Key, Response: *resp})
 	}

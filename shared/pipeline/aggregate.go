@@ -471,6 +471,11 @@ func (p *Pipeline) propose(ctx context.Context, r *store.Run, cfg config.Run, st
 		cand, perr := p.proposeOnce(ctx, model, cfg, data, &u)
 		ep.Usage = ep.Usage.Add(u)
 		if perr != nil {
+			if llm.ModelUnavailable(perr) {
+				// Every proposal would fail the same way: the run fails now
+				// rather than running its epochs without an optimizer.
+				return nil, modelFailed("optimizer", "optimizer.model.name", "PROMPTML_OPTIMIZER_MODEL", cfg.Optimizer.Model, perr)
+			}
 			if !proposalFailed(perr) {
 				return nil, perr // transient: the lease is released and the redelivery retries
 			}
@@ -560,7 +565,7 @@ func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.
 	cand, _, err := optimize.Propose(ctx, rm, optimize.Request{
 		MetaPrompt: cfg.Optimizer.MetaPrompt, Model: cfg.Optimizer.Model.Name,
 		Temperature: cfg.Optimizer.Model.Temperature, MaxOutputTokens: cfg.Optimizer.Model.MaxOutputTokens,
-		MaxTries: cfg.Optimizer.MaxTries, Data: data,
+		Thinking: cfg.Optimizer.Model.Thinking(), MaxTries: cfg.Optimizer.MaxTries, Data: data,
 		OnRetry: func(try int, perr *optimize.ParseError) {
 			logging.FromContext(ctx).Warn("optimizer reply rejected; asking again with the error shown",
 				"strategy", data.Strategy, "candidate", data.Candidate, "try", try, "error", perr.Error())

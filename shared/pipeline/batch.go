@@ -75,6 +75,7 @@ func PrimaryRequest(p *store.Prompt, m config.Model, input string) *llm.Request 
 		Prompt:          input + "\n\n" + p.Output,
 		Temperature:     &temp,
 		MaxOutputTokens: m.MaxOutputTokens,
+		Thinking:        m.Thinking(),
 		Purpose:         "primary",
 	}
 }
@@ -318,7 +319,7 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 			return Result{}, err
 		}
 		if failsEveryCall(le) {
-			return Result{}, &PermanentError{Err: fmt.Errorf("primary model %s: %w", cfg.Primary.Key(), err)}
+			return Result{}, modelFailed("primary", "primary.name", "PROMPTML_PRIMARY_MODEL", cfg.Primary, err)
 		}
 		// Permanent (bad request, safety block, content filter): an error
 		// on the example, never a wrong answer.
@@ -343,6 +344,10 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 			return Result{}, err
 		}
 		if le != nil && failsEveryCall(le) {
+			if llm.ModelUnavailable(le) {
+				// The llm_judge judge is the optimizer model.
+				return Result{}, modelFailed("judge (llm_judge)", "optimizer.model.name (or the llm_judge metric's model option)", "PROMPTML_OPTIMIZER_MODEL", cfg.Optimizer.Model, err)
+			}
 			return Result{}, &PermanentError{Err: fmt.Errorf("scoring: %w", err)}
 		}
 		res.Error = "score: " + err.Error()

@@ -76,7 +76,7 @@ func meterOn(g Generator, m *llm.Meter) Generator {
 // usageOf converts a meter's tally to the stored usage.
 func usageOf(t llm.Tally) store.Usage {
 	return store.Usage{Calls: t.Calls, InputTokens: t.InputTokens, OutputTokens: t.OutputTokens, Errors: t.Errors,
-		CacheHits: t.CacheHits, CostUSD: t.CostUSD}
+		CacheHits: t.CacheHits, CostUSD: t.CostUSD, CachedInputTokens: t.CachedInputTokens, ThinkingTokens: t.ThinkingTokens}
 }
 
 // usageByModel converts a meter's tallies by model key.

@@ -39,8 +39,14 @@ import (
 type Config struct {
 	// Project is the Google Cloud project (PROMPTML_PROJECT; required).
 	Project string `yaml:"project"`
-	// Location is the Vertex AI region (PROMPTML_LOCATION; default us-central1).
+	// Location is the Vertex AI location of the Gemini calls
+	// (PROMPTML_LOCATION; default global: Gemini 3 and later models are
+	// served on the global endpoint, several of them only there).
 	Location string `yaml:"location"`
+	// EmbeddingLocation is the Vertex AI region of the embedding calls of
+	// semantic_similarity (PROMPTML_EMBEDDING_LOCATION; default
+	// us-central1, where text-embedding-005 is served).
+	EmbeddingLocation string `yaml:"embedding_location"`
 	// DatasetsBucket is where users upload CSVs (PROMPTML_DATASETS_BUCKET; required).
 	DatasetsBucket string `yaml:"datasets_bucket"`
 	// ArtifactsBucket holds shards, results and exports
@@ -57,11 +63,20 @@ type Config struct {
 	// default sim, set to vertex by Terraform).
 	LLMProvider string `yaml:"llm_provider"`
 	// PrimaryModel is the default primary model with the vertex provider
-	// (PROMPTML_PRIMARY_MODEL; default gemini-2.5-flash).
+	// (PROMPTML_PRIMARY_MODEL; default gemini-3.1-flash-lite, the dated
+	// catalog shared/config/models.yaml says why).
 	PrimaryModel string `yaml:"primary_model"`
 	// OptimizerModel is the default optimizer model with the vertex
-	// provider (PROMPTML_OPTIMIZER_MODEL; default gemini-2.5-pro).
+	// provider (PROMPTML_OPTIMIZER_MODEL; default gemini-3.8-flash).
 	OptimizerModel string `yaml:"optimizer_model"`
+	// PrimaryThinking is the default primary model's thinking level
+	// (PROMPTML_PRIMARY_THINKING; default minimal: the cheapest, since
+	// the primary answers every example).
+	PrimaryThinking string `yaml:"primary_thinking"`
+	// OptimizerThinking is the default optimizer model's thinking level
+	// (PROMPTML_OPTIMIZER_THINKING; default high: a few calls per epoch,
+	// each deciding the next prompt).
+	OptimizerThinking string `yaml:"optimizer_thinking"`
 	// EmbeddingModel is the Vertex AI embedding model of the
 	// semantic_similarity metric (PROMPTML_EMBEDDING_MODEL; default
 	// text-embedding-005).
@@ -117,7 +132,10 @@ func FromEnv() (Config, error) {
 
 func load(getenv func(string) string) (Config, error) {
 	c := Config{
-		Location:          "us-central1",
+		Location:          "global",
+		EmbeddingLocation: "us-central1",
+		PrimaryThinking:   "minimal",
+		OptimizerThinking: "high",
 		BatchesTopic:      queue.BatchesTopic,
 		PhaseDoneTopic:    queue.PhaseDoneTopic,
 		FirestoreDatabase: firestore.DefaultDatabaseID,
@@ -127,8 +145,8 @@ func load(getenv func(string) string) (Config, error) {
 		FaultSeed:         1,
 		SimWrongRate:      0.05,
 		LLMProvider:       "sim",
-		PrimaryModel:      "gemini-2.5-flash",
-		OptimizerModel:    "gemini-2.5-pro",
+		PrimaryModel:      DefaultPrimaryModel,
+		OptimizerModel:    DefaultOptimizerModel,
 		EmbeddingModel:    "text-embedding-005",
 	}
 	var errs []error
@@ -139,6 +157,9 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	str("PROMPTML_PROJECT", &c.Project)
 	str("PROMPTML_LOCATION", &c.Location)
+	str("PROMPTML_EMBEDDING_LOCATION", &c.EmbeddingLocation)
+	str("PROMPTML_PRIMARY_THINKING", &c.PrimaryThinking)
+	str("PROMPTML_OPTIMIZER_THINKING", &c.OptimizerThinking)
 	str("PROMPTML_DATASETS_BUCKET", &c.DatasetsBucket)
 	str("PROMPTML_ARTIFACTS_BUCKET", &c.ArtifactsBucket)
 	str("PROMPTML_BATCHES_TOPIC", &c.BatchesTopic)
@@ -238,6 +259,15 @@ func (c Config) Validate() error {
 	}
 	if c.LLMProvider != "sim" && c.LLMProvider != "vertex" {
 		errs = append(errs, fmt.Errorf("PROMPTML_LLM_PROVIDER must be sim or vertex, got %q", c.LLMProvider))
+	}
+	for _, r := range []struct{ name, v string }{
+		{"PROMPTML_PRIMARY_THINKING", c.PrimaryThinking}, {"PROMPTML_OPTIMIZER_THINKING", c.OptimizerThinking},
+	} {
+		switch r.v {
+		case "", "minimal", "low", "medium", "high":
+		default:
+			errs = append(errs, fmt.Errorf("%s must be minimal, low, medium, high or empty (the model's default), got %q", r.name, r.v))
+		}
 	}
 	if c.SimErrorRate < 0 || c.SimErrorRate >= 1 {
 		errs = append(errs, fmt.Errorf("PROMPTML_SIM_ERROR_RATE must be in [0,1), got %v", c.SimErrorRate))
@@ -343,15 +373,33 @@ func (c Config) faults() *fault.Injector {
 	return in
 }
 
+// The deployment's default Gemini models (shared/config/models.yaml, as of
+// 2026-12-04): a cheap GA model for the primary, which answers every
+// example, and the newest GA Flash model for the optimizer. Both are
+// served on the global endpoint.
+const (
+	DefaultPrimaryModel   = "gemini-3.1-flash-lite"
+	DefaultOptimizerModel = "gemini-3.8-flash"
+)
+
 // defaultsLayer is the deployment's config layer between the embedded
 // defaults and a run's own: it points runs at Vertex AI when the deployment
-// says so.
+// says so, at temperature 1.0 (Google's guidance for Gemini 3 and later;
+// reproducibility comes from the response cache and the gate's tests,
+// docs/llm.md) and with the deployment's thinking levels.
 func (c Config) defaultsLayer() []byte {
 	if c.LLMProvider != "vertex" {
 		return nil
 	}
-	return []byte(fmt.Sprintf("primary: {provider: vertex, name: %q}\noptimizer: {model: {provider: vertex, name: %q}}\n",
-		c.PrimaryModel, c.OptimizerModel))
+	model := func(name, thinking string) string {
+		m := fmt.Sprintf("{provider: vertex, name: %q, temperature: 1.0", name)
+		if thinking != "" {
+			m += fmt.Sprintf(", thinking_level: %q", thinking)
+		}
+		return m + "}"
+	}
+	return []byte(fmt.Sprintf("primary: %s\noptimizer: {model: %s}\n",
+		model(c.PrimaryModel, c.PrimaryThinking), model(c.OptimizerModel, c.OptimizerThinking)))
 }
 
 // simWrongRate maps our 0 ("never wrong") to the simulator's "never"
@@ -376,7 +424,7 @@ func (l *lazyEmbedder) EmbedText(ctx context.Context, req *llm.EmbedRequest) (*l
 	l.mu.Lock()
 	if l.next == nil {
 		client, err := genai.NewClient(ctx, &genai.ClientConfig{Backend: genai.BackendVertexAI,
-			Project: l.env.Config.Project, Location: l.env.Config.Location})
+			Project: l.env.Config.Project, Location: l.env.Config.EmbeddingLocation})
 		if err != nil {
 			l.mu.Unlock()
 			return nil, fmt.Errorf("serverenv: embedding client: %w", err)

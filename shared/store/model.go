@@ -74,6 +74,11 @@ type Usage struct {
 	CacheHits int `firestore:"cache_hits" json:"cache_hits"`
 	// CostUSD is the price of the calls at the run's price table.
 	CostUSD float64 `firestore:"cost_usd" json:"cost_usd"`
+	// CachedInputTokens are the input tokens served from the provider's
+	// context cache, and ThinkingTokens the output tokens spent thinking:
+	// parts of InputTokens and OutputTokens priced on their own.
+	CachedInputTokens int `firestore:"cached_input_tokens,omitempty" json:"cached_input_tokens,omitempty"`
+	ThinkingTokens    int `firestore:"thinking_tokens,omitempty" json:"thinking_tokens,omitempty"`
 }
 
 // AddCall adds one call's usage.
@@ -81,6 +86,8 @@ func (u Usage) AddCall(v llm.Usage) Usage {
 	u.Calls++
 	u.InputTokens += v.InputTokens
 	u.OutputTokens += v.OutputTokens
+	u.CachedInputTokens += v.CachedInputTokens
+	u.ThinkingTokens += v.ThinkingTokens
 	return u
 }
 
@@ -93,6 +100,9 @@ func (u Usage) Add(v Usage) Usage {
 		Errors:       u.Errors + v.Errors,
 		CacheHits:    u.CacheHits + v.CacheHits,
 		CostUSD:      u.CostUSD + v.CostUSD,
+
+		CachedInputTokens: u.CachedInputTokens + v.CachedInputTokens,
+		ThinkingTokens:    u.ThinkingTokens + v.ThinkingTokens,
 	}
 }
 

@@ -12,9 +12,16 @@ import (
 // its batches are done and the usage of those batches summed (a phase's
 // own Usage is only written when it finishes). It reads with aggregation
 // queries, whatever the number of batches: Firestore allows five
-// aggregations per query, so the count and the six usage sums take two.
+// aggregations per query, so the count and the eight usage sums take two.
+//
+// The queries have no filter: a batch document is only ever created done
+// (CompleteBatch is its one writer, terraform/firestore_test.go checks
+// that), so every document counts. A filter on done would make each sum
+// need a composite index (done, usage.<field>) that a deployment would
+// have to create; unfiltered, the automatic single-field indexes serve
+// them.
 func (s *Store) DoneBatchUsage(ctx context.Context, run, phase string) (int, Usage, error) {
-	q := s.phase(run, phase).Collection("batches").Where("done", "==", true)
+	q := s.phase(run, phase).Collection("batches").Query
 	first, err := q.NewAggregationQuery().WithCount("n").
 		WithSum("usage.calls", "calls").
 		WithSum("usage.cost_usd", "cost_usd").
@@ -25,7 +32,9 @@ func (s *Store) DoneBatchUsage(ctx context.Context, run, phase string) (int, Usa
 	}
 	second, err := q.NewAggregationQuery().
 		WithSum("usage.input_tokens", "input_tokens").
-		WithSum("usage.output_tokens", "output_tokens").Get(ctx)
+		WithSum("usage.output_tokens", "output_tokens").
+		WithSum("usage.cached_input_tokens", "cached_input_tokens").
+		WithSum("usage.thinking_tokens", "thinking_tokens").Get(ctx)
 	if err != nil {
 		return 0, Usage{}, fmt.Errorf("store.DoneBatchUsage %s/%s: %w", run, phase, err)
 	}
@@ -46,6 +55,8 @@ func (s *Store) DoneBatchUsage(ctx context.Context, run, phase string) (int, Usa
 		{first, "errors", &u.Errors, nil},
 		{second, "input_tokens", &u.InputTokens, nil},
 		{second, "output_tokens", &u.OutputTokens, nil},
+		{second, "cached_input_tokens", &u.CachedInputTokens, nil},
+		{second, "thinking_tokens", &u.ThinkingTokens, nil},
 	} {
 		v, err := sumOf(f.res[f.alias])
 		if err != nil {
