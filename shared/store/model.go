@@ -320,4 +320,7 @@ type Event struct {
 	Epoch   int            `firestore:"epoch" json:"epoch"`
 	PhaseID string         `firestore:"phase_id,omitempty" json:"phase_id,omitempty"`
 	Data    map[string]any `firestore:"data,omitempty" json:"data,omitempty"`
+	// ExpireAt is when Firestore's TTL policy deletes the event (Time +
+	// the store's retention; unset without one). Not part of the API.
+	ExpireAt time.Time `firestore:"expire_at,omitempty" json:"-"`
 }
