@@ -237,8 +237,10 @@ type Model struct {
 	// BaseURL is the API root of an openai provider, e.g.
 	// "http://127.0.0.1:11434/v1" (required for openai, unused otherwise).
 	BaseURL string `yaml:"base_url,omitempty" json:"base_url,omitempty"`
-	// APIKeyEnv names the environment variable of the function instance
-	// holding the openai provider's API key (default none: no key sent).
+	// APIKeyEnv is no longer accepted (validation refuses it): the key of
+	// an openai endpoint comes from the deployment's allowlist
+	// (Allowlist.OpenAIEndpoints). Kept so that runs stored before that
+	// still decode.
 	APIKeyEnv string `yaml:"api_key_env,omitempty" json:"api_key_env,omitempty"`
 	// RequestsPerMinute bounds this model's calls per function instance
 	// (default 0: no limit).

@@ -27,8 +27,11 @@ func (m Model) validateOpenAI(path string, bad func(path, format string, args ..
 	} else if u, err := url.Parse(m.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad(path+".base_url", "must be an http(s) URL, got %q", m.BaseURL)
 	}
-	if m.APIKeyEnv != "" && !envName.MatchString(m.APIKeyEnv) {
-		bad(path+".api_key_env", "must be an environment variable name, got %q", m.APIKeyEnv)
+	if m.APIKeyEnv != "" {
+		// A run config naming an environment variable let a run send any
+		// of the instance's variables to any host (issue 16).
+		bad(path+".api_key_env", "is not accepted: a run cannot choose which secret is sent where. The key of an openai endpoint is "+
+			"the deployment's (terraform openai_endpoints, from Secret Manager; PROMPTML_OPENAI_ENDPOINTS on the local cloud): remove api_key_env")
 	}
 }
 

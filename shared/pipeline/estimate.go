@@ -199,7 +199,7 @@ func (p *Pipeline) DryRun(ctx context.Context, req StartRequest) (*Estimate, err
 		layers = append(layers, config.Layer{Source: "request", Data: req.Config})
 	}
 	obj := blob.Object{Store: p.Blob, Bucket: bucket, Name: object, Generation: attrs.Generation}
-	return estimateFrom(ctx, layers, obj, obj.URI(), p.EmbeddingModel)
+	return estimateFrom(ctx, layers, obj, obj.URI(), p.EmbeddingModel, p.Allowlist)
 }
 
 // DryRunCSV is DryRun for a CSV sent to the API (a form upload): the
@@ -213,7 +213,7 @@ func (p *Pipeline) DryRunCSV(ctx context.Context, req UploadRequest) (*Estimate,
 	if len(req.Config) > 0 {
 		layers = append(layers, config.Layer{Source: "config", Data: req.Config})
 	}
-	return estimateFrom(ctx, layers, bytesSource(req.CSV), req.Name, p.EmbeddingModel)
+	return estimateFrom(ctx, layers, bytesSource(req.CSV), req.Name, p.EmbeddingModel, p.Allowlist)
 }
 
 // bytesSource is a dataset.Source over a CSV in memory.
@@ -225,8 +225,11 @@ func (b bytesSource) Open(context.Context) (io.ReadCloser, error) {
 
 // estimateFrom loads the config from layers, validates and splits the CSV
 // of src in memory and estimates the run; name names src in errors.
-func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source, name string, embedding config.Model) (*Estimate, error) {
+func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source, name string, embedding config.Model, allow config.Allowlist) (*Estimate, error) {
 	cfg, err := config.Load(layers...)
+	if err == nil {
+		err = allow.Check(cfg)
+	}
 	if err != nil {
 		return nil, &PermanentError{Err: fmt.Errorf("invalid config: %w", err)}
 	}

@@ -64,6 +64,10 @@ type Pipeline struct {
 	// limiter settings (requests_per_minute, tokens_per_minute,
 	// max_concurrency).
 	EmbeddingModel config.Model
+	// Allowlist is the deployment's choice of providers and openai
+	// endpoints: a run config outside it fails at the intake (zero: all
+	// allowed, the local cloud).
+	Allowlist config.Allowlist
 	// Analytics, when set, receives the BigQuery rows (runs, epochs,
 	// prompt versions, per-example results).
 	Analytics analyticsSink

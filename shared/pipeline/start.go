@@ -149,6 +149,9 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 		layers = append(layers, config.Layer{Source: "request", Data: override})
 	}
 	cfg, err := config.Load(layers...)
+	if err == nil {
+		err = p.Allowlist.Check(cfg)
+	}
 	if err != nil {
 		re := store.RunError{Message: "invalid config: " + err.Error()}
 		var fe *config.FieldError

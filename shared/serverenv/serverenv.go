@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -77,6 +78,22 @@ type Config struct {
 	// (PROMPTML_OPTIMIZER_THINKING; default high: a few calls per epoch,
 	// each deciding the next prompt).
 	OptimizerThinking string `yaml:"optimizer_thinking"`
+	// AllowedProviders lists, comma-separated, the providers a run may
+	// name (PROMPTML_ALLOWED_PROVIDERS; Terraform sets it from
+	// allowed_llm_providers). Unset: vertex only when LLMProvider is
+	// vertex (a deployment), anything on the local cloud.
+	AllowedProviders string `yaml:"allowed_providers"`
+	// OpenAIEndpoints is the JSON list of the openai endpoints a run may
+	// name, [{"base_url": ..., "api_key_env": ...}], each with the
+	// environment variable holding its key (PROMPTML_OPENAI_ENDPOINTS;
+	// Terraform sets it from openai_endpoints, the keys from Secret
+	// Manager).
+	OpenAIEndpoints string `yaml:"openai_endpoints"`
+	// FirestoreRetention is how long events and upload records are kept
+	// before the TTL policies delete them (PROMPTML_FIRESTORE_RETENTION, a
+	// Go duration; default 0: no expire_at written; Terraform sets
+	// firestore_retention_days).
+	FirestoreRetention time.Duration `yaml:"firestore_retention"`
 	// EmbeddingModel is the Vertex AI embedding model of the
 	// semantic_similarity metric (PROMPTML_EMBEDDING_MODEL; default
 	// text-embedding-005).
@@ -170,6 +187,8 @@ func load(getenv func(string) string) (Config, error) {
 	str("PROMPTML_PRIMARY_MODEL", &c.PrimaryModel)
 	str("PROMPTML_OPTIMIZER_MODEL", &c.OptimizerModel)
 	str("PROMPTML_EMBEDDING_MODEL", &c.EmbeddingModel)
+	str("PROMPTML_ALLOWED_PROVIDERS", &c.AllowedProviders)
+	str("PROMPTML_OPENAI_ENDPOINTS", &c.OpenAIEndpoints)
 	dur := func(name string, dst *time.Duration) {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
@@ -182,6 +201,7 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	dur("PROMPTML_LEASE", &c.Lease)
 	dur("PROMPTML_BATCH_TIMEOUT", &c.BatchTimeout)
+	dur("PROMPTML_FIRESTORE_RETENTION", &c.FirestoreRetention)
 	dur("PROMPTML_SIM_LATENCY", &c.SimLatency)
 	dur("PROMPTML_SIM_RETRY_AFTER", &c.SimRetryAfter)
 	num := func(name string, dst *float64) {
@@ -289,6 +309,12 @@ func (c Config) Validate() error {
 	if c.Lease < time.Second {
 		errs = append(errs, fmt.Errorf("PROMPTML_LEASE must be at least 1s, got %v", c.Lease))
 	}
+	if c.FirestoreRetention < 0 {
+		errs = append(errs, fmt.Errorf("PROMPTML_FIRESTORE_RETENTION must be >= 0 (0: kept forever), got %v", c.FirestoreRetention))
+	}
+	if _, err := c.allowlist(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid function configuration:\n%w", err)
 	}
@@ -305,6 +331,8 @@ type Env struct {
 	Analytics *analytics.Writer
 	Pipeline  *pipeline.Pipeline
 
+	// allow is the instance's allowlist (Config.allowlist).
+	allow  config.Allowlist
 	mu     sync.Mutex
 	sim    *sim.Model
 	vertex map[string]*vertex.Model
@@ -317,6 +345,9 @@ type Env struct {
 func New(ctx context.Context, c Config) (*Env, error) {
 	e := &Env{Config: c, vertex: map[string]*vertex.Model{}, openai: map[string]*openai.Model{}}
 	var err error
+	if e.allow, err = c.allowlist(); err != nil {
+		return nil, fmt.Errorf("serverenv.New: %w", err)
+	}
 	if e.Firestore, err = firestore.NewClientWithDatabase(ctx, c.Project, c.FirestoreDatabase); err != nil {
 		return nil, fmt.Errorf("serverenv.New: firestore: %w", err)
 	}
@@ -340,7 +371,7 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		Embedder: &lazyEmbedder{env: e},
 		EmbeddingModel: config.Model{Provider: "vertex", Name: c.EmbeddingModel,
 			RequestsPerMinute: c.EmbeddingRequestsPerMinute, TokensPerMinute: c.EmbeddingTokensPerMinute},
-		Store:           store.New(e.Firestore),
+		Store:           store.New(e.Firestore).WithRetention(c.FirestoreRetention),
 		Blob:            blob.New(e.Storage),
 		Queue:           e.Publisher,
 		Models:          e,
@@ -355,12 +386,24 @@ func New(ctx context.Context, c Config) (*Env, error) {
 	if in := c.faults(); in != nil {
 		e.Pipeline.Faults = in
 	}
+	e.Pipeline.Allowlist = e.allow
 	if e.Analytics != nil {
 		// Only a configured writer: a nil *Writer in the interface would
 		// not compare equal to nil.
 		e.Pipeline.Analytics = e.Analytics
 	}
 	return e, nil
+}
+
+// allowlist is the instance's config.Allowlist. A deployment (vertex as the
+// default provider) that sets none allows vertex only, so a
+// misconfiguration never opens it.
+func (c Config) allowlist() (config.Allowlist, error) {
+	providers := c.AllowedProviders
+	if providers == "" && c.LLMProvider == "vertex" {
+		providers = "vertex"
+	}
+	return config.ParseAllowlist(providers, c.OpenAIEndpoints)
 }
 
 // faults is the instance's fault injector, nil (no injection) unless a
@@ -475,14 +518,23 @@ func (e *Env) Model(ctx context.Context, m config.Model) (pipeline.Generator, er
 		e.vertex[m.Name] = v
 		return v, nil
 	case "openai":
-		key := m.BaseURL + "\x00" + m.Name + "\x00" + m.APIKeyEnv
+		// The key comes from the deployment's endpoint list, never from the
+		// run config: it is only ever sent to the endpoint it belongs to.
+		// The intake refused configs outside the allowlist; this refuses
+		// them again for a run started before the allowlist changed.
+		allow := e.allow
+		ep, listed := allow.Endpoint(m.BaseURL)
+		if allow.Restricted() && (!listed || !slices.Contains(allow.Providers, "openai")) {
+			return nil, fmt.Errorf("serverenv.Model: openai endpoint %s is not allowed in this deployment (terraform openai_endpoints)", m.BaseURL)
+		}
+		key := config.NormalizeBaseURL(m.BaseURL) + "\x00" + m.Name
 		if o, ok := e.openai[key]; ok {
 			return o, nil
 		}
 		apiKey := ""
-		if m.APIKeyEnv != "" {
-			if apiKey = os.Getenv(m.APIKeyEnv); apiKey == "" {
-				return nil, fmt.Errorf("serverenv.Model: api_key_env names %s, which is not set on this function", m.APIKeyEnv)
+		if ep.APIKeyEnv != "" {
+			if apiKey = os.Getenv(ep.APIKeyEnv); apiKey == "" {
+				return nil, fmt.Errorf("serverenv.Model: the key of openai endpoint %s (%s) is not set on this function: is its secret readable?", m.BaseURL, ep.APIKeyEnv)
 			}
 		}
 		o, err := openai.New(openai.Options{BaseURL: m.BaseURL, Model: m.Name, APIKey: apiKey})

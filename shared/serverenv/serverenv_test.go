@@ -94,7 +94,12 @@ func TestLoad(t *testing.T) {
 			"PROMPTML_FAULT_BATCH_RATE":              "0.2",
 			"PROMPTML_FAULT_AGGREGATE_RATE":          "0.3",
 			"PROMPTML_FAULT_SEED":                    "9",
+			"PROMPTML_ALLOWED_PROVIDERS":             "vertex,openai",
+			"PROMPTML_OPENAI_ENDPOINTS":              `[{"base_url":"https://x/v1","api_key_env":"K"}]`,
+			"PROMPTML_FIRESTORE_RETENTION":           "2160h",
 		}, func(c *Config) {
+			c.AllowedProviders, c.OpenAIEndpoints = "vertex,openai", `[{"base_url":"https://x/v1","api_key_env":"K"}]`
+			c.FirestoreRetention = 2160 * time.Hour
 			c.FaultBatchRate, c.FaultAggregateRate, c.FaultSeed = 0.2, 0.3, 9
 			c.BatchTimeout, c.SimRetryAfter = 2*time.Minute, time.Second
 			c.Location, c.BatchesTopic, c.PhaseDoneTopic, c.FirestoreDatabase = "europe-west1", "b", "d", "db"
@@ -144,6 +149,8 @@ func TestLoadErrors(t *testing.T) {
 		{"bad fault seed", map[string]string{"PROMPTML_FAULT_SEED": "x"}, []string{"PROMPTML_FAULT_SEED"}},
 		{"error rate 1", map[string]string{"PROMPTML_SIM_ERROR_RATE": "1"}, []string{"PROMPTML_SIM_ERROR_RATE"}},
 		{"negative wrong rate", map[string]string{"PROMPTML_SIM_WRONG_RATE": "-0.1"}, []string{"PROMPTML_SIM_WRONG_RATE"}},
+		{"bad openai endpoints", map[string]string{"PROMPTML_OPENAI_ENDPOINTS": "[{"}, []string{"PROMPTML_OPENAI_ENDPOINTS"}},
+		{"bad retention", map[string]string{"PROMPTML_FIRESTORE_RETENTION": "90d"}, []string{"PROMPTML_FIRESTORE_RETENTION"}},
 		{"bad thinking level", map[string]string{"PROMPTML_OPTIMIZER_THINKING": "max"}, []string{"PROMPTML_OPTIMIZER_THINKING", "max"}},
 		{"unknown LLM provider", map[string]string{"PROMPTML_LLM_PROVIDER": "openai"}, []string{"PROMPTML_LLM_PROVIDER", "openai"}},
 		{"lease too short", map[string]string{"PROMPTML_LEASE": "500ms"}, []string{"PROMPTML_LEASE", "1s"}},
