@@ -1,6 +1,9 @@
 package terraform
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -299,4 +302,34 @@ func evalListCondition(t *testing.T, cond hclsyntax.Expression, name string, val
 		t.Fatalf("condition of %s: %s", name, diags.Error())
 	}
 	return got.True()
+}
+
+// `make deploy` runs with the environment's metadata server (a VM's or
+// Cloud Shell's credentials); only the local and test targets point
+// GCE_METADATA_HOST at a dead address. The recipes are run through a SHELL
+// that prints the variable instead of running anything.
+func TestMakeDeployKeepsMetadataServer(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed")
+	}
+	sh := filepath.Join(t.TempDir(), "sh")
+	if err := os.WriteFile(sh, []byte("#!/bin/sh\necho \"GCE_METADATA_HOST=[$GCE_METADATA_HOST]\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]string{
+		"deploy":     "GCE_METADATA_HOST=[]",
+		"run":        "GCE_METADATA_HOST=[127.0.0.1:1]",
+		"test-short": "GCE_METADATA_HOST=[127.0.0.1:1]",
+	} {
+		cmd := exec.Command("make", "-s", "-C", moduleRoot, target, "PROJECT=p", "SHELL="+sh)
+		cmd.Env = append(os.Environ(), "GCE_METADATA_HOST=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make %s: %v\n%s", target, err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if got := lines[len(lines)-1]; got != want {
+			t.Errorf("make %s: its recipe sees %s, want %s", target, got, want)
+		}
+	}
 }
