@@ -108,8 +108,10 @@ type Config struct {
 	// BigQueryDataset receives the analytics rows
 	// (PROMPTML_BIGQUERY_DATASET; empty disables analytics).
 	BigQueryDataset string `yaml:"bigquery_dataset"`
-	// Lease bounds how long a crashed aggregator blocks its phase
-	// (PROMPTML_LEASE, a Go duration; default 10m = the function timeout).
+	// Lease bounds how long a crashed aggregator blocks its phase or stage
+	// (PROMPTML_LEASE, a Go duration; default 10m: longer than the
+	// Aggregate function's timeout, 540 s in terraform/variables.tf and at
+	// most 600 s, so a lease never expires under a live aggregator).
 	Lease time.Duration `yaml:"lease"`
 	// BatchTimeout bounds the model calls of one batch, retries included, so
 	// that a batch fails while its function still runs
