@@ -34,10 +34,11 @@ type Options struct {
 	// Project is the Google Cloud project that runs (and pays for) the
 	// calls. Required.
 	Project string
-	// Location is the Vertex AI region, e.g. "us-central1", "europe-west4"
-	// or "global". Default DefaultLocation ("us-central1").
+	// Location is the Vertex AI location: "global" (where the Gemini 3 and
+	// later models are served), a multi-region ("us", "eu") or a region
+	// such as "us-central1". Default DefaultLocation ("us-central1").
 	Location string
-	// Model is the default model name, e.g. "gemini-2.5-flash"; a
+	// Model is the default model name, e.g. "gemini-3.8-flash"; a
 	// Request.Model overrides it per call. Required.
 	Model string
 	// Credentials authenticate the calls. Default: Application Default
