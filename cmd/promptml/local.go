@@ -381,7 +381,12 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 	if o.faults.any() {
 		maxBackoff = 2 * time.Second
 	}
-	push := map[string]string{queue.BatchesTopic + "-push": proxies["RunBatch"], queue.PhaseDoneTopic + "-push": proxies["Aggregate"]}
+	// As in the cloud (terraform/pubsub.tf), a push goes to the function's
+	// URL followed by the topic path, which the Functions Framework reads
+	// (without it, it prints a WARNING on stdout per delivery).
+	topicPath := func(topic string) string { return "/projects/" + o.project + "/topics/" + topic }
+	push := map[string]string{queue.BatchesTopic + "-push": proxies["RunBatch"] + topicPath(queue.BatchesTopic),
+		queue.PhaseDoneTopic + "-push": proxies["Aggregate"] + topicPath(queue.PhaseDoneTopic)}
 	routes := []localcloud.Route{
 		{Topic: queue.BatchesTopic, Subscription: queue.BatchesTopic + "-push",
 			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: maxBackoff,
@@ -392,7 +397,7 @@ func (lc *localCloud) start(ctx context.Context, o localOptions) error {
 		{Topic: localUploadTopic, Subscription: localUploadSub},
 	}
 	if o.emulatorPush {
-		routes[0].PushEndpoint, routes[1].PushEndpoint = proxies["RunBatch"], proxies["Aggregate"]
+		routes[0].PushEndpoint, routes[1].PushEndpoint = proxies["RunBatch"]+topicPath(queue.BatchesTopic), proxies["Aggregate"]+topicPath(queue.PhaseDoneTopic)
 		push = nil
 	}
 	if err := localcloud.SetupPubSub(ctx, lc.pubsub, o.project, routes); err != nil {

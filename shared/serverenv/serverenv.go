@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,8 +40,14 @@ import (
 type Config struct {
 	// Project is the Google Cloud project (PROMPTML_PROJECT; required).
 	Project string `yaml:"project"`
-	// Location is the Vertex AI region (PROMPTML_LOCATION; default us-central1).
+	// Location is the Vertex AI location of the Gemini calls
+	// (PROMPTML_LOCATION; default global: Gemini 3 and later models are
+	// served on the global endpoint, several of them only there).
 	Location string `yaml:"location"`
+	// EmbeddingLocation is the Vertex AI region of the embedding calls of
+	// semantic_similarity (PROMPTML_EMBEDDING_LOCATION; default
+	// us-central1, where text-embedding-005 is served).
+	EmbeddingLocation string `yaml:"embedding_location"`
 	// DatasetsBucket is where users upload CSVs (PROMPTML_DATASETS_BUCKET; required).
 	DatasetsBucket string `yaml:"datasets_bucket"`
 	// ArtifactsBucket holds shards, results and exports
@@ -57,11 +64,36 @@ type Config struct {
 	// default sim, set to vertex by Terraform).
 	LLMProvider string `yaml:"llm_provider"`
 	// PrimaryModel is the default primary model with the vertex provider
-	// (PROMPTML_PRIMARY_MODEL; default gemini-2.5-flash).
+	// (PROMPTML_PRIMARY_MODEL; default gemini-3.1-flash-lite, the dated
+	// catalog shared/config/models.yaml says why).
 	PrimaryModel string `yaml:"primary_model"`
 	// OptimizerModel is the default optimizer model with the vertex
-	// provider (PROMPTML_OPTIMIZER_MODEL; default gemini-2.5-pro).
+	// provider (PROMPTML_OPTIMIZER_MODEL; default gemini-3.8-flash).
 	OptimizerModel string `yaml:"optimizer_model"`
+	// PrimaryThinking is the default primary model's thinking level
+	// (PROMPTML_PRIMARY_THINKING; default minimal: the cheapest, since
+	// the primary answers every example).
+	PrimaryThinking string `yaml:"primary_thinking"`
+	// OptimizerThinking is the default optimizer model's thinking level
+	// (PROMPTML_OPTIMIZER_THINKING; default high: a few calls per epoch,
+	// each deciding the next prompt).
+	OptimizerThinking string `yaml:"optimizer_thinking"`
+	// AllowedProviders lists, comma-separated, the providers a run may
+	// name (PROMPTML_ALLOWED_PROVIDERS; Terraform sets it from
+	// allowed_llm_providers). Unset: vertex only when LLMProvider is
+	// vertex (a deployment), anything on the local cloud.
+	AllowedProviders string `yaml:"allowed_providers"`
+	// OpenAIEndpoints is the JSON list of the openai endpoints a run may
+	// name, [{"base_url": ..., "api_key_env": ...}], each with the
+	// environment variable holding its key (PROMPTML_OPENAI_ENDPOINTS;
+	// Terraform sets it from openai_endpoints, the keys from Secret
+	// Manager).
+	OpenAIEndpoints string `yaml:"openai_endpoints"`
+	// FirestoreRetention is how long events and upload records are kept
+	// before the TTL policies delete them (PROMPTML_FIRESTORE_RETENTION, a
+	// Go duration; default 0: no expire_at written; Terraform sets
+	// firestore_retention_days).
+	FirestoreRetention time.Duration `yaml:"firestore_retention"`
 	// EmbeddingModel is the Vertex AI embedding model of the
 	// semantic_similarity metric (PROMPTML_EMBEDDING_MODEL; default
 	// text-embedding-005).
@@ -76,8 +108,10 @@ type Config struct {
 	// BigQueryDataset receives the analytics rows
 	// (PROMPTML_BIGQUERY_DATASET; empty disables analytics).
 	BigQueryDataset string `yaml:"bigquery_dataset"`
-	// Lease bounds how long a crashed aggregator blocks its phase
-	// (PROMPTML_LEASE, a Go duration; default 10m = the function timeout).
+	// Lease bounds how long a crashed aggregator blocks its phase or stage
+	// (PROMPTML_LEASE, a Go duration; default 10m: longer than the
+	// Aggregate function's timeout, 540 s in terraform/variables.tf and at
+	// most 600 s, so a lease never expires under a live aggregator).
 	Lease time.Duration `yaml:"lease"`
 	// BatchTimeout bounds the model calls of one batch, retries included, so
 	// that a batch fails while its function still runs
@@ -117,7 +151,10 @@ func FromEnv() (Config, error) {
 
 func load(getenv func(string) string) (Config, error) {
 	c := Config{
-		Location:          "us-central1",
+		Location:          "global",
+		EmbeddingLocation: "us-central1",
+		PrimaryThinking:   "minimal",
+		OptimizerThinking: "high",
 		BatchesTopic:      queue.BatchesTopic,
 		PhaseDoneTopic:    queue.PhaseDoneTopic,
 		FirestoreDatabase: firestore.DefaultDatabaseID,
@@ -127,8 +164,8 @@ func load(getenv func(string) string) (Config, error) {
 		FaultSeed:         1,
 		SimWrongRate:      0.05,
 		LLMProvider:       "sim",
-		PrimaryModel:      "gemini-2.5-flash",
-		OptimizerModel:    "gemini-2.5-pro",
+		PrimaryModel:      DefaultPrimaryModel,
+		OptimizerModel:    DefaultOptimizerModel,
 		EmbeddingModel:    "text-embedding-005",
 	}
 	var errs []error
@@ -139,6 +176,9 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	str("PROMPTML_PROJECT", &c.Project)
 	str("PROMPTML_LOCATION", &c.Location)
+	str("PROMPTML_EMBEDDING_LOCATION", &c.EmbeddingLocation)
+	str("PROMPTML_PRIMARY_THINKING", &c.PrimaryThinking)
+	str("PROMPTML_OPTIMIZER_THINKING", &c.OptimizerThinking)
 	str("PROMPTML_DATASETS_BUCKET", &c.DatasetsBucket)
 	str("PROMPTML_ARTIFACTS_BUCKET", &c.ArtifactsBucket)
 	str("PROMPTML_BATCHES_TOPIC", &c.BatchesTopic)
@@ -149,6 +189,8 @@ func load(getenv func(string) string) (Config, error) {
 	str("PROMPTML_PRIMARY_MODEL", &c.PrimaryModel)
 	str("PROMPTML_OPTIMIZER_MODEL", &c.OptimizerModel)
 	str("PROMPTML_EMBEDDING_MODEL", &c.EmbeddingModel)
+	str("PROMPTML_ALLOWED_PROVIDERS", &c.AllowedProviders)
+	str("PROMPTML_OPENAI_ENDPOINTS", &c.OpenAIEndpoints)
 	dur := func(name string, dst *time.Duration) {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
@@ -161,6 +203,7 @@ func load(getenv func(string) string) (Config, error) {
 	}
 	dur("PROMPTML_LEASE", &c.Lease)
 	dur("PROMPTML_BATCH_TIMEOUT", &c.BatchTimeout)
+	dur("PROMPTML_FIRESTORE_RETENTION", &c.FirestoreRetention)
 	dur("PROMPTML_SIM_LATENCY", &c.SimLatency)
 	dur("PROMPTML_SIM_RETRY_AFTER", &c.SimRetryAfter)
 	num := func(name string, dst *float64) {
@@ -239,6 +282,15 @@ func (c Config) Validate() error {
 	if c.LLMProvider != "sim" && c.LLMProvider != "vertex" {
 		errs = append(errs, fmt.Errorf("PROMPTML_LLM_PROVIDER must be sim or vertex, got %q", c.LLMProvider))
 	}
+	for _, r := range []struct{ name, v string }{
+		{"PROMPTML_PRIMARY_THINKING", c.PrimaryThinking}, {"PROMPTML_OPTIMIZER_THINKING", c.OptimizerThinking},
+	} {
+		switch r.v {
+		case "", "minimal", "low", "medium", "high":
+		default:
+			errs = append(errs, fmt.Errorf("%s must be minimal, low, medium, high or empty (the model's default), got %q", r.name, r.v))
+		}
+	}
 	if c.SimErrorRate < 0 || c.SimErrorRate >= 1 {
 		errs = append(errs, fmt.Errorf("PROMPTML_SIM_ERROR_RATE must be in [0,1), got %v", c.SimErrorRate))
 	}
@@ -259,6 +311,12 @@ func (c Config) Validate() error {
 	if c.Lease < time.Second {
 		errs = append(errs, fmt.Errorf("PROMPTML_LEASE must be at least 1s, got %v", c.Lease))
 	}
+	if c.FirestoreRetention < 0 {
+		errs = append(errs, fmt.Errorf("PROMPTML_FIRESTORE_RETENTION must be >= 0 (0: kept forever), got %v", c.FirestoreRetention))
+	}
+	if _, err := c.allowlist(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid function configuration:\n%w", err)
 	}
@@ -275,6 +333,8 @@ type Env struct {
 	Analytics *analytics.Writer
 	Pipeline  *pipeline.Pipeline
 
+	// allow is the instance's allowlist (Config.allowlist).
+	allow  config.Allowlist
 	mu     sync.Mutex
 	sim    *sim.Model
 	vertex map[string]*vertex.Model
@@ -287,6 +347,9 @@ type Env struct {
 func New(ctx context.Context, c Config) (*Env, error) {
 	e := &Env{Config: c, vertex: map[string]*vertex.Model{}, openai: map[string]*openai.Model{}}
 	var err error
+	if e.allow, err = c.allowlist(); err != nil {
+		return nil, fmt.Errorf("serverenv.New: %w", err)
+	}
 	if e.Firestore, err = firestore.NewClientWithDatabase(ctx, c.Project, c.FirestoreDatabase); err != nil {
 		return nil, fmt.Errorf("serverenv.New: firestore: %w", err)
 	}
@@ -306,7 +369,7 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		}
 	}
 	deps := pipeline.Deps{
-		Store:    store.New(e.Firestore),
+		Store:    store.New(e.Firestore).WithRetention(c.FirestoreRetention),
 		Blob:     blob.New(e.Storage),
 		Queue:    e.Publisher,
 		Models:   e,
@@ -329,6 +392,7 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		Defaults:        c.defaultsLayer(),
 		EmbeddingModel: config.Model{Provider: "vertex", Name: c.EmbeddingModel,
 			RequestsPerMinute: c.EmbeddingRequestsPerMinute, TokensPerMinute: c.EmbeddingTokensPerMinute},
+		Allowlist:    e.allow,
 		Lease:        c.Lease,
 		BatchTimeout: c.BatchTimeout,
 	})
@@ -337,6 +401,17 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		return nil, fmt.Errorf("serverenv.New: %w", err)
 	}
 	return e, nil
+}
+
+// allowlist is the instance's config.Allowlist. A deployment (vertex as the
+// default provider) that sets none allows vertex only, so a
+// misconfiguration never opens it.
+func (c Config) allowlist() (config.Allowlist, error) {
+	providers := c.AllowedProviders
+	if providers == "" && c.LLMProvider == "vertex" {
+		providers = "vertex"
+	}
+	return config.ParseAllowlist(providers, c.OpenAIEndpoints)
 }
 
 // faults is the instance's fault injector, nil (no injection) unless a
@@ -349,15 +424,33 @@ func (c Config) faults() *fault.Injector {
 	return in
 }
 
+// The deployment's default Gemini models (shared/config/models.yaml, as of
+// 2026-12-04): a cheap GA model for the primary, which answers every
+// example, and the newest GA Flash model for the optimizer. Both are
+// served on the global endpoint.
+const (
+	DefaultPrimaryModel   = "gemini-3.1-flash-lite"
+	DefaultOptimizerModel = "gemini-3.8-flash"
+)
+
 // defaultsLayer is the deployment's config layer between the embedded
 // defaults and a run's own: it points runs at Vertex AI when the deployment
-// says so.
+// says so, at temperature 1.0 (Google's guidance for Gemini 3 and later;
+// reproducibility comes from the response cache and the gate's tests,
+// docs/llm.md) and with the deployment's thinking levels.
 func (c Config) defaultsLayer() []byte {
 	if c.LLMProvider != "vertex" {
 		return nil
 	}
-	return []byte(fmt.Sprintf("primary: {provider: vertex, name: %q}\noptimizer: {model: {provider: vertex, name: %q}}\n",
-		c.PrimaryModel, c.OptimizerModel))
+	model := func(name, thinking string) string {
+		m := fmt.Sprintf("{provider: vertex, name: %q, temperature: 1.0", name)
+		if thinking != "" {
+			m += fmt.Sprintf(", thinking_level: %q", thinking)
+		}
+		return m + "}"
+	}
+	return []byte(fmt.Sprintf("primary: %s\noptimizer: {model: %s}\n",
+		model(c.PrimaryModel, c.PrimaryThinking), model(c.OptimizerModel, c.OptimizerThinking)))
 }
 
 // simWrongRate maps our 0 ("never wrong") to the simulator's "never"
@@ -382,7 +475,7 @@ func (l *lazyEmbedder) EmbedText(ctx context.Context, req *llm.EmbedRequest) (*l
 	l.mu.Lock()
 	if l.next == nil {
 		client, err := genai.NewClient(ctx, &genai.ClientConfig{Backend: genai.BackendVertexAI,
-			Project: l.env.Config.Project, Location: l.env.Config.Location})
+			Project: l.env.Config.Project, Location: l.env.Config.EmbeddingLocation})
 		if err != nil {
 			l.mu.Unlock()
 			return nil, fmt.Errorf("serverenv: embedding client: %w", err)
@@ -433,14 +526,23 @@ func (e *Env) Model(ctx context.Context, m config.Model) (pipeline.Generator, er
 		e.vertex[m.Name] = v
 		return v, nil
 	case "openai":
-		key := m.BaseURL + "\x00" + m.Name + "\x00" + m.APIKeyEnv
+		// The key comes from the deployment's endpoint list, never from the
+		// run config: it is only ever sent to the endpoint it belongs to.
+		// The intake refused configs outside the allowlist; this refuses
+		// them again for a run started before the allowlist changed.
+		allow := e.allow
+		ep, listed := allow.Endpoint(m.BaseURL)
+		if allow.Restricted() && (!listed || !slices.Contains(allow.Providers, "openai")) {
+			return nil, fmt.Errorf("serverenv.Model: openai endpoint %s is not allowed in this deployment (terraform openai_endpoints)", m.BaseURL)
+		}
+		key := config.NormalizeBaseURL(m.BaseURL) + "\x00" + m.Name
 		if o, ok := e.openai[key]; ok {
 			return o, nil
 		}
 		apiKey := ""
-		if m.APIKeyEnv != "" {
-			if apiKey = os.Getenv(m.APIKeyEnv); apiKey == "" {
-				return nil, fmt.Errorf("serverenv.Model: api_key_env names %s, which is not set on this function", m.APIKeyEnv)
+		if ep.APIKeyEnv != "" {
+			if apiKey = os.Getenv(ep.APIKeyEnv); apiKey == "" {
+				return nil, fmt.Errorf("serverenv.Model: the key of openai endpoint %s (%s) is not set on this function: is its secret readable?", m.BaseURL, ep.APIKeyEnv)
 			}
 		}
 		o, err := openai.New(openai.Options{BaseURL: m.BaseURL, Model: m.Name, APIKey: apiKey})
