@@ -15,6 +15,7 @@ locals {
     "logging.googleapis.com",              # build and function logs
     "pubsub.googleapis.com",               # batch fan-out
     "run.googleapis.com",                  # functions run on Cloud Run
+    "secretmanager.googleapis.com",        # API keys of allowed openai endpoints
     "storage.googleapis.com",              # buckets
   ])
 }

@@ -114,6 +114,8 @@ locals {
         { name = "errors", type = "INTEGER", mode = "NULLABLE" },
         { name = "cache_hits", type = "INTEGER", mode = "NULLABLE" },
         { name = "cost_usd", type = "FLOAT", mode = "NULLABLE" },
+        { name = "cached_input_tokens", type = "INTEGER", mode = "NULLABLE" },
+        { name = "thinking_tokens", type = "INTEGER", mode = "NULLABLE" },
         { name = "inserted_at", type = "TIMESTAMP", mode = "NULLABLE" },
       ]
     }

@@ -7,6 +7,7 @@ locals {
   function_env = {
     PROMPTML_PROJECT            = var.project_id
     PROMPTML_LOCATION           = var.vertex_location
+    PROMPTML_EMBEDDING_LOCATION = var.embedding_location
     PROMPTML_DATASETS_BUCKET    = google_storage_bucket.datasets.name
     PROMPTML_ARTIFACTS_BUCKET   = google_storage_bucket.artifacts.name
     PROMPTML_BATCHES_TOPIC      = google_pubsub_topic.batches.name
@@ -14,9 +15,29 @@ locals {
     PROMPTML_FIRESTORE_DATABASE = google_firestore_database.main.name
     PROMPTML_BIGQUERY_DATASET   = var.analytics_enabled ? google_bigquery_dataset.analytics.dataset_id : ""
     PROMPTML_LLM_PROVIDER       = var.llm_provider
+    # The operator's allowlist (shared/config/allowlist.go): the providers a
+    # run may name, and the openai endpoints with the variable holding each
+    # one's key (set from Secret Manager below, never by a run).
+    PROMPTML_ALLOWED_PROVIDERS = join(",", var.allowed_llm_providers)
+    PROMPTML_OPENAI_ENDPOINTS = jsonencode([for i, e in var.openai_endpoints : {
+      base_url    = e.base_url
+      api_key_env = e.api_key_secret == "" ? "" : "PROMPTML_OPENAI_KEY_${i}"
+    }])
+    # Firestore TTL of events and uploads (firestore.tf); 0 keeps them.
+    PROMPTML_FIRESTORE_RETENTION = "${var.firestore_retention_days * 24}h"
     # RunBatch's model calls and their retries end 30 s before the function
     # times out, so a batch fails cleanly and Pub/Sub redelivers it.
     PROMPTML_BATCH_TIMEOUT = "${max(var.run_batch.timeout_seconds - 30, 5)}s"
+  }
+
+  # Environment variable -> Secret Manager secret (in this project) of each
+  # openai endpoint with a key. Only RunBatch and Aggregate, which call the
+  # models, get them.
+  openai_key_secrets = {
+    for i, e in var.openai_endpoints : "PROMPTML_OPENAI_KEY_${i}" => e.api_key_secret if e.api_key_secret != ""
+  }
+  openai_key_versions = {
+    for i, e in var.openai_endpoints : "PROMPTML_OPENAI_KEY_${i}" => e.api_key_version if e.api_key_secret != ""
   }
 }
 
@@ -112,6 +133,8 @@ resource "google_cloudfunctions2_function" "on_dataset_upload" {
     google_storage_bucket_iam_member.build_source_reader,
     google_project_iam_member.gcs_pubsub_publisher,
     google_project_iam_member.trigger_event_receiver,
+    # The Eventarc agent's grants have propagated (iam.tf).
+    time_sleep.iam_propagation,
   ]
 }
 
@@ -192,6 +215,16 @@ resource "google_cloudfunctions2_function" "run_batch" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.run_batch.email
     environment_variables            = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = local.openai_key_secrets
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = local.openai_key_versions[secret_environment_variables.key]
+      }
+    }
   }
 
   depends_on = [
@@ -201,6 +234,8 @@ resource "google_cloudfunctions2_function" "run_batch" {
     google_project_iam_member.build_gcf_sources,
     google_artifact_registry_repository_iam_member.build_writer,
     google_storage_bucket_iam_member.build_source_reader,
+    # A secret is read when an instance starts.
+    google_secret_manager_secret_iam_member.openai_key_reader,
   ]
 }
 
@@ -235,6 +270,16 @@ resource "google_cloudfunctions2_function" "aggregate" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.aggregate.email
     environment_variables            = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = local.openai_key_secrets
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = local.openai_key_versions[secret_environment_variables.key]
+      }
+    }
   }
 
   depends_on = [
@@ -244,5 +289,6 @@ resource "google_cloudfunctions2_function" "aggregate" {
     google_project_iam_member.build_gcf_sources,
     google_artifact_registry_repository_iam_member.build_writer,
     google_storage_bucket_iam_member.build_source_reader,
+    google_secret_manager_secret_iam_member.openai_key_reader,
   ]
 }

@@ -11,8 +11,31 @@ data "google_storage_project_service_account" "gcs" {
   project = var.project_id
 }
 
+# Google-managed service agents are created lazily, on a service's first use;
+# binding one before it exists fails with "Service account ... does not
+# exist". These resources create them (no-ops when they exist) and give the
+# bindings below their e-mails, so every grant follows its agent's creation.
+resource "google_project_service_identity" "pubsub" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "pubsub.googleapis.com"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_project_service_identity" "eventarc" {
+  provider = google-beta
+
+  project = var.project_id
+  service = "eventarc.googleapis.com"
+
+  depends_on = [google_project_service.apis]
+}
+
 locals {
-  pubsub_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  pubsub_agent   = "serviceAccount:${google_project_service_identity.pubsub.email}"
+  eventarc_agent = "serviceAccount:${google_project_service_identity.eventarc.email}"
 
   # Runtime identity of each function.
   function_members = {
@@ -120,6 +143,17 @@ resource "google_storage_bucket_iam_member" "datasets_reader" {
   member = each.value
 }
 
+# POST /runs with a file (the CLI's `promptml run FILE.csv`, the dashboard's
+# form) writes the CSV and its sidecar to the datasets bucket
+# (shared/pipeline/upload.go). Each upload gets a new object name
+# (uploads/<time>-<random>/...), so create is all it needs: no overwrite, no
+# delete.
+resource "google_storage_bucket_iam_member" "datasets_api_creator" {
+  bucket = google_storage_bucket.datasets.name
+  role   = "roles/storage.objectCreator"
+  member = local.function_members.api
+}
+
 # Every function reads and writes artifacts (splits, results, exports).
 # objectUser rather than objectCreator: a redelivered message rewrites the
 # same object, which needs delete permission.
@@ -220,6 +254,32 @@ resource "google_project_iam_member" "trigger_event_receiver" {
   member  = "serviceAccount:${google_service_account.trigger.email}"
 }
 
+# Eventarc's own agent needs its role before the storage trigger is created
+# ("Permission denied while using the Eventarc Service Agent"). It is
+# normally granted when the agent is created; granting it here makes it part
+# of the ordering below.
+resource "google_project_iam_member" "eventarc_agent" {
+  project = var.project_id
+  role    = "roles/eventarc.serviceAgent"
+  member  = local.eventarc_agent
+}
+
+# IAM changes take minutes to propagate, and a new project's first trigger
+# fails until they have (terraform-provider-google issues 14584 and 25294:
+# the agents are created, their grants applied, and the trigger still meets
+# a denial). The upload function, whose trigger this is, waits here after
+# every grant the trigger depends on.
+resource "time_sleep" "iam_propagation" {
+  create_duration = var.iam_propagation_wait
+
+  depends_on = [
+    google_project_iam_member.eventarc_agent,
+    google_project_iam_member.gcs_pubsub_publisher,
+    google_project_iam_member.trigger_event_receiver,
+    google_service_account_iam_member.pubsub_token_creator,
+  ]
+}
+
 # A 2nd gen function is served by a Cloud Run service of the same name;
 # invoking it needs run.invoker on that service.
 resource "google_cloud_run_v2_service_iam_member" "trigger_on_dataset_upload" {
@@ -270,4 +330,50 @@ resource "google_cloud_run_v2_service_iam_member" "api_invokers" {
   name     = google_cloudfunctions2_function.api.name
   role     = "roles/run.invoker"
   member   = each.value
+}
+
+# --- The CLI. A user logged in with `gcloud auth application-default
+# login` cannot mint an ID token for the API from those credentials; the CLI
+# impersonates this account instead (--impersonate-service-account), which
+# may invoke the API and nothing else. var.cli_users may impersonate it.
+resource "google_service_account" "cli" {
+  project      = var.project_id
+  account_id   = "promptml-cli"
+  display_name = "promptml CLI"
+  description  = "Impersonated by the promptml CLI's users to call the API with an ID token."
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_cloud_run_v2_service_iam_member" "cli_invoker" {
+  project  = var.project_id
+  location = google_cloudfunctions2_function.api.location
+  name     = google_cloudfunctions2_function.api.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.cli.email}"
+}
+
+resource "google_service_account_iam_member" "cli_token_creator" {
+  for_each = toset(var.cli_users)
+
+  service_account_id = google_service_account.cli.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = each.value
+}
+
+# --- API keys of the allowed openai endpoints: only the functions that call
+# models read them, each secret bound on its own (the operator creates the
+# secrets; their values never pass through Terraform).
+resource "google_secret_manager_secret_iam_member" "openai_key_reader" {
+  for_each = {
+    for pair in setproduct(keys(local.openai_key_secrets), ["run_batch", "aggregate"]) :
+    "${pair[0]}/${pair[1]}" => { secret = local.openai_key_secrets[pair[0]], member = local.function_members[pair[1]] }
+  }
+
+  project   = var.project_id
+  secret_id = each.value.secret
+  role      = "roles/secretmanager.secretAccessor"
+  member    = each.value.member
+
+  depends_on = [google_project_service.apis]
 }

@@ -3,6 +3,11 @@ output "api_url" {
   value       = google_cloudfunctions2_function.api.service_config[0].uri
 }
 
+output "cli_service_account" {
+  description = "Service account the CLI impersonates to call the API: promptml --impersonate-service-account (or PROMPTML_IMPERSONATE_SERVICE_ACCOUNT). Principals in cli_users may impersonate it."
+  value       = google_service_account.cli.email
+}
+
 output "datasets_bucket" {
   description = "Upload <name>.csv (and optional <name>.yaml) here to start a run."
   value       = google_storage_bucket.datasets.name

@@ -39,11 +39,18 @@ resource "google_pubsub_subscription" "batches" {
   ack_deadline_seconds       = var.run_batch.timeout_seconds
   message_retention_duration = "604800s"
 
+  # The topic path after the function URL is what the Functions Framework
+  # reads the topic from; without it, it prints a WARNING without a newline
+  # to stdout on every delivery, which breaks the next JSON log line. The
+  # OIDC audience is then set explicitly to the function's URL: by default
+  # it would be the whole push endpoint, path included, which Cloud Run
+  # does not accept as its audience.
   push_config {
-    push_endpoint = google_cloudfunctions2_function.run_batch.service_config[0].uri
+    push_endpoint = "${google_cloudfunctions2_function.run_batch.service_config[0].uri}/${google_pubsub_topic.batches.id}"
 
     oidc_token {
       service_account_email = google_service_account.invoker.email
+      audience              = google_cloudfunctions2_function.run_batch.service_config[0].uri
     }
   }
 
@@ -74,11 +81,18 @@ resource "google_pubsub_subscription" "phase_done" {
   ack_deadline_seconds       = var.aggregate.timeout_seconds
   message_retention_duration = "604800s"
 
+  # The topic path after the function URL is what the Functions Framework
+  # reads the topic from; without it, it prints a WARNING without a newline
+  # to stdout on every delivery, which breaks the next JSON log line. The
+  # OIDC audience is then set explicitly to the function's URL: by default
+  # it would be the whole push endpoint, path included, which Cloud Run
+  # does not accept as its audience.
   push_config {
-    push_endpoint = google_cloudfunctions2_function.aggregate.service_config[0].uri
+    push_endpoint = "${google_cloudfunctions2_function.aggregate.service_config[0].uri}/${google_pubsub_topic.phase_done.id}"
 
     oidc_token {
       service_account_email = google_service_account.invoker.email
+      audience              = google_cloudfunctions2_function.aggregate.service_config[0].uri
     }
   }
 

@@ -4,12 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/function"
-	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // invokerRoles are the roles that let a principal call a function.
@@ -97,19 +93,6 @@ func TestAPIInvokersRejectsPublicPrincipals(t *testing.T) {
 	if cond == nil {
 		t.Fatal("api_invokers has no validation condition")
 	}
-	alltrue := function.New(&function.Spec{
-		Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
-		Type:   function.StaticReturnType(cty.Bool),
-		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-			for it := args[0].ElementIterator(); it.Next(); {
-				if _, e := it.Element(); e.False() {
-					return cty.False, nil
-				}
-			}
-			return cty.True, nil
-		},
-	})
-	funcs := map[string]function.Function{"alltrue": alltrue, "can": tryfunc.CanFunc, "regex": stdlib.RegexFunc}
 	tests := []struct {
 		members []string
 		ok      bool
@@ -124,24 +107,9 @@ func TestAPIInvokersRejectsPublicPrincipals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.members, ","), func(t *testing.T) {
-			vals := make([]cty.Value, len(tt.members))
-			for i, m := range tt.members {
-				vals[i] = cty.StringVal(m)
-			}
-			list := cty.ListValEmpty(cty.String)
-			if len(vals) > 0 {
-				list = cty.ListVal(vals)
-			}
-			ectx := &hcl.EvalContext{
-				Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{"api_invokers": list})},
-				Functions: funcs,
-			}
-			got, diags := cond.Value(ectx)
-			if diags.HasErrors() {
-				t.Fatalf("condition: %s", diags.Error())
-			}
-			if got.True() != tt.ok {
-				t.Errorf("validation(%q) = %v, want %v", tt.members, got.True(), tt.ok)
+			got := evalListCondition(t, cond, "api_invokers", tt.members)
+			if got != tt.ok {
+				t.Errorf("validation(%q) = %v, want %v", tt.members, got, tt.ok)
 			}
 		})
 	}

@@ -264,7 +264,9 @@ func TestFormatted(t *testing.T) {
 
 func TestOnlyGoogleProviders(t *testing.T) {
 	c := loadConfig(t)
-	allowed := map[string]bool{"google": true, "google-beta": true}
+	// hashicorp/time is allowed for time_sleep only: the wait for IAM
+	// propagation before the storage trigger (issue 16; iam.tf).
+	allowed := map[string]bool{"google": true, "google-beta": true, "time": true}
 	found := false
 	for _, b := range c.top {
 		switch b.Type {
@@ -276,12 +278,12 @@ func TestOnlyGoogleProviders(t *testing.T) {
 			found = true
 			for name := range rp.Body.Attributes {
 				if !allowed[name] {
-					t.Errorf("required_providers has %q; only google (and google-beta) are allowed", name)
+					t.Errorf("required_providers has %q; only google, google-beta and time are allowed", name)
 				}
 			}
 		case "provider":
 			if !allowed[b.Labels[0]] {
-				t.Errorf("provider %q; only google (and google-beta) are allowed", b.Labels[0])
+				t.Errorf("provider %q; only google and google-beta are configured", b.Labels[0])
 			}
 		}
 	}
@@ -290,8 +292,8 @@ func TestOnlyGoogleProviders(t *testing.T) {
 	}
 	for _, kind := range []map[string]map[string]*hclsyntax.Block{c.resources, c.data} {
 		for typ := range kind {
-			if !strings.HasPrefix(typ, "google_") {
-				t.Errorf("%s is not from the google provider", typ)
+			if !strings.HasPrefix(typ, "google_") && !(typ == "time_sleep" && kind["time_sleep"] != nil && c.data["time_sleep"] == nil) {
+				t.Errorf("%s is not from the google provider (nor time_sleep)", typ)
 			}
 		}
 	}
@@ -629,16 +631,31 @@ func TestPushSubscriptionsMatchTheirFunctions(t *testing.T) {
 	c := loadConfig(t)
 	subs := c.resources["google_pubsub_subscription"]
 	fns := c.functions(t)
+	pushes := 0
 	for _, s := range sortedKeys(subs) {
 		sub := subs[s]
-		endpoint := ref(attr(nested(sub, "push_config"), "push_endpoint"))
-		if endpoint == "" {
+		if nested(sub, "push_config") == nil {
 			continue // a pull subscription
 		}
+		pushes++
+		// Issue 16: the endpoint is the function's URL followed by the
+		// topic path (the Functions Framework reads the topic from it and
+		// otherwise prints a WARNING to stdout per delivery), so it is
+		// "${<fn uri>}/${<the subscription's topic>.id}"; it was the bare
+		// URL before.
+		endpoint, topicPath := pushEndpoint(attr(nested(sub, "push_config"), "push_endpoint"))
 		m := regexp.MustCompile(`^google_cloudfunctions2_function\.(\w+)\.service_config\.\[\]\.uri$`).FindStringSubmatch(endpoint)
 		if m == nil || fns[m[1]] == nil {
-			t.Errorf("subscription %s pushes to %q, want google_cloudfunctions2_function.<fn>.service_config[0].uri", s, endpoint)
+			t.Errorf("subscription %s pushes to %q, want \"${google_cloudfunctions2_function.<fn>.service_config[0].uri}/${<topic>.id}\"", s, endpoint)
 			continue
+		}
+		if want := ref(attr(sub, "topic")); topicPath != want || !strings.HasSuffix(want, ".id") {
+			t.Errorf("subscription %s: push path is %q, want its own topic's id %q (projects/P/topics/T)", s, topicPath, want)
+		}
+		// With a path in the endpoint the OIDC audience must be set: by
+		// default it is the whole endpoint, which Cloud Run rejects.
+		if got := ref(attr(nested(sub, "push_config", "oidc_token"), "audience")); got != endpoint {
+			t.Errorf("subscription %s: oidc_token.audience is %q, want the function URL %q", s, got, endpoint)
 		}
 		fn := fns[m[1]]
 		// The ack deadline of a push subscription is its request timeout.
@@ -659,6 +676,9 @@ func TestPushSubscriptionsMatchTheirFunctions(t *testing.T) {
 		if fns[m[1]] != nil && nested(fn, "event_trigger") != nil {
 			t.Errorf("function %s has both an event_trigger and a push subscription", m[1])
 		}
+	}
+	if pushes != 2 {
+		t.Errorf("%d push subscriptions, want 2 (RunBatch and Aggregate)", pushes)
 	}
 }
 
@@ -689,9 +709,16 @@ func TestUploadTrigger(t *testing.T) {
 func TestFunctionsShareSourceAndEnvironment(t *testing.T) {
 	c := loadConfig(t)
 	wantEnv := []string{
+		"PROMPTML_ALLOWED_PROVIDERS", // issue 16: the operator's allowlist
 		"PROMPTML_ARTIFACTS_BUCKET", "PROMPTML_BATCHES_TOPIC", "PROMPTML_BATCH_TIMEOUT", "PROMPTML_BIGQUERY_DATASET",
-		"PROMPTML_DATASETS_BUCKET", "PROMPTML_FIRESTORE_DATABASE", "PROMPTML_LLM_PROVIDER",
-		"PROMPTML_LOCATION", "PROMPTML_PHASE_DONE_TOPIC", "PROMPTML_PROJECT",
+		"PROMPTML_DATASETS_BUCKET",
+		"PROMPTML_EMBEDDING_LOCATION", // issue 16: Gemini on global, embeddings in a region
+		"PROMPTML_FIRESTORE_DATABASE",
+		"PROMPTML_FIRESTORE_RETENTION", // issue 16: TTL of events and uploads
+		"PROMPTML_LLM_PROVIDER",
+		"PROMPTML_LOCATION",
+		"PROMPTML_OPENAI_ENDPOINTS", // issue 16: the operator's allowlist
+		"PROMPTML_PHASE_DONE_TOPIC", "PROMPTML_PROJECT",
 	}
 	env, ok := c.locals["function_env"].(*hclsyntax.ObjectConsExpr)
 	if !ok {
@@ -769,9 +796,29 @@ func TestAnalyticsSchemaMatchesGo(t *testing.T) {
 
 func TestReferencesAreDeclared(t *testing.T) {
 	c := loadConfig(t)
+	providers := declaredProviders(c)
 	for _, b := range c.top {
 		where := b.Type + " " + strings.Join(b.Labels, ".")
-		for _, tr := range traversals(b) {
+		// A dynamic block's iterator is named after its label.
+		iterators := map[string]bool{}
+		var findDynamic func(body *hclsyntax.Body)
+		findDynamic = func(body *hclsyntax.Body) {
+			for _, child := range body.Blocks {
+				if child.Type == "dynamic" && len(child.Labels) == 1 {
+					iterators[child.Labels[0]] = true
+				}
+				findDynamic(child.Body)
+			}
+		}
+		findDynamic(b.Body)
+		// provider = <name> is a provider reference, not an expression.
+		if a, ok := b.Body.Attributes["provider"]; ok && b.Type != "variable" {
+			name := ref(a.Expr)
+			if !providers[name] {
+				t.Errorf("%s: provider %q is not in required_providers", where, name)
+			}
+		}
+		for _, tr := range traversalsExceptProvider(b) {
 			var names []string
 			for _, step := range tr {
 				switch s := step.(type) {
@@ -782,6 +829,10 @@ func TestReferencesAreDeclared(t *testing.T) {
 				}
 			}
 			ok := true
+			switch {
+			case iterators[names[0]]:
+				continue
+			}
 			switch names[0] {
 			case "each", "count", "path", "terraform", "self":
 			case "var":
@@ -798,4 +849,55 @@ func TestReferencesAreDeclared(t *testing.T) {
 			}
 		}
 	}
+}
+
+// declaredProviders lists the local names of required_providers.
+func declaredProviders(c *config) map[string]bool {
+	out := map[string]bool{}
+	for _, b := range c.top {
+		if b.Type != "terraform" {
+			continue
+		}
+		if rp := nested(b, "required_providers"); rp != nil {
+			for name := range rp.Body.Attributes {
+				out[name] = true
+			}
+		}
+	}
+	return out
+}
+
+// traversalsExceptProvider is traversals without the provider
+// meta-argument of a resource.
+func traversalsExceptProvider(b *hclsyntax.Block) []hcl.Traversal {
+	if _, ok := b.Body.Attributes["provider"]; !ok {
+		return traversals(b)
+	}
+	clone := *b
+	body := *b.Body
+	body.Attributes = hclsyntax.Attributes{}
+	for k, v := range b.Body.Attributes {
+		if k != "provider" {
+			body.Attributes[k] = v
+		}
+	}
+	clone.Body = &body
+	return traversals(&clone)
+}
+
+// pushEndpoint splits "${<url ref>}/${<topic ref>}" into its two references;
+// for any other expression it returns the plain reference (or "") and "".
+func pushEndpoint(expr hclsyntax.Expression) (url, topic string) {
+	te, ok := expr.(*hclsyntax.TemplateExpr)
+	if !ok {
+		return ref(expr), ""
+	}
+	if len(te.Parts) != 3 {
+		return "", ""
+	}
+	lit, ok := te.Parts[1].(*hclsyntax.LiteralValueExpr)
+	if !ok || lit.Val.Type() != cty.String || lit.Val.AsString() != "/" {
+		return "", ""
+	}
+	return ref(te.Parts[0]), ref(te.Parts[2])
 }

@@ -10,9 +10,69 @@ variable "region" {
 }
 
 variable "vertex_location" {
-  description = "Vertex AI location for Gemini calls (PROMPTML_LOCATION)."
+  description = "Vertex AI location of the Gemini calls (PROMPTML_LOCATION). global by default: the default models (gemini-3.1-flash-lite, gemini-3.8-flash) are served on the global endpoint and the us/eu multi-regions, not in single regions (shared/config/models.yaml)."
+  type        = string
+  default     = "global"
+}
+
+variable "embedding_location" {
+  description = "Vertex AI region of the embedding calls of the semantic_similarity metric (PROMPTML_EMBEDDING_LOCATION)."
   type        = string
   default     = "us-central1"
+}
+
+variable "allowed_llm_providers" {
+  description = "Providers a run of this deployment may name (PROMPTML_ALLOWED_PROVIDERS): vertex (Gemini on Vertex AI) and/or openai (the endpoints of openai_endpoints only). A run naming another one fails at its intake."
+  type        = list(string)
+  default     = ["vertex"]
+
+  validation {
+    condition     = length(var.allowed_llm_providers) > 0 && alltrue([for p in var.allowed_llm_providers : contains(["vertex", "openai"], p)])
+    error_message = "allowed_llm_providers must list vertex and/or openai (sim is the local cloud's simulator)."
+  }
+}
+
+variable "openai_endpoints" {
+  description = "OpenAI-compatible endpoints runs may use with provider openai (PROMPTML_OPENAI_ENDPOINTS): base_url as the run config names it, and api_key_secret, the Secret Manager secret (in this project, created by you) holding its key, or \"\" for none. A key is only ever sent to its own base_url; runs cannot name keys."
+  type = list(object({
+    base_url        = string
+    api_key_secret  = optional(string, "")
+    api_key_version = optional(string, "latest")
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for e in var.openai_endpoints : can(regex("^https?://[^/?#]+", e.base_url))])
+    error_message = "Each openai_endpoints base_url must be an http(s) URL."
+  }
+}
+
+variable "cli_users" {
+  description = "IAM principals (user:, group:) allowed to impersonate the promptml-cli service account, which may call the API: the CLI's --impersonate-service-account. docs/deploy.md also shows the one gcloud command that grants it."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.cli_users : can(regex("^(user|group|serviceAccount|domain|principal|principalSet):.+", m)) && !can(regex("(?i)^all(authenticated)?users$|public:all", m))])
+    error_message = "Each cli_users entry must be a prefixed IAM principal such as user:alice@example.com; public principals are not accepted."
+  }
+}
+
+variable "iam_propagation_wait" {
+  description = "How long the first apply waits after granting the Eventarc and Pub/Sub service agents their roles before it creates the storage trigger (IAM changes take minutes to propagate). Later applies do not wait again."
+  type        = string
+  default     = "120s"
+}
+
+variable "firestore_retention_days" {
+  description = "Firestore deletes a run's events and the upload dedupe records this many days after they were written (TTL policies on expire_at, firestore.tf; deletion typically happens within a day after expiry). At least 2, so that a storage event's redeliveries (up to 24 h) still find their upload record. Runs, prompts, phases and epochs are kept."
+  type        = number
+  default     = 90
+
+  validation {
+    condition     = var.firestore_retention_days >= 2
+    error_message = "firestore_retention_days must be at least 2 (upload records dedupe storage events redelivered for up to a day)."
+  }
 }
 
 variable "llm_provider" {

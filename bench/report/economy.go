@@ -38,8 +38,10 @@ type economyResult struct {
 }
 
 // Simulated prices: the simulator is free, so its two models are priced
-// like the deployment's defaults (primary gemini-2.5-flash, optimizer
-// gemini-2.5-pro, list prices from shared/config/defaults.yaml).
+// like the deployment's defaults of 2025 (primary gemini-2.5-flash,
+// optimizer gemini-2.5-pro, their list prices then), kept as they were so
+// that the benchmark's figures stay comparable from run to run; the
+// deployment's defaults are now shared/config/models.yaml's.
 var economyPrices = map[string]map[string]float64{
 	"sim-primary":   {"input_per_mtok": 0.30, "output_per_mtok": 2.50},
 	"sim-optimizer": {"input_per_mtok": 1.25, "output_per_mtok": 10.00},

@@ -238,7 +238,7 @@ func (r *report) renderEconomy(p func(string, ...any)) {
 		p("Not run in this report.\n\n")
 		return
 	}
-	p("`%s` with its sidecar config on one local cloud, three times: with `cache: off`, then with `cache: readwrite` twice (the first fills the response cache, the rerun reads it). The simulator is free, so its models are priced like the deployment's defaults: `sim-primary` as gemini-2.5-flash ($0.30 / $2.50 per million input / output tokens), `sim-optimizer` as gemini-2.5-pro ($1.25 / $10.00). Target: zero primary calls on the cached rerun.\n\n", e.Sample)
+	p("`%s` with its sidecar config on one local cloud, three times: with `cache: off`, then with `cache: readwrite` twice (the first fills the response cache, the rerun reads it). The simulator is free, so its models are priced like the deployment's defaults of 2025, kept for comparability: `sim-primary` as gemini-2.5-flash ($0.30 / $2.50 per million input / output tokens), `sim-optimizer` as gemini-2.5-pro ($1.25 / $10.00). Target: zero primary calls on the cached rerun.\n\n", e.Sample)
 	p("| run | LLM calls | primary calls | optimizer calls | cache hits | input tokens | output tokens | simulated cost | final val |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, x := range e.Runs {
 		p("| %s | %d | **%d** | %d | %d | %d | %d | $%.6f | %.3f |\n", x.Label, x.Usage.Calls, x.Primary.Calls, x.Optimizer.Calls, x.Usage.CacheHits, x.Usage.InputTokens, x.Usage.OutputTokens, x.Usage.CostUSD, x.FinalVal)

@@ -26,7 +26,7 @@ import (
 // apiCommand builds a command that talks to the API: --api, connect, and
 // errors explained for the run named by the first argument.
 func apiCommand(cmd *cobra.Command, run func(ctx context.Context, out io.Writer, c *apiClient, args []string) error) *cobra.Command {
-	var api string
+	var api apiTarget
 	apiFlag(cmd, &api)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := connect(cmd.Context(), api)

@@ -427,7 +427,12 @@ func (lc *localCloud) setupPubSub(ctx context.Context, proxies map[string]string
 	// added a poll interval to every hop); Cloud Pub/Sub pushes
 	// concurrently. The retry and dead-letter policies are the same.
 	maxBackoff := o.maxBackoff()
-	push := map[string]string{queue.BatchesTopic + "-push": proxies["RunBatch"], queue.PhaseDoneTopic + "-push": proxies["Aggregate"]}
+	// As in the cloud (terraform/pubsub.tf), a push goes to the function's
+	// URL followed by the topic path, which the Functions Framework reads
+	// (without it, it prints a WARNING on stdout per delivery).
+	topicPath := func(topic string) string { return "/projects/" + o.project + "/topics/" + topic }
+	push := map[string]string{queue.BatchesTopic + "-push": proxies["RunBatch"] + topicPath(queue.BatchesTopic),
+		queue.PhaseDoneTopic + "-push": proxies["Aggregate"] + topicPath(queue.PhaseDoneTopic)}
 	routes := []localcloud.Route{
 		{Topic: queue.BatchesTopic, Subscription: queue.BatchesTopic + "-push",
 			AckDeadline: 600 * time.Second, MinBackoff: time.Second, MaxBackoff: maxBackoff,
@@ -438,7 +443,7 @@ func (lc *localCloud) setupPubSub(ctx context.Context, proxies map[string]string
 		{Topic: localUploadTopic, Subscription: localUploadSub},
 	}
 	if o.emulatorPush {
-		routes[0].PushEndpoint, routes[1].PushEndpoint = proxies["RunBatch"], proxies["Aggregate"]
+		routes[0].PushEndpoint, routes[1].PushEndpoint = proxies["RunBatch"]+topicPath(queue.BatchesTopic), proxies["Aggregate"]+topicPath(queue.PhaseDoneTopic)
 		push = nil
 	}
 	if err := localcloud.SetupPubSub(ctx, lc.pubsub, o.project, routes); err != nil {

@@ -150,7 +150,8 @@ func (p *deliveryProxy) deliver(r *http.Request, body []byte) int {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			req, err := http.NewRequestWithContext(r.Context(), r.Method, target+"/", bytes.NewReader(body))
+			// The path is kept: a push carries its topic there.
+			req, err := http.NewRequestWithContext(r.Context(), r.Method, target+r.URL.RequestURI(), bytes.NewReader(body))
 			if err != nil {
 				codes[i] = http.StatusInternalServerError
 				return

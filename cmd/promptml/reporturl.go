@@ -32,6 +32,7 @@ var reportSources = []reportSource{
 	{alias: "ds1", table: analytics.EpochsTable + "_latest", name: "promptml epochs"},
 	{alias: "ds2", table: analytics.PromptVersionsTable + "_latest", name: "promptml prompt versions"},
 	{alias: "ds3", table: analytics.ExampleResultsTable + "_latest", name: "promptml example results"},
+	{alias: "ds4", table: analytics.ModelUsageTable + "_latest", name: "promptml model usage"},
 }
 
 // reportURLFlags are the flags of `promptml report-url`.
@@ -66,9 +67,11 @@ deploys:
   ds1  epochs_latest            score per epoch, gate decisions
   ds2  prompt_versions_latest   accepted versions and their prompts
   ds3  example_results_latest   per-example answers and scores
+  ds4  model_usage_latest       calls, tokens (thinking and cached input too)
+                                and cost by model, per phase and epoch
 
 With --template-report the report is a copy of that report (its data sources
-must use the aliases ds0..ds3); without it, a blank report with the four data
+must use the aliases ds0..ds4); without it, a blank report with the five data
 sources attached. Click "Edit and share" to save it. See docs/looker-studio.md.`,
 		Example: `  promptml report-url --project my-project --dataset promptml
   promptml report-url --project my-project --dataset promptml --template-report 1a2b3c4d-0000-4000-8000-123456789abc`,

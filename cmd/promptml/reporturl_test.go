@@ -27,6 +27,7 @@ func TestReportURL(t *testing.T) {
 		for alias, table := range map[string]string{
 			"ds0": "runs_latest", "ds1": "epochs_latest",
 			"ds2": "prompt_versions_latest", "ds3": "example_results_latest",
+			"ds4": "model_usage_latest", // issue 16: was missing
 		} {
 			p := "ds." + alias + "."
 			v.Set(p+"connector", "bigQuery")
@@ -40,6 +41,7 @@ func TestReportURL(t *testing.T) {
 		v.Set("ds.ds1.datasourceName", "promptml epochs")
 		v.Set("ds.ds2.datasourceName", "promptml prompt versions")
 		v.Set("ds.ds3.datasourceName", "promptml example results")
+		v.Set("ds.ds4.datasourceName", "promptml model usage")
 		return v
 	}
 	with := func(v url.Values, kv ...string) url.Values {

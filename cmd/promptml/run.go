@@ -26,10 +26,11 @@ import (
 const maxUploadBytes = 32 << 20
 
 type runOptions struct {
-	api, config, jsonOut string
-	set                  []string
-	epochs               int
-	watch, dryRun        bool
+	api             apiTarget
+	config, jsonOut string
+	set             []string
+	epochs          int
+	watch, dryRun   bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -213,12 +214,17 @@ func runRun(ctx context.Context, out io.Writer, dataset string, o runOptions) er
 	return watchCommand(ctx, out, api, rep.Run.ID, o.jsonOut)
 }
 
-// apiSuffix repeats --api in suggested commands.
-func apiSuffix(flag string) string {
-	if flag == "" {
-		return ""
+// apiSuffix repeats --api and --impersonate-service-account in suggested
+// commands.
+func apiSuffix(t apiTarget) string {
+	s := ""
+	if t.url != "" {
+		s += " --api " + t.url
 	}
-	return " --api " + flag
+	if t.impersonate != "" {
+		s += " --impersonate-service-account " + t.impersonate
+	}
+	return s
 }
 
 func asAPIError(err error, target **apiError) bool {

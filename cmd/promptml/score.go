@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/promptml/promptml/shared/dataset"
 	"github.com/promptml/promptml/shared/eval"
 	"github.com/promptml/promptml/shared/llm/vertex"
+	"github.com/promptml/promptml/shared/serverenv"
 )
 
 // scoreFlags are the flags of `promptml score`.
@@ -86,8 +88,8 @@ Schema as JSON text.`,
 	fl.StringVar(&f.ref, "ref", "", "its ground truth")
 	fl.BoolVar(&f.list, "list", false, "list the metric names and exit")
 	fl.StringVar(&f.models.project, "project", os.Getenv("GOOGLE_CLOUD_PROJECT"), "Google Cloud project for llm_judge and semantic_similarity (default $GOOGLE_CLOUD_PROJECT)")
-	fl.StringVar(&f.models.location, "location", vertex.DefaultLocation, "Vertex AI location for llm_judge and semantic_similarity")
-	fl.StringVar(&f.models.judgeModel, "judge-model", "gemini-2.5-flash", "judge model of llm_judge")
+	fl.StringVar(&f.models.location, "location", "", "Vertex AI location (default global for llm_judge, where the Gemini 3 judges are served, and "+vertex.DefaultLocation+" for semantic_similarity)")
+	fl.StringVar(&f.models.judgeModel, "judge-model", serverenv.DefaultOptimizerModel, "judge model of llm_judge (a deployment's judge is its optimizer model)")
 	fl.StringVar(&f.models.embeddingModel, "embedding-model", "text-embedding-005", "embedding model of semantic_similarity")
 	return cmd
 }
@@ -277,13 +279,13 @@ func vertexDeps(ctx context.Context, metric string, mf modelFlags) (eval.Deps, e
 		return eval.Deps{}, fmt.Errorf("%s needs a Vertex AI project: set --project or GOOGLE_CLOUD_PROJECT", metric)
 	}
 	if metric == "llm_judge" {
-		j, err := vertex.New(ctx, vertex.Options{Project: mf.project, Location: mf.location, Model: mf.judgeModel})
+		j, err := vertex.New(ctx, vertex.Options{Project: mf.project, Location: cmp.Or(mf.location, "global"), Model: mf.judgeModel})
 		if err != nil {
 			return eval.Deps{}, err
 		}
 		return eval.Deps{Judge: j}, nil
 	}
-	e, err := vertex.NewEmbedder(ctx, vertex.Options{Project: mf.project, Location: mf.location, Model: mf.embeddingModel})
+	e, err := vertex.NewEmbedder(ctx, vertex.Options{Project: mf.project, Location: cmp.Or(mf.location, vertex.DefaultLocation), Model: mf.embeddingModel})
 	if err != nil {
 		return eval.Deps{}, err
 	}

@@ -17,7 +17,8 @@ import (
 )
 
 func newWatchCmd() *cobra.Command {
-	var api, jsonOut string
+	var api apiTarget
+	var jsonOut string
 	cmd := &cobra.Command{
 		Use:   "watch RUN",
 		Short: "Follow a run: progress per phase, the epoch table as it grows, the event log",

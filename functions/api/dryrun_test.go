@@ -14,7 +14,7 @@ func TestDryRun(t *testing.T) {
 
 	t.Run("estimate", func(t *testing.T) {
 		r := e.do(t, http.MethodPost, "/runs?dry_run=true", []byte(`{"dataset":"gs://datasets/sentiment.csv",
-			"config":{"epochs":2,"primary":{"provider":"vertex","name":"gemini-2.5-flash"}}}`))
+			"config":{"epochs":2,"primary":{"provider":"vertex","name":"gemini-3.1-flash-lite"}}}`))
 		if r.code != http.StatusOK {
 			t.Fatalf("POST /runs?dry_run=true = %d %s, want 200", r.code, r.body)
 		}
@@ -77,10 +77,10 @@ func TestDryRunUpload(t *testing.T) {
 	csv := readSample(t, "sentiment.csv")
 	e := newEnv(t, csv)
 	e.Upload(t, "sentiment.csv", csv)
-	cfg := "epochs: 2\nprimary: {provider: vertex, name: gemini-2.5-flash}\n"
+	cfg := "epochs: 2\nprimary: {provider: vertex, name: gemini-3.1-flash-lite}\n"
 
 	ref := e.do(t, http.MethodPost, "/runs?dry_run=true", []byte(`{"dataset":"gs://datasets/sentiment.csv",
-		"config":{"epochs":2,"primary":{"provider":"vertex","name":"gemini-2.5-flash"}}}`))
+		"config":{"epochs":2,"primary":{"provider":"vertex","name":"gemini-3.1-flash-lite"}}}`))
 	body, ct := form(t, map[string]string{"csv": csv, "config": cfg})
 	r := e.post(t, "/runs?dry_run=true", body, ct)
 	if r.code != http.StatusOK || ref.code != http.StatusOK {

@@ -126,15 +126,19 @@ type ModelUsageRow struct {
 	// Scope is "phase" or "optimizer".
 	Scope string `bigquery:"scope"`
 	// Unit is the phase id, or the epoch number for the optimizer.
-	Unit         string    `bigquery:"unit"`
-	Model        string    `bigquery:"model"`
-	Calls        int64     `bigquery:"calls"`
-	InputTokens  int64     `bigquery:"input_tokens"`
-	OutputTokens int64     `bigquery:"output_tokens"`
-	Errors       int64     `bigquery:"errors"`
-	CacheHits    int64     `bigquery:"cache_hits"`
-	CostUSD      float64   `bigquery:"cost_usd"`
-	InsertedAt   time.Time `bigquery:"inserted_at"`
+	Unit         string  `bigquery:"unit"`
+	Model        string  `bigquery:"model"`
+	Calls        int64   `bigquery:"calls"`
+	InputTokens  int64   `bigquery:"input_tokens"`
+	OutputTokens int64   `bigquery:"output_tokens"`
+	Errors       int64   `bigquery:"errors"`
+	CacheHits    int64   `bigquery:"cache_hits"`
+	CostUSD      float64 `bigquery:"cost_usd"`
+	// CachedInputTokens and ThinkingTokens are the parts of InputTokens
+	// and OutputTokens priced on their own (docs/llm.md#usage-and-cost).
+	CachedInputTokens int64     `bigquery:"cached_input_tokens"`
+	ThinkingTokens    int64     `bigquery:"thinking_tokens"`
+	InsertedAt        time.Time `bigquery:"inserted_at"`
 }
 
 // Float returns a known (non-NULL) score for the nullable columns.

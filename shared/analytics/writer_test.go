@@ -202,12 +202,12 @@ func TestInsertRowsAndTables(t *testing.T) {
 			name: "model usage",
 			insert: func(ctx context.Context, w *Writer) error {
 				return w.InsertModelUsage(ctx, []ModelUsageRow{{RunID: "r1", Scope: "phase", Unit: "train-p1", Model: "vertex/gemini-2.5-flash",
-					Calls: 9, InputTokens: 900, OutputTokens: 90, Errors: 1, CacheHits: 3, CostUSD: 0.0005}})
+					Calls: 9, InputTokens: 900, OutputTokens: 90, Errors: 1, CacheHits: 3, CostUSD: 0.0005, CachedInputTokens: 512, ThinkingTokens: 40}})
 			},
 			wantTable: "model_usage",
 			wantRows: []map[string]any{{"run_id": "r1", "scope": "phase", "unit": "train-p1", "model": "vertex/gemini-2.5-flash",
 				"calls": 9.0, "input_tokens": 900.0, "output_tokens": 90.0, "errors": 1.0, "cache_hits": 3.0, "cost_usd": 0.0005,
-				"inserted_at": "2026-03-01T12:05:00Z"}},
+				"cached_input_tokens": 512.0, "thinking_tokens": 40.0, "inserted_at": "2026-03-01T12:05:00Z"}},
 			wantIDs: []string{"r1/phase/train-p1/vertex/gemini-2.5-flash"},
 		},
 	}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/goccy/go-yaml"
@@ -218,17 +219,30 @@ type Model struct {
 	// offline simulator, Gemini on Vertex AI, or an OpenAI-compatible
 	// endpoint.
 	Provider string `yaml:"provider" json:"provider"`
-	// Name is the model name, e.g. "gemini-2.5-flash".
+	// Name is the model name, e.g. "gemini-3.8-flash" (the dated catalog:
+	// models.yaml).
 	Name string `yaml:"name" json:"name"`
-	// Temperature is the sampling temperature in [0,2].
+	// Temperature is the sampling temperature in [0,2]. Gemini 3 and later:
+	// keep 1.0 (Google's guidance; lower values can loop or degrade
+	// reasoning).
 	Temperature float64 `yaml:"temperature" json:"temperature"`
+	// ThinkingLevel is the model's thinking effort: "minimal", "low",
+	// "medium" or "high" (Gemini 3 and later; the openai provider sends it
+	// as reasoning_effort). Empty leaves the model's default.
+	ThinkingLevel string `yaml:"thinking_level,omitempty" json:"thinking_level,omitempty"`
+	// ThinkingBudget caps the thinking tokens (Gemini 2.5-style budget: -1
+	// dynamic, 0 off where the model allows it). nil leaves the model's
+	// default; at most one of ThinkingLevel and ThinkingBudget is set.
+	ThinkingBudget *int `yaml:"thinking_budget,omitempty" json:"thinking_budget,omitempty"`
 	// MaxOutputTokens caps each reply (0 = provider default).
 	MaxOutputTokens int `yaml:"max_output_tokens,omitempty" json:"max_output_tokens,omitempty"`
 	// BaseURL is the API root of an openai provider, e.g.
 	// "http://127.0.0.1:11434/v1" (required for openai, unused otherwise).
 	BaseURL string `yaml:"base_url,omitempty" json:"base_url,omitempty"`
-	// APIKeyEnv names the environment variable of the function instance
-	// holding the openai provider's API key (default none: no key sent).
+	// APIKeyEnv is no longer accepted (validation refuses it): the key of
+	// an openai endpoint comes from the deployment's allowlist
+	// (Allowlist.OpenAIEndpoints). Kept so that runs stored before that
+	// still decode.
 	APIKeyEnv string `yaml:"api_key_env,omitempty" json:"api_key_env,omitempty"`
 	// RequestsPerMinute bounds this model's calls per function instance
 	// (default 0: no limit).
@@ -239,6 +253,20 @@ type Model struct {
 	// MaxConcurrency bounds this model's calls in flight per instance; the
 	// adaptive limit moves between 1 and it (default 0: 64).
 	MaxConcurrency int `yaml:"max_concurrency,omitempty" json:"max_concurrency,omitempty"`
+}
+
+// Thinking is the model's thinking control for a request (nil: the
+// model's default).
+func (m Model) Thinking() *llm.Thinking {
+	if m.ThinkingLevel == "" && m.ThinkingBudget == nil {
+		return nil
+	}
+	th := &llm.Thinking{Level: m.ThinkingLevel}
+	if m.ThinkingBudget != nil {
+		b := *m.ThinkingBudget
+		th.Budget = &b
+	}
+	return th
 }
 
 // Key names the model in usage and in the response cache:
@@ -279,6 +307,9 @@ func Defaults() Run {
 		// released binary.
 		panic(fmt.Sprintf("config: embedded defaults: %v", err))
 	}
+	// The default price table is the dated model catalog's list prices of
+	// today (models.yaml); a run freezes it at its intake.
+	r.Prices = Models().PricesAt(time.Now())
 	return r
 }
 
@@ -403,6 +434,8 @@ func checkShape(path string, v any, t reflect.Type) *FieldError {
 				return err
 			}
 		}
+	case reflect.Pointer:
+		return checkShape(path, v, t.Elem())
 	case reflect.Map:
 		if _, ok := v.(map[string]any); !ok {
 			return at(fmt.Sprintf("must be a mapping, got %s", describe(v)))
@@ -696,6 +729,7 @@ func (m Model) validate(path string, bad func(path, format string, args ...any))
 		bad(path+".max_output_tokens", "must be >= 0, got %d", m.MaxOutputTokens)
 	}
 	m.validateOpenAI(path, bad)
+	m.validateThinking(path, bad)
 	for _, f := range []struct {
 		name string
 		v    int

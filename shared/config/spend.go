@@ -32,8 +32,11 @@ func (m Model) validateOpenAI(path string, bad func(path, format string, args ..
 	} else if u, err := url.Parse(m.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad(path+".base_url", "must be an http(s) URL, got %q", m.BaseURL)
 	}
-	if m.APIKeyEnv != "" && !envName.MatchString(m.APIKeyEnv) {
-		bad(path+".api_key_env", "must be an environment variable name, got %q", m.APIKeyEnv)
+	if m.APIKeyEnv != "" {
+		// A run config naming an environment variable let a run send any
+		// of the instance's variables to any host (issue 16).
+		bad(path+".api_key_env", "is not accepted: a run cannot choose which secret is sent where. The key of an openai endpoint is "+
+			"the deployment's (terraform openai_endpoints, from Secret Manager; PROMPTML_OPENAI_ENDPOINTS on the local cloud): remove api_key_env")
 	}
 }
 
@@ -49,10 +52,23 @@ func (r Run) validateSpend(bad func(path, format string, args ...any)) {
 	sort.Strings(names)
 	for _, n := range names {
 		p := r.Prices[n]
-		for _, f := range []struct {
+		fields := []struct {
 			name string
 			v    float64
-		}{{"input_per_mtok", p.InputPerMTok}, {"output_per_mtok", p.OutputPerMTok}} {
+		}{{"input_per_mtok", p.InputPerMTok}, {"output_per_mtok", p.OutputPerMTok}}
+		if p.CachedInputPerMTok != nil {
+			fields = append(fields, struct {
+				name string
+				v    float64
+			}{"cached_input_per_mtok", *p.CachedInputPerMTok})
+		}
+		if p.ThinkingPerMTok != nil {
+			fields = append(fields, struct {
+				name string
+				v    float64
+			}{"thinking_per_mtok", *p.ThinkingPerMTok})
+		}
+		for _, f := range fields {
 			if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
 				bad(fmt.Sprintf("prices.%s.%s", n, f.name), "must be a price >= 0, got %v", f.v)
 			}

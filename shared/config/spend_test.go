@@ -15,7 +15,9 @@ func TestSpendDefaults(t *testing.T) {
 	if d.Cache != llm.CacheReadWrite || d.Budget.Set() {
 		t.Errorf("cache %q budget %+v, want readwrite and no limit", d.Cache, d.Budget)
 	}
-	for _, m := range []string{"gemini-2.5-pro", "gemini-2.5-flash", "gemini-2.5-flash-lite", "gemini-2.0-flash"} {
+	// The Gemini 2.x models this listed were retired in 2026 (issue 16):
+	// the default table now holds the current models of models.yaml.
+	for _, m := range []string{"gemini-3.8-flash", "gemini-3.5-flash", "gemini-3.5-flash-lite", "gemini-3.1-flash-lite"} {
 		if p := d.Prices[m]; p.InputPerMTok <= 0 || p.OutputPerMTok <= p.InputPerMTok {
 			t.Errorf("default price of %s = %+v", m, p)
 		}
@@ -26,13 +28,15 @@ func TestSpendLoad(t *testing.T) {
 	cfg, err := Load(Layer{Source: "request", Data: []byte(`
 cache: read
 budget: {max_usd: 2.5, max_calls: 100}
-primary: {provider: openai, name: llama3, base_url: "http://127.0.0.1:11434/v1", api_key_env: OLLAMA_KEY, requests_per_minute: 60}
+primary: {provider: openai, name: llama3, base_url: "http://127.0.0.1:11434/v1", requests_per_minute: 60}
 prices: {llama3: {input_per_mtok: 0, output_per_mtok: 0}}
 `)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Model{Provider: "openai", Name: "llama3", BaseURL: "http://127.0.0.1:11434/v1", APIKeyEnv: "OLLAMA_KEY", RequestsPerMinute: 60}
+	// api_key_env is no longer accepted (issue 16: it let a run send any
+	// environment variable to any host); the key is the deployment's.
+	want := Model{Provider: "openai", Name: "llama3", BaseURL: "http://127.0.0.1:11434/v1", RequestsPerMinute: 60}
 	if d := cmp.Diff(want, cfg.Primary); d != "" {
 		t.Errorf("primary (-want +got):\n%s", d)
 	}
@@ -64,7 +68,8 @@ func TestSpendErrors(t *testing.T) {
 		{"unknown price key", "prices: {m: {input: 1}}\n", "(document)", "input"},
 		{"openai without base_url", "primary: {provider: openai, name: x}\n", "primary.base_url", "required"},
 		{"openai base_url not http", "primary: {provider: openai, name: x, base_url: 'ftp://h'}\n", "primary.base_url", "http"},
-		{"api_key_env not a name", "primary: {provider: openai, name: x, base_url: 'http://h', api_key_env: 'A B'}\n", "primary.api_key_env", "variable name"},
+		// Was "api_key_env not a name": any api_key_env is refused now (issue 16).
+		{"api_key_env refused", "primary: {provider: openai, name: x, base_url: 'http://h', api_key_env: OPENAI_KEY}\n", "primary.api_key_env", "not accepted"},
 		{"base_url on vertex", "primary: {provider: vertex, name: x, base_url: 'http://h'}\n", "primary.base_url", "openai"},
 		{"negative rate", "optimizer: {model: {tokens_per_minute: -5}}\n", "optimizer.model.tokens_per_minute", ">= 0"},
 	} {

@@ -31,7 +31,8 @@ type Cache interface {
 
 // CacheKey is the content address of a request: SHA-256 (hex) over every
 // field that changes the reply — provider, model, generation parameters
-// (temperature, max output tokens, seed, response schema), system prompt,
+// (temperature, max output tokens, seed, response schema, thinking control
+// when set), system prompt,
 // user content and sample index — each length-prefixed so that no two
 // different requests share a key. Purpose is left out: the same call asked
 // by the judge or the primary is the same call.
@@ -64,6 +65,12 @@ func CacheKey(provider string, req *Request) string {
 		schema = string(b)
 	}
 	field("schema", schema)
+	if req.Thinking != nil {
+		// Only when set, so the keys of requests without a thinking
+		// control (every reply cached before it existed) are unchanged.
+		b, _ := json.Marshal(req.Thinking)
+		field("thinking", string(b))
+	}
 	field("system", req.System)
 	field("prompt", req.Prompt)
 	field("sample", strconv.Itoa(req.Sample))

@@ -91,7 +91,8 @@ func (generation) check(r *Response, err error) (int, error) {
 func (generation) fill(_ *Request, r *Response) *Response { return r }
 
 func (generation) tally(r *Response, price Price) Tally {
-	return Tally{Calls: 1, InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens, CostUSD: price.Cost(r.Usage)}
+	return Tally{Calls: 1, InputTokens: r.Usage.InputTokens, OutputTokens: r.Usage.OutputTokens,
+		CachedInputTokens: r.Usage.CachedInputTokens, ThinkingTokens: r.Usage.ThinkingTokens, CostUSD: price.Cost(r.Usage)}
 }
 
 func (generation) cached(r *Response) bool { return r.Cached }

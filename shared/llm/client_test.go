@@ -316,6 +316,12 @@ func TestCacheKeyFields(t *testing.T) {
 			ResponseSchema: map[string]any{"type": "object"}, Purpose: "primary"}
 	}
 	ref := CacheKey("sim", ptr(base()))
+	// A request without a thinking control keeps the key it had before
+	// the field existed (computed with the code of commit bd7b713), so
+	// replies cached by earlier runs are still found.
+	if ref != "5297a63028b1aec7495d009882602f03ebefd639d32a253dbc96405e4fce6097" {
+		t.Errorf("the key of a request without thinking changed: %s", ref)
+	}
 	if again := CacheKey("sim", ptr(base())); again != ref {
 		t.Fatal("the same request gave two keys")
 	}
@@ -340,6 +346,8 @@ func TestCacheKeyFields(t *testing.T) {
 		{"user content", "sim", func(r *Request) { r.Prompt = "user2" }},
 		{"sample index", "sim", func(r *Request) { r.Sample = 1 }},
 		{"boundary shift", "sim", func(r *Request) { r.System, r.Prompt = "sysu", "ser" }},
+		{"thinking level", "sim", func(r *Request) { r.Thinking = &Thinking{Level: "high"} }},
+		{"thinking budget", "sim", func(r *Request) { b := 0; r.Thinking = &Thinking{Budget: &b} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := base()
@@ -484,5 +492,29 @@ func TestLimiters(t *testing.T) {
 	ls.Get("sim/a", Limits{MaxConcurrency: 2})
 	if got := a.Concurrency(); got != 2 {
 		t.Errorf("after lowering the maximum: %d, want 2", got)
+	}
+}
+
+type usageGen struct{ u Usage }
+
+func (g usageGen) Generate(context.Context, *Request) (*Response, error) {
+	return &Response{Text: "ok", Usage: g.u}, nil
+}
+
+// The meter keeps thinking and cached input tokens apart, and the cost
+// prices them at their own rates.
+func TestClientMetersThinkingAndCached(t *testing.T) {
+	var m Meter
+	c := &Client{Next: usageGen{Usage{InputTokens: 1000, CachedInputTokens: 600, OutputTokens: 300, ThinkingTokens: 250}},
+		Key: "vertex/g", Meter: &m,
+		Price: Price{InputPerMTok: 1, OutputPerMTok: 10, CachedInputPerMTok: ptr(0.1), ThinkingPerMTok: ptr(20.0)}}
+	if _, err := c.Generate(context.Background(), &Request{Prompt: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	got := m.ByModel()["vertex/g"]
+	want := (400*1 + 600*0.1 + 50*10 + 250*20) / 1e6
+	if got.Calls != 1 || got.InputTokens != 1000 || got.OutputTokens != 300 || got.CachedInputTokens != 600 || got.ThinkingTokens != 250 ||
+		got.CostUSD < want-1e-12 || got.CostUSD > want+1e-12 {
+		t.Errorf("tally %+v, want cost %v", got, want)
 	}
 }

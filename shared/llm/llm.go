@@ -31,6 +31,9 @@ type Request struct {
 	ResponseSchema map[string]any `json:"response_schema,omitempty"`
 	// Seed makes sampling reproducible where the provider supports it.
 	Seed *int64 `json:"seed,omitempty"`
+	// Thinking is the model's thinking control; nil leaves the model's
+	// default.
+	Thinking *Thinking `json:"thinking,omitempty"`
 	// Purpose says who is calling ("primary", "optimizer", "judge"); it is
 	// used for logs, usage accounting and by the simulator.
 	Purpose string `json:"purpose,omitempty"`
@@ -40,19 +43,41 @@ type Request struct {
 	Sample int `json:"sample,omitempty"`
 }
 
+// Thinking is a model's thinking control: a level (Gemini 3 and later,
+// OpenAI's reasoning_effort) or a token budget (Gemini 2.5), not both.
+type Thinking struct {
+	// Level is "minimal", "low", "medium" or "high" ("" when Budget is set).
+	Level string `json:"level,omitempty"`
+	// Budget is the thinking token budget (-1 dynamic, 0 off); nil when
+	// Level is set.
+	Budget *int `json:"budget,omitempty"`
+}
+
 // Usage is the token accounting of one call, from the provider's response.
+// InputTokens and OutputTokens are the totals; CachedInputTokens and
+// ThinkingTokens are the parts of them that are billed at their own prices.
 type Usage struct {
 	InputTokens  int `json:"input_tokens" firestore:"input_tokens"`
 	OutputTokens int `json:"output_tokens" firestore:"output_tokens"`
 	TotalTokens  int `json:"total_tokens" firestore:"total_tokens"`
+	// CachedInputTokens are the input tokens the provider served from its
+	// context cache (Gemini's cachedContentTokenCount, OpenAI's
+	// prompt_tokens_details.cached_tokens); included in InputTokens.
+	CachedInputTokens int `json:"cached_input_tokens,omitempty" firestore:"cached_input_tokens,omitempty"`
+	// ThinkingTokens are the model's thoughts (Gemini's thoughtsTokenCount,
+	// OpenAI's completion_tokens_details.reasoning_tokens); included in
+	// OutputTokens.
+	ThinkingTokens int `json:"thinking_tokens,omitempty" firestore:"thinking_tokens,omitempty"`
 }
 
 // Add returns u + v.
 func (u Usage) Add(v Usage) Usage {
 	return Usage{
-		InputTokens:  u.InputTokens + v.InputTokens,
-		OutputTokens: u.OutputTokens + v.OutputTokens,
-		TotalTokens:  u.TotalTokens + v.TotalTokens,
+		InputTokens:       u.InputTokens + v.InputTokens,
+		OutputTokens:      u.OutputTokens + v.OutputTokens,
+		TotalTokens:       u.TotalTokens + v.TotalTokens,
+		CachedInputTokens: u.CachedInputTokens + v.CachedInputTokens,
+		ThinkingTokens:    u.ThinkingTokens + v.ThinkingTokens,
 	}
 }
 

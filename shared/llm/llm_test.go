@@ -28,8 +28,9 @@ func TestIsTransient(t *testing.T) {
 }
 
 func TestUsageAdd(t *testing.T) {
-	got := Usage{1, 2, 3}.Add(Usage{10, 20, 30})
-	if got != (Usage{11, 22, 33}) {
+	got := Usage{InputTokens: 1, OutputTokens: 2, TotalTokens: 3, CachedInputTokens: 4, ThinkingTokens: 5}.
+		Add(Usage{InputTokens: 10, OutputTokens: 20, TotalTokens: 30, CachedInputTokens: 40, ThinkingTokens: 50})
+	if got != (Usage{InputTokens: 11, OutputTokens: 22, TotalTokens: 33, CachedInputTokens: 44, ThinkingTokens: 55}) {
 		t.Errorf("Add = %+v", got)
 	}
 }

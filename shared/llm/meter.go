@@ -9,13 +9,30 @@ type Price struct {
 	// InputPerMTok is the price of a million input tokens.
 	InputPerMTok float64 `yaml:"input_per_mtok" json:"input_per_mtok"`
 	// OutputPerMTok is the price of a million output tokens (thinking
-	// tokens included).
+	// tokens too, unless ThinkingPerMTok is set).
 	OutputPerMTok float64 `yaml:"output_per_mtok" json:"output_per_mtok"`
+	// CachedInputPerMTok is the price of a million input tokens served
+	// from the provider's context cache; nil: InputPerMTok.
+	CachedInputPerMTok *float64 `yaml:"cached_input_per_mtok,omitempty" json:"cached_input_per_mtok,omitempty"`
+	// ThinkingPerMTok is the price of a million thinking tokens; nil:
+	// OutputPerMTok (Gemini bills thoughts as output).
+	ThinkingPerMTok *float64 `yaml:"thinking_per_mtok,omitempty" json:"thinking_per_mtok,omitempty"`
 }
 
-// Cost is the price of u.
+// Cost is the price of u: cached input and thinking tokens at their own
+// prices when the table has them, the rest at the input and output prices.
 func (p Price) Cost(u Usage) float64 {
-	return (float64(u.InputTokens)*p.InputPerMTok + float64(u.OutputTokens)*p.OutputPerMTok) / 1e6
+	cached := min(max(u.CachedInputTokens, 0), u.InputTokens)
+	thinking := min(max(u.ThinkingTokens, 0), u.OutputTokens)
+	cachedPrice, thinkingPrice := p.InputPerMTok, p.OutputPerMTok
+	if p.CachedInputPerMTok != nil {
+		cachedPrice = *p.CachedInputPerMTok
+	}
+	if p.ThinkingPerMTok != nil {
+		thinkingPrice = *p.ThinkingPerMTok
+	}
+	return (float64(u.InputTokens-cached)*p.InputPerMTok + float64(cached)*cachedPrice +
+		float64(u.OutputTokens-thinking)*p.OutputPerMTok + float64(thinking)*thinkingPrice) / 1e6
 }
 
 // Tally is the metered usage of one model.
@@ -25,6 +42,10 @@ type Tally struct {
 	// InputTokens and OutputTokens are the paid calls' tokens.
 	InputTokens  int
 	OutputTokens int
+	// CachedInputTokens and ThinkingTokens are the parts of InputTokens
+	// and OutputTokens priced on their own (Usage).
+	CachedInputTokens int
+	ThinkingTokens    int
 	// Errors are calls that ended in an error (after retries).
 	Errors int
 	// CacheHits are calls answered from the response cache (free).
@@ -39,6 +60,7 @@ type Tally struct {
 // Add returns t + u.
 func (t Tally) Add(u Tally) Tally {
 	return Tally{Calls: t.Calls + u.Calls, InputTokens: t.InputTokens + u.InputTokens, OutputTokens: t.OutputTokens + u.OutputTokens,
+		CachedInputTokens: t.CachedInputTokens + u.CachedInputTokens, ThinkingTokens: t.ThinkingTokens + u.ThinkingTokens,
 		Errors: t.Errors + u.Errors, CacheHits: t.CacheHits + u.CacheHits, Retries: t.Retries + u.Retries, CostUSD: t.CostUSD + u.CostUSD}
 }
 

@@ -25,6 +25,9 @@ type Request struct {
 	Temperature float64
 	// MaxOutputTokens caps the reply (0 = provider default).
 	MaxOutputTokens int
+	// Thinking is the optimizer model's thinking control (nil: the model's
+	// default).
+	Thinking *llm.Thinking
 	// MaxTries is how many replies are asked for before giving up on an
 	// unparsable or invalid one (0 = 1).
 	MaxTries int
@@ -74,6 +77,7 @@ func Propose(ctx context.Context, gen generator, req Request) (Candidate, llm.Us
 			Prompt:          strings.Replace(meta, "{{DATA}}", block, 1),
 			Temperature:     &temp,
 			MaxOutputTokens: req.MaxOutputTokens,
+			Thinking:        req.Thinking,
 			ResponseSchema:  ProposalSchema(d.Strategy),
 			Purpose:         "optimizer",
 			// A re-ask may repeat the previous request word for word (the

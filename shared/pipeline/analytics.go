@@ -112,7 +112,8 @@ func (p *Pipeline) reportModelUsage(ctx context.Context, runID, scope, unit stri
 	for model, u := range by {
 		rows = append(rows, analytics.ModelUsageRow{RunID: runID, Scope: scope, Unit: unit, Model: model, Calls: int64(u.Calls),
 			InputTokens: int64(u.InputTokens), OutputTokens: int64(u.OutputTokens), Errors: int64(u.Errors),
-			CacheHits: int64(u.CacheHits), CostUSD: u.CostUSD})
+			CacheHits: int64(u.CacheHits), CostUSD: u.CostUSD,
+			CachedInputTokens: int64(u.CachedInputTokens), ThinkingTokens: int64(u.ThinkingTokens)})
 	}
 	p.logAnalytics(ctx, analytics.ModelUsageTable, sink.InsertModelUsage(ctx, rows))
 }

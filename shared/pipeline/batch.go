@@ -65,6 +65,7 @@ func PrimaryRequest(p *store.Prompt, m config.Model, input string) *llm.Request 
 		Prompt:          input + "\n\n" + p.Output,
 		Temperature:     &temp,
 		MaxOutputTokens: m.MaxOutputTokens,
+		Thinking:        m.Thinking(),
 		Purpose:         "primary",
 	}
 }

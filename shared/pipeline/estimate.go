@@ -179,7 +179,7 @@ func (p *Pipeline) DryRun(ctx context.Context, req StartRequest) (*Estimate, err
 	if err != nil {
 		return nil, fmt.Errorf("pipeline.DryRun: %w", err)
 	}
-	return estimateFrom(ctx, layers, obj, obj.URI(), p.cfg.EmbeddingModel)
+	return estimateFrom(ctx, layers, obj, obj.URI(), p.cfg.EmbeddingModel, p.cfg.Allowlist)
 }
 
 // DryRunCSV is DryRun for a CSV sent to the API (a form upload): the
@@ -193,7 +193,7 @@ func (p *Pipeline) DryRunCSV(ctx context.Context, req UploadRequest) (*Estimate,
 	if len(req.Config) > 0 {
 		layers = append(layers, config.Layer{Source: "config", Data: req.Config})
 	}
-	return estimateFrom(ctx, layers, bytesSource(req.CSV), req.Name, p.cfg.EmbeddingModel)
+	return estimateFrom(ctx, layers, bytesSource(req.CSV), req.Name, p.cfg.EmbeddingModel, p.cfg.Allowlist)
 }
 
 // bytesSource is a dataset.Source over a CSV in memory.
@@ -205,8 +205,11 @@ func (b bytesSource) Open(context.Context) (io.ReadCloser, error) {
 
 // estimateFrom loads the config from layers, validates and splits the CSV
 // of src in memory and estimates the run; name names src in errors.
-func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source, name string, embedding config.Model) (*Estimate, error) {
+func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source, name string, embedding config.Model, allow config.Allowlist) (*Estimate, error) {
 	cfg, err := config.Load(layers...)
+	if err == nil {
+		err = allow.Check(cfg)
+	}
 	if err != nil {
 		return nil, errs.Invalid(fmt.Errorf("invalid config: %w", err))
 	}

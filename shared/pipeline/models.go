@@ -75,7 +75,7 @@ const embedMemoSize = 100000
 // usageOf converts a meter's tally to the stored usage.
 func usageOf(t llm.Tally) store.Usage {
 	return store.Usage{Calls: t.Calls, InputTokens: t.InputTokens, OutputTokens: t.OutputTokens, Errors: t.Errors,
-		CacheHits: t.CacheHits, CostUSD: t.CostUSD}
+		CacheHits: t.CacheHits, CostUSD: t.CostUSD, CachedInputTokens: t.CachedInputTokens, ThinkingTokens: t.ThinkingTokens}
 }
 
 // usageByModel converts a meter's tallies by model key.

@@ -112,6 +112,10 @@ type Config struct {
 	// "provider/name" key and the run's price table entry) and its limiter
 	// settings.
 	EmbeddingModel config.Model
+	// Allowlist is the deployment's choice of providers and openai
+	// endpoints: a run config outside it fails at the intake (zero: all
+	// allowed, the local cloud).
+	Allowlist config.Allowlist
 	// Lease is how long an aggregator may hold a phase or a stage
 	// transition before another delivery takes over (default 10 minutes,
 	// the function timeout).

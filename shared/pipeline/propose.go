@@ -54,6 +54,11 @@ func (p *Pipeline) propose(ctx context.Context, t turn, st step, n int) (*store.
 		cand, u, perr := p.proposeOnce(ctx, model, cfg, data)
 		ep.Usage = ep.Usage.Add(u)
 		if perr != nil {
+			if llm.ModelUnavailable(perr) {
+				// Every proposal would fail the same way: the run fails now
+				// rather than running its epochs without an optimizer.
+				return nil, modelFailed("optimizer", "optimizer.model.name", "PROMPTML_OPTIMIZER_MODEL", cfg.Optimizer.Model, perr)
+			}
 			if !proposalFailed(perr) {
 				return nil, perr // transient: the lease is released and the redelivery retries
 			}
@@ -209,7 +214,7 @@ func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.
 	cand, _, err := optimize.Propose(llm.WithMeter(ctx, m), model, optimize.Request{
 		MetaPrompt: cfg.Optimizer.MetaPrompt, Model: cfg.Optimizer.Model.Name,
 		Temperature: cfg.Optimizer.Model.Temperature, MaxOutputTokens: cfg.Optimizer.Model.MaxOutputTokens,
-		MaxTries: cfg.Optimizer.MaxTries, Data: data,
+		Thinking: cfg.Optimizer.Model.Thinking(), MaxTries: cfg.Optimizer.MaxTries, Data: data,
 		OnRetry: func(try int, perr *optimize.ParseError) {
 			logging.FromContext(ctx).Warn("optimizer reply rejected; asking again with the error shown",
 				"strategy", data.Strategy, "candidate", data.Candidate, "try", try, "error", perr.Error())

@@ -197,7 +197,7 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 			return Result{}, err
 		}
 		if failsEveryCall(le) {
-			return Result{}, errs.Invalid(fmt.Errorf("primary model %s: %w", cfg.Primary.Key(), err))
+			return Result{}, modelFailed("primary", "primary.name", "PROMPTML_PRIMARY_MODEL", cfg.Primary, err)
 		}
 		// Permanent (bad request, safety block, content filter): an error
 		// on the example, never a wrong answer.
@@ -222,6 +222,10 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 			return Result{}, err
 		}
 		if le != nil && failsEveryCall(le) {
+			if llm.ModelUnavailable(le) {
+				// The llm_judge judge is the optimizer model.
+				return Result{}, modelFailed("judge (llm_judge)", "optimizer.model.name (or the llm_judge metric's model option)", "PROMPTML_OPTIMIZER_MODEL", cfg.Optimizer.Model, err)
+			}
 			return Result{}, errs.Invalid(fmt.Errorf("scoring: %w", err))
 		}
 		res.Error = "score: " + err.Error()

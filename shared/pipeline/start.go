@@ -227,6 +227,9 @@ func (p *Pipeline) intakeConfig(ctx context.Context, src store.Source, override 
 		return config.Run{}, err
 	}
 	cfg, err := config.Load(layers...)
+	if err == nil {
+		err = p.cfg.Allowlist.Check(cfg)
+	}
 	if err != nil {
 		re := store.RunError{Message: "invalid config: " + err.Error()}
 		var fe *config.FieldError

@@ -11,9 +11,11 @@ import (
 	"cloud.google.com/go/firestore"
 	"github.com/goccy/go-yaml"
 
+	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/fault"
 	"github.com/promptml/promptml/shared/llm/provider"
 	"github.com/promptml/promptml/shared/llm/sim"
+	"github.com/promptml/promptml/shared/llm/vertex"
 	"github.com/promptml/promptml/shared/queue"
 )
 
@@ -25,8 +27,14 @@ import (
 type Config struct {
 	// Project is the Google Cloud project (required).
 	Project string `yaml:"project"`
-	// Location is the Vertex AI region.
+	// Location is the Vertex AI location of the Gemini calls (global by
+	// default: Gemini 3 and later models are served on the global
+	// endpoint, several of them only there).
 	Location string `yaml:"location"`
+	// EmbeddingLocation is the Vertex AI region of the embedding calls of
+	// semantic_similarity (us-central1 by default, where
+	// text-embedding-005 is served).
+	EmbeddingLocation string `yaml:"embedding_location"`
 	// DatasetsBucket is where users upload CSVs (required).
 	DatasetsBucket string `yaml:"datasets_bucket"`
 	// ArtifactsBucket holds shards, results and exports (required).
@@ -42,11 +50,34 @@ type Config struct {
 	// offline simulator, or vertex; Terraform sets vertex).
 	LLMProvider string `yaml:"llm_provider"`
 	// PrimaryModel is the deployment's default primary model (with a
-	// provider other than sim).
+	// provider other than sim; the dated catalog shared/config/models.yaml
+	// says why the default).
 	PrimaryModel string `yaml:"primary_model"`
 	// OptimizerModel is the deployment's default optimizer model (with a
 	// provider other than sim).
 	OptimizerModel string `yaml:"optimizer_model"`
+	// PrimaryThinking is the default primary model's thinking level
+	// (minimal by default: the cheapest, since the primary answers every
+	// example).
+	PrimaryThinking string `yaml:"primary_thinking"`
+	// OptimizerThinking is the default optimizer model's thinking level
+	// (high by default: a few calls per epoch, each deciding the next
+	// prompt).
+	OptimizerThinking string `yaml:"optimizer_thinking"`
+	// AllowedProviders lists, comma-separated, the providers a run may
+	// name (Terraform sets it from allowed_llm_providers). Unset: vertex
+	// only when LLMProvider is vertex (a deployment), anything on the
+	// local cloud.
+	AllowedProviders string `yaml:"allowed_providers"`
+	// OpenAIEndpoints is the JSON list of the openai endpoints a run may
+	// name, [{"base_url": ..., "api_key_env": ...}], each with the
+	// environment variable holding its key (Terraform sets it from
+	// openai_endpoints, the keys from Secret Manager).
+	OpenAIEndpoints string `yaml:"openai_endpoints"`
+	// FirestoreRetention is how long events and upload records are kept
+	// before the TTL policies delete them (0: no expire_at written;
+	// Terraform sets firestore_retention_days).
+	FirestoreRetention time.Duration `yaml:"firestore_retention"`
 	// EmbeddingModel is the Vertex AI embedding model of the
 	// semantic_similarity metric.
 	EmbeddingModel string `yaml:"embedding_model"`
@@ -59,8 +90,10 @@ type Config struct {
 	// BigQueryDataset receives the analytics rows (empty disables
 	// analytics).
 	BigQueryDataset string `yaml:"bigquery_dataset"`
-	// Lease bounds how long a crashed aggregator blocks its phase (the
-	// default is the function timeout).
+	// Lease bounds how long a crashed aggregator blocks its phase or stage
+	// (the default, 10m, is longer than the Aggregate function's timeout,
+	// 540 s in terraform/variables.tf and at most 600 s, so a lease never
+	// expires under a live aggregator).
 	Lease time.Duration `yaml:"lease"`
 	// BatchTimeout bounds the model calls of one batch, retries included, so
 	// that a batch fails while its function still runs (the default is
@@ -100,15 +133,21 @@ const configFile = "PROMPTML_CONFIG_FILE"
 func (c *Config) settings() []setting {
 	return []setting{
 		{name: "PROMPTML_PROJECT", val: text(&c.Project), check: nonEmpty(&c.Project)},
-		{name: "PROMPTML_LOCATION", def: "us-central1", val: text(&c.Location)},
+		{name: "PROMPTML_LOCATION", def: "global", val: text(&c.Location)},
+		{name: "PROMPTML_EMBEDDING_LOCATION", def: "us-central1", val: text(&c.EmbeddingLocation)},
 		{name: "PROMPTML_DATASETS_BUCKET", val: text(&c.DatasetsBucket), check: nonEmpty(&c.DatasetsBucket)},
 		{name: "PROMPTML_ARTIFACTS_BUCKET", val: text(&c.ArtifactsBucket), check: nonEmpty(&c.ArtifactsBucket)},
 		{name: "PROMPTML_BATCHES_TOPIC", def: queue.BatchesTopic, val: text(&c.BatchesTopic), check: nonEmpty(&c.BatchesTopic)},
 		{name: "PROMPTML_PHASE_DONE_TOPIC", def: queue.PhaseDoneTopic, val: text(&c.PhaseDoneTopic), check: nonEmpty(&c.PhaseDoneTopic)},
 		{name: "PROMPTML_FIRESTORE_DATABASE", def: firestore.DefaultDatabaseID, val: text(&c.FirestoreDatabase)},
 		{name: "PROMPTML_LLM_PROVIDER", def: sim.Name, val: text(&c.LLMProvider), check: defaultProvider(&c.LLMProvider)},
-		{name: "PROMPTML_PRIMARY_MODEL", def: "gemini-2.5-flash", val: text(&c.PrimaryModel)},
-		{name: "PROMPTML_OPTIMIZER_MODEL", def: "gemini-2.5-pro", val: text(&c.OptimizerModel)},
+		{name: "PROMPTML_PRIMARY_MODEL", def: DefaultPrimaryModel, val: text(&c.PrimaryModel)},
+		{name: "PROMPTML_OPTIMIZER_MODEL", def: DefaultOptimizerModel, val: text(&c.OptimizerModel)},
+		{name: "PROMPTML_PRIMARY_THINKING", def: "minimal", val: text(&c.PrimaryThinking), check: thinkingLevel(&c.PrimaryThinking)},
+		{name: "PROMPTML_OPTIMIZER_THINKING", def: "high", val: text(&c.OptimizerThinking), check: thinkingLevel(&c.OptimizerThinking)},
+		{name: "PROMPTML_ALLOWED_PROVIDERS", val: text(&c.AllowedProviders)},
+		{name: "PROMPTML_OPENAI_ENDPOINTS", val: text(&c.OpenAIEndpoints)},
+		{name: "PROMPTML_FIRESTORE_RETENTION", def: "0", val: duration(&c.FirestoreRetention), check: nonNegative(&c.FirestoreRetention)},
 		{name: "PROMPTML_EMBEDDING_MODEL", def: "text-embedding-005", val: text(&c.EmbeddingModel)},
 		{name: "PROMPTML_EMBEDDING_REQUESTS_PER_MINUTE", def: "0", val: count(&c.EmbeddingRequestsPerMinute)},
 		{name: "PROMPTML_EMBEDDING_TOKENS_PER_MINUTE", def: "0", val: count(&c.EmbeddingTokensPerMinute)},
@@ -217,6 +256,27 @@ func atLeast(v *time.Duration, min time.Duration) func() string {
 	}
 }
 
+func nonNegative(v *time.Duration) func() string {
+	return func() string {
+		if *v < 0 {
+			return fmt.Sprintf("must be >= 0 (0: kept forever), got %v", *v)
+		}
+		return ""
+	}
+}
+
+// thinkingLevel is a model's thinking level, or empty for the model's
+// default.
+func thinkingLevel(v *string) func() string {
+	return func() string {
+		switch *v {
+		case "", "minimal", "low", "medium", "high":
+			return ""
+		}
+		return fmt.Sprintf("must be minimal, low, medium, high or empty (the model's default), got %q", *v)
+	}
+}
+
 // share is a number in [0,1), or [0,1] with closed.
 func share(v *float64, closed bool) func() string {
 	return func() string {
@@ -296,10 +356,25 @@ func (c Config) Validate() error {
 	if c.DatasetsBucket != "" && c.DatasetsBucket == c.ArtifactsBucket {
 		errs = append(errs, errors.New("PROMPTML_DATASETS_BUCKET and PROMPTML_ARTIFACTS_BUCKET must differ, or writing artifacts would start runs"))
 	}
+	// The allowlist names providers: the registered ones (config.ParseAllowlist).
+	if _, err := c.allowlist(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("invalid function configuration:\n%w", err)
 	}
 	return nil
+}
+
+// allowlist is the instance's config.Allowlist. A deployment (vertex as the
+// default provider) that sets none allows vertex only, so a
+// misconfiguration never opens it.
+func (c Config) allowlist() (config.Allowlist, error) {
+	providers := c.AllowedProviders
+	if providers == "" && c.LLMProvider == vertex.Name {
+		providers = vertex.Name
+	}
+	return config.ParseAllowlist(providers, c.OpenAIEndpoints)
 }
 
 // faults is the instance's fault injector, nil (no injection) unless a
@@ -312,14 +387,32 @@ func (c Config) faults() *fault.Injector {
 	return in
 }
 
+// The deployment's default Gemini models (shared/config/models.yaml, as of
+// 2026-12-04): a cheap GA model for the primary, which answers every
+// example, and the newest GA Flash model for the optimizer. Both are
+// served on the global endpoint.
+const (
+	DefaultPrimaryModel   = "gemini-3.1-flash-lite"
+	DefaultOptimizerModel = "gemini-3.8-flash"
+)
+
 // defaultsLayer is the deployment's config layer between the embedded
 // defaults and a run's own: it points runs at the instance's provider
 // (vertex in a deployment) when that is not the simulator the embedded
-// defaults already name.
+// defaults already name, at temperature 1.0 (Google's guidance for Gemini
+// 3 and later; reproducibility comes from the response cache and the
+// gate's tests, docs/llm.md) and with the deployment's thinking levels.
 func (c Config) defaultsLayer() []byte {
 	if c.LLMProvider == sim.Name {
 		return nil
 	}
-	return []byte(fmt.Sprintf("primary: {provider: %q, name: %q}\noptimizer: {model: {provider: %q, name: %q}}\n",
-		c.LLMProvider, c.PrimaryModel, c.LLMProvider, c.OptimizerModel))
+	model := func(name, thinking string) string {
+		m := fmt.Sprintf("{provider: %q, name: %q, temperature: 1.0", c.LLMProvider, name)
+		if thinking != "" {
+			m += fmt.Sprintf(", thinking_level: %q", thinking)
+		}
+		return m + "}"
+	}
+	return []byte(fmt.Sprintf("primary: %s\noptimizer: {model: %s}\n",
+		model(c.PrimaryModel, c.PrimaryThinking), model(c.OptimizerModel, c.OptimizerThinking)))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,26 +30,37 @@ var (
 // (provider.Set).
 func (e *Env) Model(ctx context.Context, m config.Model) (pipeline.Generator, error) {
 	e.modelsOnce.Do(func() { e.models = provider.NewSet(e) })
-	key, err := apiKey(m)
+	key, err := e.endpointKey(m)
 	if err != nil {
 		return nil, fmt.Errorf("serverenv.Model: %w", err)
 	}
-	g, err := e.models.Model(ctx, m.Provider, provider.Model{Name: m.Name, BaseURL: m.BaseURL, APIKey: key})
+	// One client per endpoint, however a run spells its URL.
+	g, err := e.models.Model(ctx, m.Provider, provider.Model{Name: m.Name, BaseURL: config.NormalizeBaseURL(m.BaseURL), APIKey: key})
 	if err != nil {
 		return nil, fmt.Errorf("serverenv.Model: %w", err)
 	}
 	return g, nil
 }
 
-// apiKey is the key of an endpoint model, read from the instance's
-// variable its api_key_env names ("" when it names none).
-func apiKey(m config.Model) (string, error) {
-	if m.APIKeyEnv == "" {
+// endpointKey is the key of an endpoint model ("" for none), from the
+// deployment's endpoint list, never from the run config: a key is only
+// ever sent to the endpoint it belongs to. The intake refused configs
+// outside the allowlist; this refuses them again for a run started before
+// the allowlist changed.
+func (e *Env) endpointKey(m config.Model) (string, error) {
+	if p, _ := provider.Lookup(m.Provider); !p.Endpoint {
 		return "", nil
 	}
-	key := os.Getenv(m.APIKeyEnv)
+	ep, listed := e.allow.Endpoint(m.BaseURL)
+	if e.allow.Restricted() && (!listed || !slices.Contains(e.allow.Providers, m.Provider)) {
+		return "", fmt.Errorf("%s endpoint %s is not allowed in this deployment (terraform openai_endpoints)", m.Provider, m.BaseURL)
+	}
+	if ep.APIKeyEnv == "" {
+		return "", nil
+	}
+	key := os.Getenv(ep.APIKeyEnv)
 	if key == "" {
-		return "", fmt.Errorf("api_key_env names %s, which is not set on this function", m.APIKeyEnv)
+		return "", fmt.Errorf("the key of %s endpoint %s (%s) is not set on this function: is its secret readable?", m.Provider, m.BaseURL, ep.APIKeyEnv)
 	}
 	return key, nil
 }
@@ -102,7 +114,7 @@ func (l *lazyEmbedder) EmbedText(ctx context.Context, req *llm.EmbedRequest) (*l
 	l.mu.Lock()
 	if l.next == nil {
 		next, err := vertex.NewEmbedder(ctx, vertex.Options{Project: l.env.Config.Project,
-			Location: l.env.Config.Location, Model: l.env.Config.EmbeddingModel})
+			Location: l.env.Config.EmbeddingLocation, Model: l.env.Config.EmbeddingModel})
 		if err != nil {
 			l.mu.Unlock()
 			return nil, fmt.Errorf("serverenv: embedding client: %w", err)

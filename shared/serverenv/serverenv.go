@@ -35,6 +35,8 @@ type Env struct {
 	Analytics *analytics.Writer
 	Pipeline  *pipeline.Pipeline
 
+	// allow is the instance's allowlist (Config.allowlist).
+	allow config.Allowlist
 	// models are the providers' models, built on first use (models.go).
 	modelsOnce sync.Once
 	models     *provider.Set
@@ -46,6 +48,9 @@ type Env struct {
 func New(ctx context.Context, c Config) (*Env, error) {
 	e := &Env{Config: c}
 	var err error
+	if e.allow, err = c.allowlist(); err != nil {
+		return nil, fmt.Errorf("serverenv.New: %w", err)
+	}
 	if e.Firestore, err = firestore.NewClientWithDatabase(ctx, c.Project, c.FirestoreDatabase); err != nil {
 		return nil, fmt.Errorf("serverenv.New: firestore: %w", err)
 	}
@@ -65,7 +70,7 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		}
 	}
 	deps := pipeline.Deps{
-		Store:    store.New(e.Firestore),
+		Store:    store.New(e.Firestore).WithRetention(c.FirestoreRetention),
 		Blob:     blob.New(e.Storage),
 		Queue:    e.Publisher,
 		Models:   e,
@@ -88,6 +93,7 @@ func New(ctx context.Context, c Config) (*Env, error) {
 		Defaults:        c.defaultsLayer(),
 		EmbeddingModel: config.Model{Provider: vertex.Name, Name: c.EmbeddingModel,
 			RequestsPerMinute: c.EmbeddingRequestsPerMinute, TokensPerMinute: c.EmbeddingTokensPerMinute},
+		Allowlist:    e.allow,
 		Lease:        c.Lease,
 		BatchTimeout: c.BatchTimeout,
 	})

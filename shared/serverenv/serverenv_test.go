@@ -30,21 +30,26 @@ func env(layers ...map[string]string) func(string) string {
 func defaults() Config {
 	return Config{
 		Project:           "proj",
-		Location:          "us-central1",
+		Location:          "global",
+		EmbeddingLocation: "us-central1",
+		PrimaryThinking:   "minimal",
+		OptimizerThinking: "high",
 		DatasetsBucket:    "ds",
 		ArtifactsBucket:   "art",
 		BatchesTopic:      "promptml-batches",
 		PhaseDoneTopic:    "promptml-phase-done",
 		FirestoreDatabase: "(default)",
 		LLMProvider:       "sim",
-		PrimaryModel:      "gemini-2.5-flash",
-		OptimizerModel:    "gemini-2.5-pro",
-		EmbeddingModel:    "text-embedding-005",
-		Lease:             10 * time.Minute,
-		BatchTimeout:      270 * time.Second,
-		SimWrongRate:      0.05, // the documented default
-		SimSeed:           1,
-		FaultSeed:         1,
+		// Were gemini-2.5-flash and gemini-2.5-pro, retired in October
+		// 2026 (issue 16).
+		PrimaryModel:   "gemini-3.1-flash-lite",
+		OptimizerModel: "gemini-3.8-flash",
+		EmbeddingModel: "text-embedding-005",
+		Lease:          10 * time.Minute,
+		BatchTimeout:   270 * time.Second,
+		SimWrongRate:   0.05, // the documented default
+		SimSeed:        1,
+		FaultSeed:      1,
 	}
 }
 
@@ -66,6 +71,9 @@ func TestLoad(t *testing.T) {
 		{"defaults", nil, func(*Config) {}},
 		{"overrides", map[string]string{
 			"PROMPTML_LOCATION":                      "europe-west1",
+			"PROMPTML_EMBEDDING_LOCATION":            "europe-west4",
+			"PROMPTML_PRIMARY_THINKING":              "low",
+			"PROMPTML_OPTIMIZER_THINKING":            "medium",
 			"PROMPTML_BATCHES_TOPIC":                 "b",
 			"PROMPTML_PHASE_DONE_TOPIC":              "d",
 			"PROMPTML_FIRESTORE_DATABASE":            "db",
@@ -86,10 +94,16 @@ func TestLoad(t *testing.T) {
 			"PROMPTML_FAULT_BATCH_RATE":              "0.2",
 			"PROMPTML_FAULT_AGGREGATE_RATE":          "0.3",
 			"PROMPTML_FAULT_SEED":                    "9",
+			"PROMPTML_ALLOWED_PROVIDERS":             "vertex,openai",
+			"PROMPTML_OPENAI_ENDPOINTS":              `[{"base_url":"https://x/v1","api_key_env":"K"}]`,
+			"PROMPTML_FIRESTORE_RETENTION":           "2160h",
 		}, func(c *Config) {
+			c.AllowedProviders, c.OpenAIEndpoints = "vertex,openai", `[{"base_url":"https://x/v1","api_key_env":"K"}]`
+			c.FirestoreRetention = 2160 * time.Hour
 			c.FaultBatchRate, c.FaultAggregateRate, c.FaultSeed = 0.2, 0.3, 9
 			c.BatchTimeout, c.SimRetryAfter = 2*time.Minute, time.Second
 			c.Location, c.BatchesTopic, c.PhaseDoneTopic, c.FirestoreDatabase = "europe-west1", "b", "d", "db"
+			c.EmbeddingLocation, c.PrimaryThinking, c.OptimizerThinking = "europe-west4", "low", "medium"
 			c.BigQueryDataset, c.LLMProvider, c.PrimaryModel, c.OptimizerModel, c.EmbeddingModel = "analytics", "vertex", "pm", "om", "em"
 			c.Lease, c.SimLatency = 90*time.Second, 200*time.Millisecond
 			c.SimErrorRate, c.SimWrongRate, c.SimSeed = 0.1, 0.5, -7
@@ -135,6 +149,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad fault seed", map[string]string{"PROMPTML_FAULT_SEED": "x"}, []string{"PROMPTML_FAULT_SEED"}},
 		{"error rate 1", map[string]string{"PROMPTML_SIM_ERROR_RATE": "1"}, []string{"PROMPTML_SIM_ERROR_RATE"}},
 		{"negative wrong rate", map[string]string{"PROMPTML_SIM_WRONG_RATE": "-0.1"}, []string{"PROMPTML_SIM_WRONG_RATE"}},
+		{"bad openai endpoints", map[string]string{"PROMPTML_OPENAI_ENDPOINTS": "[{"}, []string{"PROMPTML_OPENAI_ENDPOINTS"}},
+		{"bad retention", map[string]string{"PROMPTML_FIRESTORE_RETENTION": "90d"}, []string{"PROMPTML_FIRESTORE_RETENTION"}},
+		{"bad thinking level", map[string]string{"PROMPTML_OPTIMIZER_THINKING": "max"}, []string{"PROMPTML_OPTIMIZER_THINKING", "max"}},
 		{"unknown LLM provider", map[string]string{"PROMPTML_LLM_PROVIDER": "openai"}, []string{"PROMPTML_LLM_PROVIDER", "openai"}},
 		{"lease too short", map[string]string{"PROMPTML_LEASE": "500ms"}, []string{"PROMPTML_LEASE", "1s"}},
 		{"batch timeout too short", map[string]string{"PROMPTML_BATCH_TIMEOUT": "0s"}, []string{"PROMPTML_BATCH_TIMEOUT", "1s"}},

@@ -112,6 +112,11 @@ type Usage struct {
 	CacheHits int `firestore:"cache_hits" json:"cache_hits"`
 	// CostUSD is the price of the calls at the run's price table.
 	CostUSD float64 `firestore:"cost_usd" json:"cost_usd"`
+	// CachedInputTokens are the input tokens served from the provider's
+	// context cache, and ThinkingTokens the output tokens spent thinking:
+	// parts of InputTokens and OutputTokens priced on their own.
+	CachedInputTokens int `firestore:"cached_input_tokens,omitempty" json:"cached_input_tokens,omitempty"`
+	ThinkingTokens    int `firestore:"thinking_tokens,omitempty" json:"thinking_tokens,omitempty"`
 }
 
 // AddCall adds one call's usage.
@@ -119,6 +124,8 @@ func (u Usage) AddCall(v llm.Usage) Usage {
 	u.Calls++
 	u.InputTokens += v.InputTokens
 	u.OutputTokens += v.OutputTokens
+	u.CachedInputTokens += v.CachedInputTokens
+	u.ThinkingTokens += v.ThinkingTokens
 	return u
 }
 
@@ -131,6 +138,9 @@ func (u Usage) Add(v Usage) Usage {
 		Errors:       u.Errors + v.Errors,
 		CacheHits:    u.CacheHits + v.CacheHits,
 		CostUSD:      u.CostUSD + v.CostUSD,
+
+		CachedInputTokens: u.CachedInputTokens + v.CachedInputTokens,
+		ThinkingTokens:    u.ThinkingTokens + v.ThinkingTokens,
 	}
 }
 
@@ -353,4 +363,7 @@ type Event struct {
 	Epoch   int            `firestore:"epoch" json:"epoch"`
 	PhaseID string         `firestore:"phase_id,omitempty" json:"phase_id,omitempty"`
 	Data    map[string]any `firestore:"data,omitempty" json:"data,omitempty"`
+	// ExpireAt is when Firestore's TTL policy deletes the event (Time +
+	// the store's retention; unset without one). Not part of the API.
+	ExpireAt time.Time `firestore:"expire_at,omitempty" json:"-"`
 }

@@ -4,58 +4,74 @@ import (
 	"context"
 	"fmt"
 
-	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/firestore/apiv1/firestorepb"
+	"golang.org/x/sync/errgroup"
 )
 
 // DoneBatchUsage reports the progress of a phase not yet done: how many of
 // its batches are done and the usage of those batches summed (a phase's
 // own Usage is only written when it finishes). It reads with aggregation
-// queries, whatever the number of batches: Firestore allows five
-// aggregations per query, so the count and the six usage sums take two.
+// queries, whatever the number of batches: one count and one sum per usage
+// field, run at once.
+//
+// The queries have no filter: a batch document is only ever created done
+// (CompleteBatch is its one writer; terraform/firestore_test.go checks
+// that), so every document counts. And each query aggregates one field:
+// Firestore serves an aggregation from an index scan, so a filter on done,
+// or several summed fields in one query, would need a composite index
+// (done or the other fields, plus usage.<field>) that a deployment would
+// have to create; a multi-field aggregation also drops every document that
+// lacks one of the fields (the emulator does: a batch written before
+// cached_input_tokens existed would vanish from every sum). One field per
+// unfiltered query is served by the automatic single-field index, and a
+// document without the field adds nothing to its sum.
 func (s *Store) DoneBatchUsage(ctx context.Context, run, phase string) (int, Usage, error) {
-	q := s.phase(run, phase).Collection("batches").Where("done", "==", true)
-	first, err := q.NewAggregationQuery().WithCount("n").
-		WithSum("usage.calls", "calls").
-		WithSum("usage.cost_usd", "cost_usd").
-		WithSum("usage.cache_hits", "cache_hits").
-		WithSum("usage.errors", "errors").Get(ctx)
-	if err != nil {
-		return 0, Usage{}, fmt.Errorf("store.DoneBatchUsage %s/%s: %w", run, phase, err)
-	}
-	second, err := q.NewAggregationQuery().
-		WithSum("usage.input_tokens", "input_tokens").
-		WithSum("usage.output_tokens", "output_tokens").Get(ctx)
-	if err != nil {
-		return 0, Usage{}, fmt.Errorf("store.DoneBatchUsage %s/%s: %w", run, phase, err)
-	}
-	n, err := countOf(first["n"])
-	if err != nil {
-		return 0, Usage{}, fmt.Errorf("store.DoneBatchUsage %s/%s: %w", run, phase, err)
-	}
+	q := s.phase(run, phase).Collection("batches").Query
 	var u Usage
-	for _, f := range []struct {
-		res   firestore.AggregationResult
-		alias string
+	n := 0
+	sums := []struct {
+		field string
 		int   *int
 		float *float64
 	}{
-		{first, "calls", &u.Calls, nil},
-		{first, "cost_usd", nil, &u.CostUSD},
-		{first, "cache_hits", &u.CacheHits, nil},
-		{first, "errors", &u.Errors, nil},
-		{second, "input_tokens", &u.InputTokens, nil},
-		{second, "output_tokens", &u.OutputTokens, nil},
-	} {
-		v, err := sumOf(f.res[f.alias])
+		{"usage.calls", &u.Calls, nil},
+		{"usage.input_tokens", &u.InputTokens, nil},
+		{"usage.output_tokens", &u.OutputTokens, nil},
+		{"usage.errors", &u.Errors, nil},
+		{"usage.cache_hits", &u.CacheHits, nil},
+		{"usage.cost_usd", nil, &u.CostUSD},
+		{"usage.cached_input_tokens", &u.CachedInputTokens, nil},
+		{"usage.thinking_tokens", &u.ThinkingTokens, nil},
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		res, err := q.NewAggregationQuery().WithCount("n").Get(gctx)
 		if err != nil {
-			return 0, Usage{}, fmt.Errorf("store.DoneBatchUsage %s/%s: sum of %s: %w", run, phase, f.alias, err)
+			return err
 		}
-		if f.int != nil {
-			*f.int = int(v + 0.5)
-		} else {
-			*f.float = v
-		}
+		n, err = countOf(res["n"])
+		return err
+	})
+	for _, f := range sums {
+		g.Go(func() error {
+			res, err := q.NewAggregationQuery().WithSum(f.field, "sum").Get(gctx)
+			if err != nil {
+				return err
+			}
+			v, err := sumOf(res["sum"])
+			if err != nil {
+				return fmt.Errorf("sum of %s: %w", f.field, err)
+			}
+			if f.int != nil {
+				*f.int = int(v + 0.5)
+			} else {
+				*f.float = v
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, Usage{}, fmt.Errorf("store.DoneBatchUsage %s/%s: %w", run, phase, err)
 	}
 	return n, u, nil
 }

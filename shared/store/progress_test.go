@@ -27,7 +27,7 @@ func TestDoneBatchUsage(t *testing.T) {
 	}
 	batches := []Usage{
 		{Calls: 10, InputTokens: 1200, OutputTokens: 340, Errors: 1, CacheHits: 2, CostUSD: 0.00125},
-		{Calls: 7, InputTokens: 800, OutputTokens: 210, CacheHits: 3, CostUSD: 0.0008},
+		{Calls: 7, InputTokens: 800, OutputTokens: 210, CacheHits: 3, CostUSD: 0.0008, CachedInputTokens: 512, ThinkingTokens: 90},
 	}
 	var want Usage
 	for i, b := range batches {

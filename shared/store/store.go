@@ -29,6 +29,10 @@ type Store struct {
 	fs *firestore.Client
 	// now is the clock; tests may replace it.
 	now func() time.Time
+	// retention is how long events and upload records are kept: they get
+	// an expire_at this far after they are written, which the deployment's
+	// Firestore TTL policies act on (0: no expire_at, kept forever).
+	retention time.Duration
 }
 
 // New returns a Store on client.
@@ -67,7 +71,11 @@ func (s *Store) CreateRunForUpload(ctx context.Context, key string, run *Run) (s
 	// Both creates commit atomically or not at all; the upload document's
 	// must-not-exist precondition is what dedupes, with no lock to wait on.
 	b := s.fs.Batch()
-	b.Create(ref, map[string]any{"run_id": run.ID, "created_at": now})
+	upload := map[string]any{"run_id": run.ID, "created_at": now}
+	if s.retention > 0 {
+		upload[ExpireAtField] = now.Add(s.retention)
+	}
+	b.Create(ref, upload)
 	b.Create(s.run(run.ID), run)
 	_, err := b.Commit(ctx)
 	if err == nil {
@@ -572,6 +580,9 @@ func (s *Store) AddEvent(ctx context.Context, run, key string, e Event) error {
 	h := sha256.Sum256([]byte(key))
 	if e.Time.IsZero() {
 		e.Time = s.now()
+	}
+	if s.retention > 0 {
+		e.ExpireAt = e.Time.Add(s.retention)
 	}
 	e.ID = fmt.Sprintf("%d-%s", e.Time.UnixMilli(), hex.EncodeToString(h[:6]))
 	ref := s.run(run).Collection("events").Doc(hex.EncodeToString(h[:12]))

@@ -70,6 +70,9 @@ type chatRequest struct {
 	MaxTokens      int             `json:"max_tokens,omitempty"`
 	Seed           *int64          `json:"seed,omitempty"`
 	ResponseFormat *responseFormat `json:"response_format,omitempty"`
+	// ReasoningEffort is the thinking level of reasoning models; omitted
+	// unless the model config sets thinking_level.
+	ReasoningEffort string `json:"reasoning_effort,omitempty"`
 }
 
 type chatResponse struct {
@@ -82,6 +85,14 @@ type chatResponse struct {
 		PromptTokens     int `json:"prompt_tokens"`
 		CompletionTokens int `json:"completion_tokens"`
 		TotalTokens      int `json:"total_tokens"`
+		// The parts of the prompt served from the server's prompt cache,
+		// and of the completion spent reasoning (OpenAI's usage details).
+		PromptTokensDetails struct {
+			CachedTokens int `json:"cached_tokens"`
+		} `json:"prompt_tokens_details"`
+		CompletionTokensDetails struct {
+			ReasoningTokens int `json:"reasoning_tokens"`
+		} `json:"completion_tokens_details"`
 	} `json:"usage"`
 	Error *apiError `json:"error"`
 }
@@ -99,6 +110,9 @@ func (m *Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, 
 		return nil, &llm.Error{Kind: llm.Permanent, Reason: llm.ReasonBadRequest, Err: errors.New("openai: nil request")}
 	}
 	body := chatRequest{Model: req.Model, Temperature: req.Temperature, MaxTokens: req.MaxOutputTokens, Seed: req.Seed}
+	if req.Thinking != nil {
+		body.ReasoningEffort = req.Thinking.Level
+	}
 	if body.Model == "" {
 		body.Model = m.model
 	}
@@ -168,7 +182,8 @@ func (m *Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, 
 		return nil, &llm.Error{Kind: llm.Permanent, Code: hresp.StatusCode, Reason: llm.ReasonContentFilter,
 			Err: errors.New("openai: reply withheld by the content filter")}
 	}
-	u := llm.Usage{InputTokens: cr.Usage.PromptTokens, OutputTokens: cr.Usage.CompletionTokens, TotalTokens: cr.Usage.TotalTokens}
+	u := llm.Usage{InputTokens: cr.Usage.PromptTokens, OutputTokens: cr.Usage.CompletionTokens, TotalTokens: cr.Usage.TotalTokens,
+		CachedInputTokens: cr.Usage.PromptTokensDetails.CachedTokens, ThinkingTokens: cr.Usage.CompletionTokensDetails.ReasoningTokens}
 	if u.TotalTokens == 0 {
 		u.TotalTokens = u.InputTokens + u.OutputTokens
 	}

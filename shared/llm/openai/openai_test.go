@@ -125,3 +125,43 @@ func TestThroughClient(t *testing.T) {
 		t.Errorf("resp %+v err %v after %d calls; want ok after 2", resp, err, calls)
 	}
 }
+
+// A thinking level is sent as reasoning_effort, and the usage details come
+// back as cached input and thinking tokens.
+func TestReasoningEffortAndUsageDetails(t *testing.T) {
+	var got map[string]any
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = nil
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Errorf("request body: %v", err)
+		}
+		_, _ = io.WriteString(w, `{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}],
+			"usage":{"prompt_tokens":100,"completion_tokens":40,"total_tokens":140,
+			"prompt_tokens_details":{"cached_tokens":64},"completion_tokens_details":{"reasoning_tokens":30}}}`)
+	}))
+	defer srv.Close()
+	m, err := New(Options{BaseURL: srv.URL + "/v1", Model: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := m.Generate(t.Context(), &llm.Request{Prompt: "x", Thinking: &llm.Thinking{Level: "low"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["reasoning_effort"] != "low" {
+		t.Errorf("reasoning_effort = %v, want low", got["reasoning_effort"])
+	}
+	want := llm.Usage{InputTokens: 100, OutputTokens: 40, TotalTokens: 140, CachedInputTokens: 64, ThinkingTokens: 30}
+	if resp.Usage != want {
+		t.Errorf("usage %+v, want %+v", resp.Usage, want)
+	}
+	// Without a thinking level nothing is sent: servers that do not know
+	// the field are not sent it.
+	if _, err := m.Generate(t.Context(), &llm.Request{Prompt: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["reasoning_effort"]; ok {
+		t.Errorf("reasoning_effort sent without a thinking level: %v", got)
+	}
+}

@@ -57,6 +57,10 @@ type Provider struct {
 	// Free means the provider's calls cost nothing (the simulator): a usd
 	// budget needs no price for its models.
 	Free bool
+	// Catalog means the provider's model names are those of the dated
+	// model catalog (shared/config/models.yaml, Gemini on Vertex AI): the
+	// run config checks a model's thinking level against it.
+	Catalog bool
 	// New builds the provider's models for one instance; a Set calls it
 	// on the first model of the provider a run asks for.
 	New func(ctx context.Context, env Env) (Models, error)

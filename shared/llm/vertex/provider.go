@@ -11,9 +11,10 @@ import (
 const Name = "vertex"
 
 // The vertex provider: one Model per model name, in the instance's
-// project and location.
+// project and location; its models are the dated catalog's
+// (shared/config/models.yaml).
 func init() {
-	provider.Register(provider.Provider{Name: Name, New: func(_ context.Context, env provider.Env) (provider.Models, error) {
+	provider.Register(provider.Provider{Name: Name, Catalog: true, New: func(_ context.Context, env provider.Env) (provider.Models, error) {
 		project, location := env.Project(), env.Location()
 		return provider.PerModel(func(ctx context.Context, m provider.Model) (llm.Generator, error) {
 			g, err := New(ctx, Options{Project: project, Location: location, Model: m.Name})

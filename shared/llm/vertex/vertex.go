@@ -34,10 +34,11 @@ type Options struct {
 	// Project is the Google Cloud project that runs (and pays for) the
 	// calls. Required.
 	Project string
-	// Location is the Vertex AI region, e.g. "us-central1", "europe-west4"
-	// or "global". Default DefaultLocation ("us-central1").
+	// Location is the Vertex AI location: "global" (where the Gemini 3 and
+	// later models are served), a multi-region ("us", "eu") or a region
+	// such as "us-central1". Default DefaultLocation ("us-central1").
 	Location string
-	// Model is the default model name, e.g. "gemini-2.5-flash" (for an
+	// Model is the default model name, e.g. "gemini-3.8-flash" (for an
 	// Embedder, the embedding model, e.g. "text-embedding-005"); a
 	// Request.Model overrides it per call. Required.
 	Model string
@@ -154,6 +155,18 @@ func generateConfig(req *llm.Request) *genai.GenerateContentConfig {
 		s := int32(*req.Seed)
 		cfg.Seed = &s
 	}
+	if th := req.Thinking; th != nil {
+		// A level for Gemini 3 and later, a token budget for 2.5; thought
+		// summaries are not asked for (IncludeThoughts stays false): the
+		// thoughts are billed whether returned or not, and only the answer
+		// is scored.
+		tc := &genai.ThinkingConfig{ThinkingLevel: genai.ThinkingLevel(strings.ToUpper(th.Level))}
+		if th.Budget != nil {
+			b := int32(max(min(*th.Budget, math.MaxInt32), -1))
+			tc.ThinkingBudget = &b
+		}
+		cfg.ThinkingConfig = tc
+	}
 	if req.ResponseSchema != nil {
 		// ResponseJsonSchema takes the JSON Schema as is; ResponseSchema
 		// would need a translation into genai.Schema, which covers only an
@@ -188,10 +201,16 @@ func response(resp *genai.GenerateContentResponse, model string) (*llm.Response,
 	}
 	if u := resp.UsageMetadata; u != nil {
 		out.Usage = llm.Usage{
-			InputTokens: int(u.PromptTokenCount),
-			// Thinking tokens are billed as output, so they count here too.
-			OutputTokens: int(u.CandidatesTokenCount + u.ThoughtsTokenCount),
-			TotalTokens:  int(u.TotalTokenCount),
+			// promptTokenCount includes the tokens served from the context
+			// cache (implicit or explicit), which are billed at their own
+			// price: they are counted again in CachedInputTokens.
+			InputTokens:       int(u.PromptTokenCount),
+			CachedInputTokens: int(u.CachedContentTokenCount),
+			// Thinking tokens are billed (as output, at the price table's
+			// thinking price when it has one): counted in both.
+			OutputTokens:   int(u.CandidatesTokenCount + u.ThoughtsTokenCount),
+			ThinkingTokens: int(u.ThoughtsTokenCount),
+			TotalTokens:    int(u.TotalTokenCount),
 		}
 	}
 	return out, nil

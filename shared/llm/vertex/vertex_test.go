@@ -191,6 +191,26 @@ func TestGenerateRequest(t *testing.T) {
 			},
 		},
 		{
+			name:     "thinking level",
+			location: testLocation,
+			req:      &llm.Request{Prompt: "hi", Thinking: &llm.Thinking{Level: "high"}},
+			wantPath: "/v1beta1/projects/test-project/locations/europe-west4/publishers/google/models/gemini-test:generateContent",
+			wantBody: map[string]any{
+				"contents":         []any{map[string]any{"role": "user", "parts": []any{map[string]any{"text": "hi"}}}},
+				"generationConfig": map[string]any{"thinkingConfig": map[string]any{"thinkingLevel": "HIGH"}},
+			},
+		},
+		{
+			name:     "thinking budget, global location",
+			location: "global",
+			req:      &llm.Request{Prompt: "hi", Thinking: &llm.Thinking{Budget: ptr(0)}},
+			wantPath: "/v1beta1/projects/test-project/locations/global/publishers/google/models/gemini-test:generateContent",
+			wantBody: map[string]any{
+				"contents":         []any{map[string]any{"role": "user", "parts": []any{map[string]any{"text": "hi"}}}},
+				"generationConfig": map[string]any{"thinkingConfig": map[string]any{"thinkingBudget": 0.0}},
+			},
+		},
+		{
 			name:     "minimal, default location, model override",
 			location: "",
 			req:      &llm.Request{Model: "gemini-other", Prompt: "hi"},
@@ -285,7 +305,16 @@ func TestGenerateResponse(t *testing.T) {
 			  "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2, "thoughtsTokenCount": 40, "totalTokenCount": 47}}`,
 			want: &llm.Response{
 				Text: "Paris", Model: testModel, FinishReason: "STOP",
-				Usage: llm.Usage{InputTokens: 5, OutputTokens: 42, TotalTokens: 47},
+				Usage: llm.Usage{InputTokens: 5, OutputTokens: 42, TotalTokens: 47, ThinkingTokens: 40},
+			},
+		},
+		{
+			name: "cached input tokens counted apart",
+			reply: `{"candidates": [{"content": {"role": "model", "parts": [{"text": "Paris"}]}, "finishReason": "STOP"}],
+			  "usageMetadata": {"promptTokenCount": 3000, "cachedContentTokenCount": 2048, "candidatesTokenCount": 1, "thoughtsTokenCount": 9, "totalTokenCount": 3010}}`,
+			want: &llm.Response{
+				Text: "Paris", Model: testModel, FinishReason: "STOP",
+				Usage: llm.Usage{InputTokens: 3000, CachedInputTokens: 2048, OutputTokens: 10, ThinkingTokens: 9, TotalTokens: 3010},
 			},
 		},
 		{
