@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -13,7 +15,14 @@ import (
 	"github.com/promptml/promptml/shared/store"
 )
 
-// Summary is the final summary of a run (`promptml local --json`).
+// Summary is the final summary of a run (`promptml local --json`, `watch
+// --json`, `run --watch --json`). It is a shown value, like the text
+// output: its numbers are rounded to 12 significant digits (round12), which
+// drops the binary noise of sums and differences (a delta of
+// 0.30000000000000004 is 0.3) and no digit a score or a cost can carry.
+// The stored values keep full precision: the run, epoch and prompt
+// documents, which `status --json`, `runs --json` and the API return as
+// they are (issue 17 item 12).
 type Summary struct {
 	RunID       string          `json:"run_id"`
 	Status      store.RunStatus `json:"status"`
@@ -50,6 +59,7 @@ type PromptScores struct {
 
 func summarize(ctx context.Context, api *apiClient, r *wire.Run) (*Summary, error) {
 	s := &Summary{RunID: r.ID, Status: r.Status, Error: r.Error, Dataset: r.Dataset, Usage: r.Usage, Epochs: []EpochRow{}}
+	s.Usage.CostUSD = round12(s.Usage.CostUSD)
 	if r.Status == store.StatusFailed && r.InitialPromptID == "" {
 		return s, nil
 	}
@@ -58,13 +68,13 @@ func summarize(ctx context.Context, api *apiClient, r *wire.Run) (*Summary, erro
 		return nil, err
 	}
 	for _, e := range epochs {
-		row := EpochRow{Epoch: e.N, IncumbentID: e.IncumbentID, IncumbentTrain: e.IncumbentTrain, IncumbentVal: e.IncumbentVal,
-			Delta: e.Delta, Decision: e.Decision, Accepted: e.Decision == store.DecisionAccepted, CandidateIDs: []string{}}
+		row := EpochRow{Epoch: e.N, IncumbentID: e.IncumbentID, IncumbentTrain: round12(e.IncumbentTrain), IncumbentVal: round12(e.IncumbentVal),
+			Delta: round12(e.Delta), Decision: e.Decision, Accepted: e.Decision == store.DecisionAccepted, CandidateIDs: []string{}}
 		for _, c := range e.Candidates {
 			row.CandidateIDs = append(row.CandidateIDs, c.PromptID)
 		}
 		if e.BestCandidate != "" {
-			v := e.BestVal
+			v := round12(e.BestVal)
 			row.CandidateVal = &v
 		}
 		s.Epochs = append(s.Epochs, row)
@@ -74,9 +84,9 @@ func summarize(ctx context.Context, api *apiClient, r *wire.Run) (*Summary, erro
 		return nil, err
 	}
 	for _, p := range prompts {
-		ps := PromptScores{PromptID: p.ID, Val: p.Scores["val"].Mean, SystemPrompt: p.System, OutputPrompt: p.Output}
+		ps := PromptScores{PromptID: p.ID, Val: round12(p.Scores["val"].Mean), SystemPrompt: p.System, OutputPrompt: p.Output}
 		if t, ok := p.Scores["test"]; ok {
-			v := t.Mean
+			v := round12(t.Mean)
 			ps.Test = &v
 		}
 		if p.ID == r.InitialPromptID {
@@ -132,6 +142,20 @@ func pvalue(p float64) string {
 		return "<0.001"
 	}
 	return fmt.Sprintf("%.3f", p)
+}
+
+// round12 rounds v to 12 significant digits: the float nearest that decimal,
+// which encoding/json writes in its shortest form (0.3, not
+// 0.30000000000000004). Values are shown so; stored ones are not rounded.
+func round12(v float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
 }
 
 func indent(s string) string {
