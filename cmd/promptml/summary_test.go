@@ -119,3 +119,82 @@ func TestRound12(t *testing.T) {
 		})
 	}
 }
+
+// TestUnscoredIsNotZero: a score that does not exist yet is shown as "–"
+// or "not scored", never as 0.000, in status, runs and the final summary
+// (issue 17 item 3); a scored zero still reads 0.000.
+func TestUnscoredIsNotZero(t *testing.T) {
+	intakeFailed := &wire.Run{ID: "rintake", Status: store.StatusFailed, Stage: store.StageIntake,
+		Source: store.Source{Bucket: "b", Object: "dates.csv"}, Error: &store.RunError{Message: "invalid CSV gs://b/dates.csv: row 2: empty"}}
+	atBaseline := &wire.Run{ID: "rbase", Status: store.StatusRunning, Stage: store.StageBaseline, InitialPromptID: "p0", IncumbentID: "p0",
+		Dataset: store.Dataset{URI: "gs://b/d.csv", Rows: 30, Counts: map[string]int{"train": 18, "val": 6, "test": 6}}}
+	cancelledAtBaseline := &wire.Run{ID: "rcancel", Status: store.StatusCancelled, Stage: store.StageBaseline, InitialPromptID: "p0", IncumbentID: "p0",
+		Dataset: store.Dataset{URI: "gs://b/d.csv", Rows: 30, Counts: map[string]int{"train": 18, "val": 6, "test": 6}}}
+	scoredZero := &wire.Run{ID: "rzero", Status: store.StatusSucceeded, Stage: store.StageDone, InitialPromptID: "p0", IncumbentID: "p0",
+		Dataset: store.Dataset{URI: "gs://b/d.csv", Rows: 30, Counts: map[string]int{"train": 18, "val": 6, "test": 6}}}
+	unscoredPrompt := []*wire.Prompt{{ID: "p0", Scores: map[string]eval.Summary{}}}
+	zeroPrompt := []*wire.Prompt{{ID: "p0", Scores: map[string]eval.Summary{"val": {N: 6, Mean: 0}}}}
+
+	tests := []struct {
+		name    string
+		run     *wire.Run
+		prompts []*wire.Prompt
+		args    []string
+		says    []string
+		notSays []string
+	}{
+		{"status of a run failed at intake", intakeFailed, nil, []string{"status", "rintake"},
+			[]string{"gs://b/dates.csv (not read: the run failed at intake)", "not scored: the run ended at intake"}, []string{"0 rows", "initial 0.000", "best 0.000"}},
+		{"status before val is scored", atBaseline, unscoredPrompt, []string{"status", "rbase"},
+			[]string{"val       not scored yet", "30 rows"}, []string{"initial 0.000", "best 0.000"}},
+		{"runs before val is scored", atBaseline, unscoredPrompt, []string{"runs"},
+			[]string{"rbase  running  0      –         –"}, []string{" 0.000 "}},
+		{"summary of a run cancelled at baseline", cancelledAtBaseline, unscoredPrompt, []string{"watch", "rcancel"},
+			[]string{"Val: not scored (the run ended before its baseline)"}, []string{"initial 0.000", "final 0.000"}},
+		{"a scored zero is a score", scoredZero, zeroPrompt, []string{"status", "rzero"},
+			[]string{"initial 0.000 → best 0.000 (p0)"}, []string{"not scored"}},
+		{"summary of a scored zero", scoredZero, zeroPrompt, []string{"watch", "rzero"},
+			[]string{"Val: initial 0.000 → final 0.000."}, []string{"not scored"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := docAPI(t, tc.run, nil, tc.prompts)
+			out, _, err := runCLI(t, append(tc.args, "--api", srv.URL)...)
+			if err != nil && tc.run.Status == store.StatusSucceeded {
+				t.Fatalf("%v: %v\n%s", tc.args, err, out)
+			}
+			for _, s := range tc.says {
+				if !strings.Contains(out, s) {
+					t.Errorf("output lacks %q:\n%s", s, out)
+				}
+			}
+			for _, s := range tc.notSays {
+				if strings.Contains(out, s) {
+					t.Errorf("output shows %q:\n%s", s, out)
+				}
+			}
+		})
+	}
+
+	t.Run("summary JSON has null for an unscored val", func(t *testing.T) {
+		srv := docAPI(t, cancelledAtBaseline, nil, unscoredPrompt)
+		js := filepath.Join(t.TempDir(), "s.json")
+		_, code, _ := runCLI(t, "watch", "rcancel", "--json", js, "--api", srv.URL)
+		if code != exitRunEnded {
+			t.Errorf("exit %d, want %d for a cancelled run", code, exitRunEnded)
+		}
+		raw, err := os.ReadFile(js)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s struct {
+			Initial map[string]any `json:"initial"`
+		}
+		if err := json.Unmarshal(raw, &s); err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := s.Initial["val"]; !ok || v != nil {
+			t.Errorf("initial.val = %v (present %v), want null:\n%s", v, ok, raw)
+		}
+	})
+}

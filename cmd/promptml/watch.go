@@ -50,8 +50,9 @@ type EpochRow struct {
 
 // PromptScores are a prompt and its val and test scores.
 type PromptScores struct {
-	PromptID     string   `json:"prompt_id"`
-	Val          float64  `json:"val"`
+	PromptID string `json:"prompt_id"`
+	// Val is nil (null) while the prompt has no val score.
+	Val          *float64 `json:"val"`
 	Test         *float64 `json:"test,omitempty"`
 	SystemPrompt string   `json:"system_prompt"`
 	OutputPrompt string   `json:"output_prompt"`
@@ -84,7 +85,11 @@ func summarize(ctx context.Context, api *apiClient, r *wire.Run) (*Summary, erro
 		return nil, err
 	}
 	for _, p := range prompts {
-		ps := PromptScores{PromptID: p.ID, Val: round12(p.Scores["val"].Mean), SystemPrompt: p.System, OutputPrompt: p.Output}
+		ps := PromptScores{PromptID: p.ID, SystemPrompt: p.System, OutputPrompt: p.Output}
+		if v, ok := p.Scores["val"]; ok {
+			m := round12(v.Mean)
+			ps.Val = &m
+		}
 		if t, ok := p.Scores["test"]; ok {
 			v := round12(t.Mean)
 			ps.Test = &v
@@ -106,9 +111,13 @@ func printSummary(out io.Writer, s *Summary) {
 		return
 	}
 	printEpochTable(out, s.Epochs)
-	fmt.Fprintf(out, "\nRun %s %s. Val: initial %.3f → final %.3f.", s.RunID, s.Status, s.Initial.Val, s.Final.Val)
-	if s.Initial.Test != nil && s.Final.Test != nil {
-		fmt.Fprintf(out, " Test: initial %.3f, final %.3f.", *s.Initial.Test, *s.Final.Test)
+	if s.Initial.Val == nil && s.Final.Val == nil {
+		fmt.Fprintf(out, "\nRun %s %s. Val: not scored (the run ended before its baseline).", s.RunID, s.Status)
+	} else {
+		fmt.Fprintf(out, "\nRun %s %s. Val: initial %s → final %s.", s.RunID, s.Status, scorePtr3(s.Initial.Val), scorePtr3(s.Final.Val))
+	}
+	if s.Initial.Test != nil || s.Final.Test != nil {
+		fmt.Fprintf(out, " Test: initial %s, final %s.", scorePtr3(s.Initial.Test), scorePtr3(s.Final.Test))
 	}
 	fmt.Fprintf(out, "\nUsage: %d LLM calls, %d input and %d output tokens, %d cache hits, $%.4f.\n", s.Usage.Calls, s.Usage.InputTokens, s.Usage.OutputTokens, s.Usage.CacheHits, s.Usage.CostUSD)
 	fmt.Fprintf(out, "\nFinal system prompt (%s):\n%s\n\nFinal output prompt:\n%s\n", s.Final.PromptID, indent(s.Final.SystemPrompt), indent(s.Final.OutputPrompt))
