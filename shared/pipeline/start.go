@@ -170,6 +170,10 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 		obj.URI(), m.Rows, m.Counts[dataset.Train], m.Counts[dataset.Val], m.Counts[dataset.Test],
 		m.Batches[dataset.Train], m.Batches[dataset.Val], m.Batches[dataset.Test], cfg.BatchSize,
 		time.Since(start).Round(time.Millisecond))}}
+	warnings, err := p.formatWarning(ctx, r.ID, cfg, m)
+	if err != nil {
+		return nil, err
+	}
 	v0, pending, err := p.baselinePhases(ctx, r.ID, cfg, m)
 	if err != nil {
 		return nil, err
@@ -195,7 +199,7 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 			return nil, err
 		}
 		e := budgetExhausted(0, v0.ID, 0, why)
-		e.guard, e.events = stillIntake, []store.OutboxEvent{intakeEvent}
+		e.guard, e.events = stillIntake, append([]store.OutboxEvent{intakeEvent}, warnings...)
 		e.with = func(cur *store.Run) {
 			intaken(cur)
 			cur.Stage, cur.Pending, cur.PublishedSeq = store.StageDone, nil, cur.StageSeq
@@ -208,8 +212,8 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 			return store.ErrSkip
 		}
 		intaken(cur)
-		cur.Outbox = []store.OutboxEvent{intakeEvent, {Key: "baseline-start", Event: store.Event{Kind: "progress",
-			Message: "Scoring the initial prompt on train and val."}}}
+		cur.Outbox = append(append([]store.OutboxEvent{intakeEvent}, warnings...), store.OutboxEvent{Key: "baseline-start", Event: store.Event{Kind: "progress",
+			Message: "Scoring the initial prompt on train and val."}})
 		return nil
 	})
 }
