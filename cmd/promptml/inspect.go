@@ -219,18 +219,28 @@ func newCancelCmd() *cobra.Command {
 }
 
 func newExportCmd() *cobra.Command {
-	var version, outDir string
+	var version, outDir, format string
 	cmd := &cobra.Command{
 		Use:   "export RUN",
-		Short: "Write the best (or a chosen) prompt as system.txt, output.txt and prompt.json",
-		Long:  "Write a run's best prompt — or the version --version names — to --out as system.txt, output.txt and prompt.json (ids, parent, epoch, few-shot examples, scores by split), the same files the run exports to its artifacts bucket." + apiExitCodes,
+		Short: "Write the best (or a chosen) prompt as the model received it: system.txt, output.txt and prompt.json, or one prompt.txt",
+		Long: "Write a run's best prompt — or the version --version names — to --out as the model received it.\n\n" +
+			"--format files (the default): system.txt (the system instruction, few-shot demonstrations included), output.txt " +
+			"(the output prompt, sent after each input) and prompt.json (ids, parent, epoch, the parts, scores by split), " +
+			"the same files the run exports to its artifacts bucket.\n" +
+			"--format prompt: one file, prompt.txt, ready to paste as a system instruction: the system prompt, the output " +
+			"prompt, then the demonstrations; send each input as the user message." + apiExitCodes,
 		Example: `  promptml export 3b7cjz62iufw5q3hfovx676yay
+  promptml export 3b7cjz62iufw5q3hfovx676yay --format prompt --out prompts/
   promptml export 3b7cjz62iufw5q3hfovx676yay --version p0123456789ab --out prompts/`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 	}
 	cmd.Flags().StringVar(&version, "version", "", "prompt version id (default: the run's best; see `promptml history RUN`)")
 	cmd.Flags().StringVarP(&outDir, "out", "o", "", "directory to write to (default: ./export-RUN)")
+	cmd.Flags().StringVar(&format, "format", "files", "files: system.txt, output.txt, prompt.json; prompt: one prompt.txt ready to paste")
 	return apiCommand(cmd, func(ctx context.Context, out io.Writer, c *apiClient, args []string) error {
+		if format != "files" && format != "prompt" {
+			return usageError(fmt.Errorf("--format %q: want files or prompt", format), cmd.UseLine())
+		}
 		q := ""
 		if version != "" {
 			q = "?version=" + url.QueryEscape(version)
@@ -246,8 +256,15 @@ func newExportCmd() *cobra.Command {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return &exitError{exitUsage, fmt.Errorf("--out: %w", err)}
 		}
-		js, _ := json.MarshalIndent(ex, "", "  ")
-		for name, data := range map[string][]byte{"system.txt": []byte(ex.SystemPrompt), "output.txt": []byte(ex.OutputPrompt), "prompt.json": append(js, '\n')} {
+		p := &store.Prompt{ID: ex.PromptID, System: ex.SystemPrompt, Output: ex.OutputPrompt, Examples: ex.Examples}
+		files := map[string][]byte{"prompt.txt": []byte(pipeline.SingleInstruction(p))}
+		names := "prompt.txt"
+		if format == "files" {
+			js, _ := json.MarshalIndent(ex, "", "  ")
+			files = map[string][]byte{"system.txt": []byte(pipeline.SystemInstruction(p)), "output.txt": []byte(ex.OutputPrompt), "prompt.json": append(js, '\n')}
+			names = "system.txt, output.txt, prompt.json"
+		}
+		for name, data := range files {
 			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
@@ -256,7 +273,11 @@ func newExportCmd() *cobra.Command {
 		if s, ok := ex.Scores["val"]; ok {
 			val = fmt.Sprintf("%.3f", s.Mean)
 		}
-		fmt.Fprintf(out, "Wrote %s (version %s, epoch %d, val %s): system.txt, output.txt, prompt.json\n", dir, ex.PromptID, ex.Epoch, val)
+		demos := ""
+		if n := len(ex.Examples); n > 0 {
+			demos = fmt.Sprintf(", %d demonstrations included", n)
+		}
+		fmt.Fprintf(out, "Wrote %s (version %s, epoch %d, val %s%s): %s\n", dir, ex.PromptID, ex.Epoch, val, demos, names)
 		return nil
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/promptml/promptml/functions/api/wire"
+	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/store"
 )
 
@@ -52,10 +53,14 @@ type EpochRow struct {
 type PromptScores struct {
 	PromptID string `json:"prompt_id"`
 	// Val is nil (null) while the prompt has no val score.
-	Val          *float64 `json:"val"`
-	Test         *float64 `json:"test,omitempty"`
-	SystemPrompt string   `json:"system_prompt"`
-	OutputPrompt string   `json:"output_prompt"`
+	Val  *float64 `json:"val"`
+	Test *float64 `json:"test,omitempty"`
+	// SystemPrompt is the system instruction as the model received it:
+	// the few-shot demonstrations are rendered in (issue 17 item 1).
+	SystemPrompt string `json:"system_prompt"`
+	OutputPrompt string `json:"output_prompt"`
+	// Examples are the demonstrations SystemPrompt renders, as data.
+	Examples []store.Demo `json:"examples,omitempty"`
 }
 
 func summarize(ctx context.Context, api *apiClient, r *wire.Run) (*Summary, error) {
@@ -85,7 +90,7 @@ func summarize(ctx context.Context, api *apiClient, r *wire.Run) (*Summary, erro
 		return nil, err
 	}
 	for _, p := range prompts {
-		ps := PromptScores{PromptID: p.ID, SystemPrompt: p.System, OutputPrompt: p.Output}
+		ps := PromptScores{PromptID: p.ID, SystemPrompt: pipeline.SystemInstruction(diffed(p)), OutputPrompt: p.Output, Examples: p.Examples}
 		if v, ok := p.Scores["val"]; ok {
 			m := round12(v.Mean)
 			ps.Val = &m
@@ -120,7 +125,11 @@ func printSummary(out io.Writer, s *Summary) {
 		fmt.Fprintf(out, " Test: initial %s, final %s.", scorePtr3(s.Initial.Test), scorePtr3(s.Final.Test))
 	}
 	fmt.Fprintf(out, "\nUsage: %d LLM calls, %d input and %d output tokens, %d cache hits, $%.4f.\n", s.Usage.Calls, s.Usage.InputTokens, s.Usage.OutputTokens, s.Usage.CacheHits, s.Usage.CostUSD)
-	fmt.Fprintf(out, "\nFinal system prompt (%s):\n%s\n\nFinal output prompt:\n%s\n", s.Final.PromptID, indent(s.Final.SystemPrompt), indent(s.Final.OutputPrompt))
+	received := ""
+	if n := len(s.Final.Examples); n > 0 {
+		received = fmt.Sprintf(", as the model receives it: %d demonstrations included", n)
+	}
+	fmt.Fprintf(out, "\nFinal system prompt (%s%s):\n%s\n\nFinal output prompt:\n%s\n", s.Final.PromptID, received, indent(s.Final.SystemPrompt), indent(s.Final.OutputPrompt))
 }
 
 // printEpochTable prints one line per epoch.

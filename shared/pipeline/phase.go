@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/promptml/promptml/shared/blob"
+	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/eval"
 	"github.com/promptml/promptml/shared/fault"
 	"github.com/promptml/promptml/shared/store"
@@ -80,6 +81,30 @@ type ExportedPrompt struct {
 	Scores       map[string]eval.Summary `json:"scores"`
 }
 
+// SystemInstruction is the system instruction the primary model receives
+// for prompt p: its system prompt with the few-shot demonstrations
+// rendered in, exactly as PrimaryRequest builds it.
+func SystemInstruction(p *store.Prompt) string {
+	return PrimaryRequest(p, config.Model{}, "").System
+}
+
+// SingleInstruction is prompt p as one system instruction, ready to paste
+// where only one prompt goes: the system prompt, the output prompt, then
+// the demonstrations, rendered as PrimaryRequest renders them. Sent as the
+// system instruction with an input as the user message, it carries every
+// instruction the scored request did.
+func SingleInstruction(p *store.Prompt) string {
+	one := *p
+	if strings.TrimSpace(p.Output) != "" {
+		one.System = strings.TrimRight(p.System, "\n") + "\n\n" + p.Output
+		if strings.TrimSpace(p.System) == "" {
+			one.System = p.Output
+		}
+	}
+	one.Output = ""
+	return SystemInstruction(&one)
+}
+
 // Export writes a prompt's system.txt, output.txt and prompt.json under
 // runs/{run}/export/.
 func (p *Pipeline) Export(ctx context.Context, r *store.Run, pr *store.Prompt) error {
@@ -88,7 +113,11 @@ func (p *Pipeline) Export(ctx context.Context, r *store.Run, pr *store.Prompt) e
 	if err != nil {
 		return fmt.Errorf("pipeline.Export: %w", err)
 	}
-	for name, data := range map[string][]byte{"system.txt": []byte(pr.System), "output.txt": []byte(pr.Output), "prompt.json": js} {
+	// system.txt is the system instruction as the model received it, the
+	// few-shot demonstrations included (issue 17 item 1): copied with
+	// output.txt, it is the prompt that scored. prompt.json keeps the parts.
+	system := SystemInstruction(pr)
+	for name, data := range map[string][]byte{"system.txt": []byte(system), "output.txt": []byte(pr.Output), "prompt.json": js} {
 		ct := "text/plain; charset=utf-8"
 		if strings.HasSuffix(name, ".json") {
 			ct = "application/json"
