@@ -237,6 +237,15 @@ func TestDashboardBrowser(t *testing.T) {
 
 	t.Run("live refresh until the run ends", func(t *testing.T) {
 		newID := submit(t, "epochs: 2\n")
+		// Before the baseline is scored, the run has no val score: the
+		// card says so rather than show 0.000 (issue 17 item 3).
+		var bestVal string
+		if err := chromedp.Run(bctx, chromedp.Text("#best-val", &bestVal, chromedp.ByID)); err != nil {
+			t.Fatal(err)
+		}
+		if bestVal != "–" {
+			t.Errorf("best val of a run at its baseline reads %q, want –", bestVal)
+		}
 		var before int
 		if err := chromedp.Run(bctx, chromedp.Evaluate(`document.querySelectorAll("#events li").length`, &before)); err != nil {
 			t.Fatal(err)

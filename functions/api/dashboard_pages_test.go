@@ -136,3 +136,51 @@ func TestRunningPhaseProgress(t *testing.T) {
 		t.Errorf("run page lacks the progress %q in\n%s", line, r.body)
 	}
 }
+
+// TestDashboardUnscored: a run whose val is not scored yet, and one that
+// failed at intake, show "–" and say why, never 0.000 or "0 rows"
+// (issue 17 item 3).
+func TestDashboardUnscored(t *testing.T) {
+	csv := readSample(t, "sentiment.csv")
+	e := newEnv(t, csv)
+	ctx := t.Context()
+	baseline, err := e.P.StartFromUpload(ctx, e.Upload(t, "sentiment.csv", csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed, err := e.P.StartFromUpload(ctx, e.Upload(t, "broken.csv", "no,header\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.Store.GetRun(ctx, failed); err != nil || r.Status != store.StatusFailed {
+		t.Fatalf("broken.csv: %v %+v, want a run failed at intake", err, r)
+	}
+	tests := []struct {
+		name      string
+		path      string
+		says, not []string
+	}{
+		{"run at its baseline", "/ui/runs/" + baseline, []string{`id="best-val">–</p><p>not scored yet`}, []string{`id="best-val">0.000`, "initial 0.000"}},
+		{"run failed at intake", "/ui/runs/" + failed, []string{`id="best-val">–</p><p>not scored: the run ended at intake`, `id="dataset-rows">–</p><p>not read: the run failed at intake`},
+			[]string{"0.000", `<p class="big">0</p>`}},
+		{"runs list", "/", []string{"<td>–</td><td><b>–</b></td>"}, []string{"<td>0.000</td>", "<b>0.000</b>"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(t, http.MethodGet, tc.path, nil)
+			if r.code != http.StatusOK {
+				t.Fatalf("GET %s = %d", tc.path, r.code)
+			}
+			for _, s := range tc.says {
+				if !bytes.Contains(r.body, []byte(s)) {
+					t.Errorf("GET %s lacks %q in\n%s", tc.path, s, r.body)
+				}
+			}
+			for _, s := range tc.not {
+				if bytes.Contains(r.body, []byte(s)) {
+					t.Errorf("GET %s has %q", tc.path, s)
+				}
+			}
+		})
+	}
+}

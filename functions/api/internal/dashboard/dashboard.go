@@ -136,6 +136,44 @@ var funcs = template.FuncMap{
 	"short":      func(s string) string { return shorten(s, 160) },
 	"list":       func(ps ...*store.Prompt) []*store.Prompt { return ps },
 	"splitScore": scoreOf,
+	"valScored":  valScored,
+	// runVal prints a run's initial or best val score, "–" before the
+	// baseline has scored it (issue 17 item 3: not 0.000).
+	"runVal": func(r *store.Run, v float64) string {
+		if !valScored(r) {
+			return "–"
+		}
+		return fmt.Sprintf("%.3f", v)
+	},
+	"unscoredWhy": unscoredWhy,
+	"datasetRead": datasetRead,
+}
+
+// valScored reports whether a run's initial and best val scores exist: the
+// baseline sets both as it leaves, so a run still at (or ended at) intake
+// or baseline has only unset zeros.
+func valScored(r *store.Run) bool {
+	switch r.Stage {
+	case "", store.StageIntake, store.StageBaseline:
+		return false
+	}
+	return true
+}
+
+// unscoredWhy says why a run has no val score: not yet, or never.
+func unscoredWhy(r *store.Run) string {
+	switch {
+	case r.Status == store.StatusRunning:
+		return "not scored yet"
+	case r.Stage == store.StageIntake:
+		return "not scored: the run ended at intake"
+	}
+	return "not scored: the run ended before its baseline was scored"
+}
+
+// datasetRead reports whether the intake has read the run's dataset.
+func datasetRead(r *store.Run) bool {
+	return r.Dataset.Rows > 0 || (r.Stage != "" && r.Stage != store.StageIntake)
 }
 
 func shorten(s string, n int) string {
