@@ -261,7 +261,7 @@ func (p *Pipeline) layers(ctx context.Context, bucket, object string, override [
 	b, err := p.blob.ReadAll(ctx, bucket, sidecar, maxSidecarBytes)
 	switch {
 	case err == nil:
-		layers = append(layers, config.Layer{Source: sidecar, Data: b})
+		layers = append(layers, config.Layer{Source: sidecarSource(object, sidecar), Data: b})
 	case errors.Is(err, blob.ErrNotExist):
 	case errors.Is(err, blob.ErrTooLarge):
 		return nil, &sidecarTooLarge{sidecar}

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/promptml/promptml/shared/blob"
@@ -59,6 +61,18 @@ func (p *Pipeline) StartFromCSV(ctx context.Context, req UploadRequest) (*store.
 		return nil, err
 	}
 	return p.store.GetRun(ctx, id)
+}
+
+// sidecarSource names a sidecar layer in config errors as the user knows
+// it (issue 17 item 5): the config sent with an upload (the CLI's --config,
+// the dashboard's form) is "the config uploaded with NAME.csv", not the
+// object it is stored as (uploads/<time>-<random>/NAME.yaml); a sidecar the
+// user put in the bucket keeps its object name.
+func sidecarSource(object, sidecar string) string {
+	if strings.HasPrefix(object, UploadPrefix) {
+		return "the config uploaded with " + path.Base(object)
+	}
+	return sidecar
 }
 
 // UploadObject names an uploaded CSV: uploads/<time>-<random>/<name>.csv,
