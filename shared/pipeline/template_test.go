@@ -10,10 +10,26 @@ import (
 
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/llm"
+	"github.com/promptml/promptml/shared/optimize"
 	"github.com/promptml/promptml/shared/pipeline"
 	"github.com/promptml/promptml/shared/pipeline/pipelinetest"
 	"github.com/promptml/promptml/shared/store"
 )
+
+// templatedCSV is a translation dataset without user_input: the text, the
+// language and an unused notes column; one cell holds placeholders.
+func templatedCSV() string {
+	var b strings.Builder
+	b.WriteString("id,text,lang,notes,ground_truth_output\n")
+	b.WriteString("trap,Say {{lang}} and {{DATA}},French,,Dis {{lang}} et {{DATA}}\n")
+	for _, w := range []string{"hello", "bye", "yes", "no", "thanks", "please", "water", "bread", "cheese"} {
+		b.WriteString("r-" + w + "," + w + ",French,some note," + w + "-fr\n")
+	}
+	return b.String()
+}
+
+// templatedYAML is the sidecar of templatedCSV, without epochs.
+const templatedYAML = "split: {train: 0.5, val: 0.5, test: 0}\nprompt:\n  system: \"Translate into {{lang}}.\"\n  user: \"Text: {{text}}\"\n  output: \"Only the translation.\"\n"
 
 // recordingModels records every primary request it passes on.
 type recordingModels struct {
@@ -49,20 +65,14 @@ func (g recordingGen) Generate(ctx context.Context, req *llm.Request) (*llm.Resp
 // rendered row, and a cell holding {{lang}} or {{DATA}} reaches the model
 // literally.
 func TestTemplatedRunSendsRenderedRows(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("id,text,lang,notes,ground_truth_output\n")
-	b.WriteString("trap,Say {{lang}} and {{DATA}},French,,Dis {{lang}} et {{DATA}}\n")
-	for _, w := range []string{"hello", "bye", "yes", "no", "thanks", "please", "water", "bread", "cheese"} {
-		b.WriteString("r-" + w + "," + w + ",French,some note," + w + "-fr\n")
-	}
-	csv := b.String()
+	csv := templatedCSV()
 	e := pipelinetest.New(t, "")
 	var mu sync.Mutex
 	var reqs []llm.Request
 	e.With(t, func(d *pipeline.Deps, _ *pipeline.Config) {
 		d.Models = recordingModels{next: e.Models(), mu: &mu, reqs: &reqs}
 	})
-	e.Upload(t, "fr.yaml", "epochs: 0\nsplit: {train: 0.5, val: 0.5, test: 0}\nprompt:\n  system: \"Translate into {{lang}}.\"\n  user: \"Text: {{text}}\"\n  output: \"Only the translation.\"\n")
+	e.Upload(t, "fr.yaml", "epochs: 0\n"+templatedYAML)
 	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "fr.csv", csv))
 	if err != nil {
 		t.Fatal(err)
@@ -127,5 +137,78 @@ func TestTemplateMissingColumnFailsIntake(t *testing.T) {
 	}
 	if bs, ds := e.Q.Take(); len(bs)+len(ds) > 0 {
 		t.Errorf("a failed intake published %d messages", len(bs)+len(ds))
+	}
+}
+
+// TestCandidateLosingVariableIsBlocked: a candidate that drops a variable
+// the incumbent uses, or introduces one the dataset lacks, is blocked with
+// the reason and never scored; the optimizer's data block lists the
+// variables, the fixed user template and each failure's variables.
+func TestCandidateLosingVariableIsBlocked(t *testing.T) {
+	e := pipelinetest.New(t, "")
+	sm := e.Models().(pipelinetest.SimModels)
+	var mu sync.Mutex
+	var seen []optimize.Data
+	s := &scripted{Generator: sm.M, reply: func(n int, req *llm.Request) string {
+		d, err := optimize.DecodeData(req.Prompt)
+		if err != nil {
+			t.Error(err)
+			return ""
+		}
+		mu.Lock()
+		seen = append(seen, d)
+		mu.Unlock()
+		if d.Candidate == 0 {
+			return rewriteJSON(t, "Translate the text.", "Only the translation.")
+		}
+		return rewriteJSON(t, "Translate into {{lang}}.", "Only the translation, in a {{register}} register.")
+	}}
+	e.With(t, func(d *pipeline.Deps, _ *pipeline.Config) { d.Models = scriptedModels{s} })
+	e.Upload(t, "fr.yaml", "epochs: 1\ncandidates: 2\n"+templatedYAML)
+	id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "fr.csv", templatedCSV()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Drain(t, false)
+	r, err := e.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epochs, err := e.Store.ListEpochs(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Status != store.StatusSucceeded || len(epochs) != 1 || len(epochs[0].Candidates) != 2 {
+		t.Fatalf("run %s (%+v), %d epochs; want succeeded with one epoch of 2 candidates", r.Status, r.Error, len(epochs))
+	}
+	want := []string{
+		"placeholder {{lang}} of the current prompt is missing: every variable the current prompts use must stay",
+		"placeholder {{register}} is not a variable of the dataset (its variables: text, lang, notes)",
+	}
+	for i, c := range epochs[0].Candidates {
+		if c.Status != store.CandidateBlocked || c.Note != want[i] {
+			t.Errorf("candidate %d: %s %q, want blocked: %q", i, c.Status, c.Note, want[i])
+		}
+		if _, err := e.Store.GetPhase(t.Context(), id, pipeline.PhaseID("val", c.PromptID)); err == nil {
+			t.Errorf("blocked candidate %d was scored on val", i)
+		}
+	}
+	if len(seen) == 0 {
+		t.Fatal("the optimizer was never asked")
+	}
+	d := seen[0]
+	if diff := cmp.Diff([]string{"text", "lang", "notes"}, d.Variables); diff != "" {
+		t.Errorf("data block variables (-want +got):\n%s", diff)
+	}
+	if d.UserTemplate != "Text: {{text}}" {
+		t.Errorf("data block user_template %q", d.UserTemplate)
+	}
+	if len(d.Failures) == 0 {
+		t.Fatal("no failures in the data block")
+	}
+	for _, f := range d.Failures {
+		if f.Vars["lang"] != "French" || !strings.HasPrefix(f.Input, "Text: ") || f.Vars["text"] == "" {
+			t.Errorf("failure %+v: want the rendered input and the row's variables", f)
+		}
 	}
 }
