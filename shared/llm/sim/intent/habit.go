@@ -196,7 +196,7 @@ var Table = [numHabits]Spec{
 		Surfaces: []string{`"%s"`}},
 	Explanation: {Habit: Explanation, Name: "explanation", Place: After, Core: true, Rate: 0.6, Applies: Always,
 		Surfaces: []string{"This is the most natural way to say it.", "This is based on the main topic of the text."},
-		Markers:  []string{"this is because", "because", "this is based on", "the reason", "note that", "this is the most"}},
+		Markers:  []string{"this is because", "because", "this is based on", "the reason", "note", "explanation", "reasoning", "rationale", "this is the most"}},
 	Capitalization: {Habit: Capitalization, Name: "capitalization", Place: Form, Core: true, Rate: 0.5, Applies: HasLetters},
 	Signoff: {Habit: Signoff, Name: "signoff", Place: After, Rate: 0.4, Applies: Always,
 		Surfaces: []string{"Hope this helps!", "Let me know if you need anything else.", "Feel free to ask if you have more questions."},

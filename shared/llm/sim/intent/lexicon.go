@@ -45,6 +45,10 @@ type cue struct {
 	// adding ("don't add anything after it"), not of another verb ("don't
 	// title-case anything") or followed by "else".
 	adding bool
+	// vague cues name a kind of habit ("wrap") that another concept in
+	// the same scope makes precise ("wrap it in quotes"); alone they
+	// remove the whole kind.
+	vague bool
 	// skipAfter lists words that, right after the match, make it another
 	// concept ("markdown code block" is a code fence, not markdown).
 	skipAfter []string
@@ -62,6 +66,7 @@ func c(pattern string, set Set, m mode) cue {
 func (k cue) gen() cue                    { k.generic = true; return k }
 func (k cue) labels() cue                 { k.labelContext = true; return k }
 func (k cue) lower() cue                  { k.lowercase = true; return k }
+func (k cue) imprecise() cue              { k.vague = true; return k }
 func (k cue) objectOfAdding() cue         { k.adding = true; return k }
 func (k cue) unlessNext(ws ...string) cue { k.skipAfter = ws; return k }
 
@@ -70,16 +75,19 @@ func (k cue) unlessNext(ws ...string) cue { k.skipAfter = ws; return k }
 // combine with negation and the other rules is Read's grammar.
 var lexicon = []cue{
 	// Text before the answer.
-	c("preamble*|intro|intros|introduction*|introductory|preface*|greeting*|greet|salutation*|acknowledg*", Of(Preamble), noun),
+	c("preamble*|intro|intros|introduc*|preface*|greeting*|greet|salutation*|acknowledg*", Of(Preamble), noun),
 	c("lead in|ins", Of(Preamble), noun),
 	c("opening|opener|openers remark*|line*|sentence*|words|phrase*|statement*|pleasantr*", Of(Preamble), noun),
 	c("opener|openers", Of(Preamble), noun),
 	c("here is|are", Of(Preamble), negOnly),
 	c("here's|sure|certainly", Of(Preamble), negOnly),
 	c("of course", Of(Preamble), negOnly),
-	c("pleasantr*|niceties", Of(Preamble, Signoff), negOnly),
-	c("small talk", Of(Preamble, Signoff), negOnly),
-	c("framing|wrapper|wrapping", framing, negOnly),
+	c("pleasantr*|niceties", Of(Preamble, Signoff), negOnly).gen(),
+	c("small talk", Of(Preamble, Signoff), negOnly).gen(),
+	c("framing", framing, negOnly),
+
+	// Wrappers of any kind.
+	c("wrap|wraps|wrapped|wrapping|enclose|enclosed|enclosing|surround|surrounded|surrounding|decorate|decorated", Of(Quotes, Bold, CodeFence), negOnly).imprecise(),
 
 	// Quotes.
 	c("quot*", Of(Quotes), noun),
@@ -122,10 +130,10 @@ var lexicon = []cue{
 	c("plaintext", markdown, positive),
 
 	// Field labels.
-	c("prefix*|prefac*|heading|headings|header|headers|tag|tags", Of(AnswerLabel), negOnly),
+	c("prefix*|heading|headings|header|headers|tag|tags", Of(AnswerLabel), negOnly),
 	c("field|key name*", Of(AnswerLabel), negOnly),
 	c("answer|field|output label*", Of(AnswerLabel), noun),
-	c("label|labels", Of(AnswerLabel), negOnly),
+	c("label|labels", Of(AnswerLabel), negOnly).objectOfAdding(),
 
 	// The final period.
 	c("period*|fullstop*", Of(TrailingPeriod), noun),
@@ -153,6 +161,7 @@ var lexicon = []cue{
 	// Brevity: the sentences around the answer, not a field label.
 	c("concise*|brief|briefly|brevity|terse*|succinct*|laconic*", chatter, positive),
 	c("to the point", chatter, positive),
+	c("chatty|verbose|wordy|waffl*|rambl*|talkative|long", chatter, negOnly).unlessNext("words", "word", "answers", "answer", "sentences"),
 	c("few words as possible", chatter, positive),
 	c("short as possible", chatter, positive),
 }
@@ -201,16 +210,18 @@ func is(w string, ws ...string) bool {
 var (
 	// addingVerbs put text into the reply.
 	addingVerbs = []string{"add", "adding", "include", "including", "write", "writing", "say", "saying",
-		"put", "output", "print", "append", "prepend", "insert", "type", "mention", "return", "give", "produce"}
+		"put", "output", "print", "append", "prepend", "insert", "type", "mention", "return", "give", "produce",
+		"prefix", "use", "respond", "reply", "answer", "attach", "stick", "tack", "start", "begin", "end", "finish"}
 	// answerNouns name the answer itself ("only the translation").
 	answerNouns = []string{"answer", "translation", "label", "category", "class", "json", "object",
 		"result", "output", "value", "word", "text", "sentiment", "number", "summary", "rating", "score",
-		"verdict", "response", "reply", "array", "list", "code", "name", "date", "string"}
+		"verdict", "response", "reply", "array", "list", "code", "name", "date", "string", "words", "sentence"}
 	// determiners introduce a noun phrase.
 	determiners = []string{"the", "your", "a", "an", "its", "their", "this", "that", "one"}
 	// answerVerbs produce the answer ("just write the category").
 	answerVerbs = []string{"output", "write", "give", "return", "reply", "respond", "answer", "print",
-		"provide", "say", "state", "send", "produce", "use", "emit", "type", "put", "show", "include", "generate"}
+		"provide", "say", "state", "send", "produce", "use", "emit", "type", "put", "show", "include", "generate",
+		"want", "need", "expect", "see", "get"}
 	// enders end a negation's scope: "never explain | why you chose it",
 	// "skip the tag and | just write the category".
 	enders = []string{"but", "instead", "rather", "then", "so", "because", "since", "that", "which",

@@ -111,9 +111,17 @@ func (r *reader) sentence(start, end int) {
 	}
 
 	// Concepts.
+	type hit struct {
+		k         cue
+		set       Set
+		neg, flip bool
+		sc        scope
+		keep      bool
+	}
+	var hits []hit
 	for i := start; i < end; {
 		best := 0
-		var hits []cue
+		var ks []cue
 		for _, k := range lexicon {
 			n := match(toks[:end], i, k.seq)
 			if n == 0 || n < best {
@@ -123,16 +131,16 @@ func (r *reader) sentence(start, end int) {
 				continue
 			}
 			if n > best {
-				best, hits = n, nil
+				best, ks = n, nil
 			}
-			hits = append(hits, k)
+			ks = append(ks, k)
 		}
 		if best == 0 {
 			i++
 			continue
 		}
 		neg, flip, sc := in(i)
-		for _, k := range hits {
+		for _, k := range ks {
 			if k.labelContext && !labelCtx {
 				continue
 			}
@@ -144,16 +152,34 @@ func (r *reader) sentence(start, end int) {
 				if neg && quotedIn(sc) != 0 {
 					continue // "a closing line like 'Let me know…'": the example decides
 				}
-				if set == 0 {
-					set = r.placed(r.clause(start, end, i))
+				// Its place narrows it: "pleasantries" at the start are a
+				// preamble; "extra text" after the answer is what follows.
+				if p := r.placed(r.clause(start, end, i)); set == 0 {
+					set = p
+				} else if set&p != 0 {
+					set &= p
 				}
 			}
 			if k.set == Of(AnswerLabel) && is(toks[i].text, "label", "labels") && r.definite(start, i) {
 				continue // "the (sentiment) label" is the answer, not a field label
 			}
-			r.apply(k, set, neg, flip, r.keepsCase(start, end, i))
+			hits = append(hits, hit{k: k, set: set, neg: neg, flip: flip, sc: sc, keep: r.keepsCase(start, end, i)})
 		}
 		i += best
+	}
+	for _, h := range hits {
+		if h.k.vague && h.neg {
+			// "don't wrap the answer" forbids every wrapper; "don't wrap it
+			// in quotes" only the one named.
+			named := quotedIn(h.sc) != 0
+			for _, o := range hits {
+				named = named || (!o.k.vague && o.neg && o.sc == h.sc)
+			}
+			if named {
+				continue
+			}
+		}
+		r.apply(h.k, h.set, h.neg, h.flip, h.keep)
 	}
 
 	r.only(start, end, in)
@@ -206,8 +232,8 @@ func (r *reader) addedObject(start, end, i, n int) bool {
 	if j := i + n; j < end && r.toks[j].kind == word && is(r.toks[j].text, "else", "more", "further", "extra") {
 		return true
 	}
-	for j := i - 1; j >= max(start, i-3) && r.toks[j].kind == word; j-- {
-		if is(r.toks[j].text, addingVerbs...) {
+	for j := i - 1; j >= max(start, i-8) && r.toks[j].kind != boundary; j-- {
+		if r.toks[j].kind == word && is(r.toks[j].text, addingVerbs...) {
 			return true
 		}
 	}
@@ -381,6 +407,9 @@ func (r *reader) only(start, end int, in func(int) (bool, bool, scope)) {
 	// a determiner, up to three modifiers and an answer noun, or a bare
 	// answer noun.
 	phrase := func(i int) bool {
+		if i < end && toks[i].kind == quoted && toks[i].habits == 0 {
+			return true // "only 'positive' or 'negative'"
+		}
 		if is(wordAt(i), answerNouns...) {
 			return true
 		}
@@ -410,6 +439,9 @@ func (r *reader) only(start, end int, in func(int) (bool, bool, scope)) {
 		if is(w, "only", "just", "solely", "purely", "exclusively", "merely", "simply") && !negatedBefore {
 			j := i + 1
 			if is(wordAt(j), answerVerbs...) {
+				j++
+			}
+			if is(wordAt(j), "me", "us") {
 				j++
 			}
 			if is(wordAt(j), "with", "out") {
@@ -458,8 +490,11 @@ func (r *reader) only(start, end int, in func(int) (bool, bool, scope)) {
 			if w == "single" && wordAt(p) == "a" {
 				p--
 			}
+			if is(wordAt(p), "exactly", "just", "only", "precisely") {
+				p--
+			}
 			if pw := wordAt(p); is(pw, "with", "in", "using", "as") || is(pw, answerVerbs...) ||
-				(p >= start && toks[p].kind == boundary) {
+				(p >= start && toks[p].kind == boundary) || is(wordAt(i+2), answerNouns...) {
 				r.removes |= framing
 			}
 		}
@@ -499,7 +534,10 @@ func (r *reader) anchors(start, end int, in func(int) (bool, bool, scope)) {
 		brace, ans := false, false
 		for k := j + 1; k < hi; k++ {
 			u := toks[k]
-			if u.kind == quoted {
+			if u.kind == quoted && strings.ContainsAny(u.text, "{}[]") {
+				brace = true // "start with '{'"
+			}
+			if u.kind == quoted && u.habits != 0 {
 				break // "start with 'Answer:'": a request, read with the quotes
 			}
 			if u.kind == symbol && u.text == "brace" || u.kind == word && is(u.text, "brace", "braces", "bracket", "brackets", "curly") {
@@ -596,7 +634,17 @@ func (r *reader) enumeration(start, end int) {
 				ok = false
 			}
 		}
-		if ok && !wantItem && items >= 2 && choice {
+		if ok && !wantItem && (items >= 2 && choice || items >= 3) {
+			r.removes |= Of(LabelForm)
+			return
+		}
+	}
+	// Quoted options anywhere: "'positive' or 'negative'".
+	for i := start; i+2 < end; i++ {
+		a, sep, b := toks[i], toks[i+1], toks[i+2]
+		if a.kind == quoted && b.kind == quoted && a.habits == 0 && b.habits == 0 &&
+			(sep.kind == slash || sep.kind == word && sep.text == "or") &&
+			len(strings.Fields(a.text)) == 1 && len(strings.Fields(b.text)) == 1 {
 			r.removes |= Of(LabelForm)
 			return
 		}
