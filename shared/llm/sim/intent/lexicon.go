@@ -80,6 +80,7 @@ var lexicon = []cue{
 	c("opening|opener|openers remark*|line*|sentence*|words|phrase*|statement*|pleasantr*", Of(Preamble), noun),
 	c("opener|openers", Of(Preamble), noun),
 	c("here is|are", Of(Preamble), negOnly),
+	c("restat*|repeat*|echo* the question|prompt|input|task|request", Of(Preamble), negOnly),
 	c("here's|sure|certainly", Of(Preamble), negOnly),
 	c("of course", Of(Preamble), negOnly),
 	c("pleasantr*|niceties", Of(Preamble, Signoff), negOnly).gen(),
@@ -97,7 +98,7 @@ var lexicon = []cue{
 	// Text after the answer about it.
 	c("explain*|explanation*|explanatory|reasoning|rationale|justif*|commentary|comment|comments|commenting|elaborat*", Of(Explanation), noun),
 	c("thought process*", Of(Explanation), noun),
-	c("notes|note|reasons|reason|remarks|analysis|discussion|annotation*|caveat*|disclaimer*|afterthought*", Of(Explanation), negOnly),
+	c("describe|describing|discuss|discussing|notes|note|reasons|reason|remarks|analysis|discussion|annotation*|caveat*|disclaimer*|afterthought*", Of(Explanation), negOnly),
 
 	// Sign-offs.
 	c("sign|signing off|offs", Of(Signoff), noun),
@@ -146,6 +147,7 @@ var lexicon = []cue{
 
 	// Label synonyms and forms.
 	c("synonym*|paraphras*", Of(LabelForm), negOnly),
+	c("wording|spelling|spellings", Of(LabelForm), negOnly).labels(),
 	c("substitut*|reword*|rephras*|rename*|abbreviat*|translat*", Of(LabelForm), negOnly).labels(),
 
 	// Case.

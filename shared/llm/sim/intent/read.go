@@ -232,6 +232,9 @@ func (r *reader) addedObject(start, end, i, n int) bool {
 	if j := i + n; j < end && r.toks[j].kind == word && is(r.toks[j].text, "else", "more", "further", "extra") {
 		return true
 	}
+	if j := i - 1; j >= start && r.toks[j].kind == word && negator(r.toks, j, end) {
+		return true // "don't label your answer"
+	}
 	for j := i - 1; j >= max(start, i-8) && r.toks[j].kind != boundary; j-- {
 		if r.toks[j].kind == word && is(r.toks[j].text, addingVerbs...) {
 			return true
@@ -451,6 +454,12 @@ func (r *reader) only(start, end int, in func(int) (bool, bool, scope)) {
 				r.removes |= framing
 				continue
 			}
+			// "Just answer.", "only answer the question".
+			if j > i+1 && is(wordAt(j-1), answerVerbs...) && (j >= end || toks[j].kind != word ||
+				(wordAt(j) == "the" && is(wordAt(j+1), "question", "questions"))) {
+				r.removes |= framing
+				continue
+			}
 		}
 		switch {
 		case is(w, "only", "alone", "itself", "themselves") && !negatedBefore:
@@ -512,8 +521,8 @@ func (r *reader) anchors(start, end int, in func(int) (bool, bool, scope)) {
 		if t.kind != word {
 			continue
 		}
-		begin := is(t.text, "begin", "start", "open", "starts", "begins", "opens")
-		finish := is(t.text, "end", "finish", "close", "ends", "finishes", "stop", "terminate")
+		begin := is(t.text, "begin", "start", "open", "starts", "begins", "opens", "starting", "beginning")
+		finish := is(t.text, "end", "finish", "close", "ends", "finishes", "stop", "terminate", "ending", "finishing")
 		if !begin && !finish {
 			continue
 		}
