@@ -220,6 +220,18 @@ func TestRead(t *testing.T) {
 		{"say nothing besides", "Say nothing besides the label.", F},
 		{"no postscript", "No preamble or postscript.", Of(Preamble, Explanation, Signoff)},
 		{"pleasantries at the end", "No pleasantries at the end.", Of(Signoff)},
+		{"options after with", "Respond with positive, negative or neutral.", Of(LabelForm)},
+		{"no yapping", "No yapping.", chatter},
+		{"a colon", "Do NOT include the word 'Answer' or a colon before your reply.", Of(AnswerLabel)},
+		{"don't format", "Don't format the output.", Of(Bold, CodeFence)},
+		{"stars", "Please don't put stars around words.", Of(Bold)},
+		{"leading or trailing", "No leading or trailing text.", F},
+		{"longest marker", "Avoid phrases like 'I hope this helps' or 'Happy to help'.", Of(Signoff)},
+		{"raw JSON only", "Output raw JSON only.", F},
+		{"entire response", "Your entire response should be the answer.", F},
+		{"then stop", "Write the answer, then stop.", after},
+		{"follow with anything", "Don't follow the answer with anything.", after},
+		{"engine and nothing else", "You are a translation engine. Output the French text and nothing else.", F},
 		{"no emojis", "No emojis.", 0},
 	}
 	for _, tc := range tests {

@@ -98,7 +98,7 @@ var lexicon = []cue{
 	// Text after the answer about it.
 	c("explain*|explanation*|explanatory|reasoning|rationale|justif*|commentary|comment|comments|commenting|elaborat*", Of(Explanation), noun),
 	c("thought process*", Of(Explanation), noun),
-	c("describe|describing|discuss|discussing|notes|note|reasons|reason|remarks|analysis|discussion|annotation*|caveat*|disclaimer*|afterthought*", Of(Explanation), negOnly),
+	c("summary|summaries|recap|describe|describing|discuss|discussing|notes|note|reasons|reason|remarks|analysis|discussion|annotation*|caveat*|disclaimer*|afterthought*", Of(Explanation), negOnly),
 
 	// Sign-offs.
 	c("sign|signing off|offs", Of(Signoff), noun),
@@ -114,7 +114,7 @@ var lexicon = []cue{
 
 	// Text after the answer of either kind.
 	c("concluding|summarizing|summarising sentence*|remark*|line*|words|note*|paragraph*|statement*|text|comment*|thought*", after, negOnly).gen(),
-	c("trailing text|words|content|sentence*|line*|paragraph*", after, negOnly).gen(),
+	c("leading|trailing text|words|content|sentence*|line*|paragraph*", 0, negOnly).gen(),
 	c("conclusion*|postscript*|afterword*|epilogue*", after, negOnly).gen(),
 
 	// Text anywhere around the answer: its place decides which.
@@ -124,8 +124,10 @@ var lexicon = []cue{
 
 	// Markdown.
 	c("bold*|emphasis|emphasi*|emphasiz*|asterisk*|italic*|**", Of(Bold), noun),
+	c("star|stars", Of(Bold), negOnly),
 	c("markdown|md", markdown, noun).unlessNext("code", "fence", "fences", "block", "blocks", "bold", "emphasis"),
 	c("formatting|markup|styling", markdown, negOnly),
+	c("format|formatted|style|styled", markdown, negOnly).imprecise(),
 	c("rich text", markdown, negOnly),
 	c("plain|plaintext text|prose", markdown, positive),
 	c("plaintext", markdown, positive),
@@ -133,6 +135,7 @@ var lexicon = []cue{
 	// Field labels.
 	c("prefix*|heading|headings|header|headers|tag|tags", Of(AnswerLabel), negOnly),
 	c("field|key name*", Of(AnswerLabel), negOnly),
+	c("colon|colons", Of(AnswerLabel), negOnly),
 	c("answer|field|output label*", Of(AnswerLabel), noun),
 	c("label|labels", Of(AnswerLabel), negOnly).objectOfAdding(),
 
@@ -163,7 +166,7 @@ var lexicon = []cue{
 	// Brevity: the sentences around the answer, not a field label.
 	c("concise*|brief|briefly|brevity|terse*|succinct*|laconic*", chatter, positive),
 	c("to the point", chatter, positive),
-	c("chatty|verbose|wordy|waffl*|rambl*|talkative|long", chatter, negOnly).unlessNext("words", "word", "answers", "answer", "sentences"),
+	c("chatty|verbose|wordy|waffl*|rambl*|talkative|long|yap*|chit", chatter, negOnly).unlessNext("words", "word", "answers", "answer", "sentences"),
 	c("few words as possible", chatter, positive),
 	c("short as possible", chatter, positive),
 }
@@ -213,7 +216,8 @@ var (
 	// addingVerbs put text into the reply.
 	addingVerbs = []string{"add", "adding", "include", "including", "write", "writing", "say", "saying",
 		"put", "output", "print", "append", "prepend", "insert", "type", "mention", "return", "give", "produce",
-		"prefix", "use", "respond", "reply", "answer", "attach", "stick", "tack", "start", "begin", "end", "finish"}
+		"prefix", "use", "respond", "reply", "answer", "attach", "stick", "tack", "start", "begin", "end", "finish",
+		"follow", "precede", "preface"}
 	// answerNouns name the answer itself ("only the translation").
 	answerNouns = []string{"answer", "translation", "label", "category", "class", "json", "object",
 		"result", "output", "value", "word", "text", "sentiment", "number", "summary", "rating", "score",
@@ -256,6 +260,6 @@ var (
 	// beforeWords and afterWords place generic text relative to the answer.
 	beforeWords = []string{"before", "preceding", "ahead", "front", "leading", "beginning", "start",
 		"opening", "up"}
-	afterWords = []string{"after", "afterwards", "afterward", "following", "behind", "end",
+	afterWords = []string{"after", "afterwards", "afterward", "following", "follow", "followed", "behind", "end",
 		"trailing", "below", "beneath", "then", "later"}
 )

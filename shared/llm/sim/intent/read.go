@@ -475,9 +475,30 @@ func (r *reader) only(start, end int, in func(int) (bool, bool, scope)) {
 					break
 				}
 			}
-			if prev := wordAt(k - 1); det || k == start || toks[k-1].kind != word ||
-				is(prev, answerVerbs...) || is(prev, "with", "in", "as", "is", "be") {
+			// Without a determiner: "JSON only", "raw JSON only", "French
+			// translation only"; not "short answers only" or "plain text
+			// only", which say how long or how plain, not what.
+			bare := k == start || toks[k-1].kind != word || is(wordAt(k-1), answerVerbs...) ||
+				is(wordAt(k-1), "with", "in", "as", "is", "be")
+			if !bare && toks[k].text != "text" && !strings.HasSuffix(toks[k].text, "s") {
+				m := k - 1
+				for m > max(start, k-3)-1 && wordAt(m) != "" && !is(wordAt(m), answerVerbs...) && !is(wordAt(m), "with", "in", "as", "is", "be") {
+					m--
+				}
+				bare = m < start || toks[m].kind != word || is(wordAt(m), answerVerbs...) || is(wordAt(m), "with", "in", "as", "is", "be")
+			}
+			if det || bare {
 				r.removes |= framing
+			}
+		case is(w, "entire", "whole", "full", "complete") && is(wordAt(i+1), "response", "reply", "output", "answer", "message"):
+			// "your entire response should be the answer".
+			for j := i + 2; j < min(end, i+6); j++ {
+				if is(wordAt(j), "be", "is") {
+					if phrase(j+1) || is(wordAt(j+1), "only", "just") && phrase(j+2) {
+						r.removes |= framing
+					}
+					break
+				}
 			}
 		case is(w, "bare", "naked"):
 			if phrase(i + 1) {
@@ -530,6 +551,10 @@ func (r *reader) anchors(start, end int, in func(int) (bool, bool, scope)) {
 			continue
 		}
 		_, hi := r.clause(start, end, i)
+		if finish && i > start && toks[i-1].kind == word && is(toks[i-1].text, "then", "and") && (i+1 >= end || toks[i+1].kind != word) {
+			r.removes |= after // "write the answer, then stop"
+			continue
+		}
 		j := i + 1
 		for j < hi && j < i+6 && !(toks[j].kind == word && is(toks[j].text, "with", "after", "at")) {
 			j++
@@ -625,27 +650,19 @@ func (r *reader) enumeration(start, end int) {
 		if toks[i].kind != boundary || !is(toks[i].text, ":", "(") {
 			continue
 		}
-		items, choice, wantItem := 0, false, true
-		ok := true
-		for j := i + 1; j < end && toks[j].kind != boundary && ok; j++ {
-			u := toks[j]
-			isItem := u.kind == quoted || (u.kind == word && !is(u.text, "or", "and", "no", "not", "the", "a", "an", "only", "just"))
-			switch {
-			case wantItem && isItem:
-				items++
-				wantItem = false
-			case !wantItem && (u.kind == comma || u.kind == slash || (u.kind == word && u.text == "or")):
-				choice = choice || u.kind != comma
-				wantItem = true
-			case wantItem && u.kind == word && u.text == "or" && j > i+1 && toks[j-1].kind == comma:
-				choice = true
-			default:
-				ok = false
-			}
-		}
-		if ok && !wantItem && (items >= 2 && choice || items >= 3) {
+		if r.options(i+1, end, 3) {
 			r.removes |= Of(LabelForm)
 			return
+		}
+	}
+	// Options as the object of an answer verb: "respond with positive,
+	// negative or neutral".
+	for i := start; i+1 < end; i++ {
+		if toks[i].kind == word && is(toks[i].text, answerVerbs...) && toks[i+1].kind == word && toks[i+1].text == "with" {
+			if r.options(i+2, end, 0) {
+				r.removes |= Of(LabelForm)
+				return
+			}
 		}
 	}
 	// Quoted options anywhere: "'positive' or 'negative'".
@@ -658,4 +675,29 @@ func (r *reader) enumeration(start, end int) {
 			return
 		}
 	}
+}
+
+// options reports whether the tokens from i to the clause's end are a list
+// of single-word options: two or more joined by "or" or "/", or (when
+// commas > 0) at least that many joined by commas alone.
+func (r *reader) options(i, end, commas int) bool {
+	toks := r.toks
+	items, choice, wantItem := 0, false, true
+	for j := i; j < end && toks[j].kind != boundary; j++ {
+		u := toks[j]
+		isItem := u.kind == quoted || (u.kind == word && !is(u.text, "or", "and", "no", "not", "the", "a", "an", "only", "just"))
+		switch {
+		case wantItem && isItem:
+			items++
+			wantItem = false
+		case !wantItem && (u.kind == comma || u.kind == slash || (u.kind == word && u.text == "or")):
+			choice = choice || u.kind != comma
+			wantItem = true
+		case wantItem && u.kind == word && u.text == "or" && j > i && toks[j-1].kind == comma:
+			choice = true
+		default:
+			return false
+		}
+	}
+	return !wantItem && (items >= 2 && choice || commas > 0 && items >= commas)
 }

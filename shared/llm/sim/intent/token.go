@@ -148,14 +148,21 @@ func classifyQuote(text string) Set {
 	case t == ".":
 		return Of(TrailingPeriod)
 	}
+	// The longest marker found names the habit: "Happy to help" is a
+	// sign-off, though "happy to" also opens preambles.
 	words := lowerWords(t)
 	var s Set
+	longest := 0
 	for _, spec := range Table {
 		for _, m := range spec.Markers {
-			if containsSeq(words, strings.Fields(m)) {
-				s |= Of(spec.Habit)
-				break
+			seq := strings.Fields(m)
+			if !containsSeq(words, seq) || len(seq) < longest {
+				continue
 			}
+			if len(seq) > longest {
+				longest, s = len(seq), 0
+			}
+			s |= Of(spec.Habit)
 		}
 	}
 	if s == 0 && strings.HasSuffix(t, ":") && len(words) >= 1 && len(words) <= 2 {
