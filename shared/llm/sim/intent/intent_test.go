@@ -104,6 +104,9 @@ func TestReadRemovesNothing(t *testing.T) {
 		{"explanations wanted", "Explanations are welcome and helpful."},
 		{"think step by step", "Think step by step and explain why before answering."},
 		{"long words", "Use long words."},
+		{"don't worry", "Don't worry about capitalization or punctuation."},
+		{"don't hesitate", "Don't hesitate to explain your answer."},
+		{"initial sample prompt", "You are a helpful assistant.\nAnswer the request."},
 		{"answer in french", "Only answer in French."},
 		{"quote the source", "Quote the source sentence before translating it."},
 		{"include a sign-off", "Be sure to include a sign-off."},
@@ -241,4 +244,25 @@ func TestRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzRead: any text reads without panicking, the same way twice, and a
+// requested habit is never removed.
+func FuzzRead(f *testing.F) {
+	for _, s := range []string{"", "'", "\"", "``", "**", "Don't '", "no 'Answer:", "only", "nothing", "(a / b", ": a, b, or",
+		"Don't forget to explain; only the answer.", "Begin with {", "x\u2019s \u201cquoted\u201d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, b := Parse(s), Parse(s)
+		if a != b {
+			t.Fatalf("Parse(%q) differs between calls: %+v, %+v", s, a, b)
+		}
+		if a.Removes&a.Requests != 0 {
+			t.Fatalf("Parse(%q) removes requested habits %v", s, a.Removes&a.Requests)
+		}
+		if a.Removes >= 1<<uint(numHabits) {
+			t.Fatalf("Parse(%q) removes unknown habits %b", s, a.Removes)
+		}
+	})
 }

@@ -333,9 +333,14 @@ func (r *reader) scopes(start, end int) []scope {
 		if w == "leave" || w == "leaving" {
 			from++ // "leave off", "leave out"
 		}
+		if from < end && toks[from].kind == word && is(toks[from].text, "worry", "bother", "care", "fuss", "mind") {
+			i = from // "don't worry about the case": it does not matter, not a prohibition
+			continue
+		}
+		hesitate := from < end && toks[from].kind == word && is(toks[from].text, "hesitate", "hesitating")
 		// "don't forget to explain", "never omit the quotes".
-		flip := false
-		if !is(w, privatives...) {
+		flip := hesitate // "don't hesitate to explain"
+		if !is(w, privatives...) && !flip {
 			for j := from; j < min(end, from+3); j++ {
 				if toks[j].kind != word {
 					break
