@@ -244,6 +244,15 @@ func TestRead(t *testing.T) {
 		{"then stop", "Write the answer, then stop.", after},
 		{"follow with anything", "Don't follow the answer with anything.", after},
 		{"engine and nothing else", "You are a translation engine. Output the French text and nothing else.", F},
+		{"contrast: period", "Write 'le chat', not 'le chat.'", Of(TrailingPeriod)},
+		{"rather than", "Use plain words rather than quotation marks.", Of(Quotes)},
+		{"instead of", "Write the label instead of a sentence with quotes around it.", Of(Quotes)},
+		{"contrast: quotes, both quoted", `Write 'Bonjour' rather than '"Bonjour"'.`, Of(Quotes)},
+		{"contrast: case", "Write 'bonjour le monde', not 'Bonjour Le Monde'.", Of(Capitalization)},
+		{"contrast: label case", "Answer with the label as 'neutral', not 'Neutral'.", Of(LabelForm)},
+		{"contrast: field label", "Reply 'Paris', not 'Answer: Paris'.", Of(AnswerLabel)},
+		{"contrast: bold", "Write 'Paris' instead of '**Paris**'.", Of(Bold)},
+		{"contrast: trailing sentence", "Reply 'Paris', not 'Paris. Hope this helps!'", Of(Signoff)},
 		{"no emojis", "No emojis.", 0},
 	}
 	for _, tc := range tests {

@@ -95,10 +95,12 @@ func (r *reader) sentence(start, end int) {
 		return q
 	}
 
-	// Quoted examples of output.
+	// Quoted examples of output; the wrong side of a correction ("'Paris',
+	// not 'Answer: Paris'") is not asked for.
+	wrong := r.contrasts(start, end, labelCtx)
 	for i := start; i < end; i++ {
 		t := toks[i]
-		if t.kind != quoted || t.habits == 0 {
+		if t.kind != quoted || t.habits == 0 || wrong[i] {
 			continue
 		}
 		// Forbidden, it is removed; asked for ("start with 'Answer:'"), it
@@ -330,8 +332,8 @@ func (r *reader) scopes(start, end int) []scope {
 			continue
 		}
 		from := i + 1
-		if w == "leave" || w == "leaving" {
-			from++ // "leave off", "leave out"
+		if is(w, "leave", "leaving", "rather", "instead") {
+			from++ // "leave off", "leave out", "rather than", "instead of"
 		}
 		if from < end && toks[from].kind == word && is(toks[from].text, "worry", "bother", "care", "fuss", "mind") {
 			i = from // "don't worry about the case": it does not matter, not a prohibition
@@ -391,6 +393,8 @@ func negator(toks []token, i, end int) bool {
 		return true
 	case strings.HasSuffix(w, "n't") || is(w, "dont", "doesnt", "cant", "wont", "shouldnt", "mustnt", "isnt", "arent"):
 		return true
+	case (w == "rather" || w == "instead") && i+1 < end && toks[i+1].kind == word && is(toks[i+1].text, "than", "of"):
+		return true // "rather than quotes", "instead of '**Paris**'"
 	case w == "leave" || w == "leaving":
 		return i+1 < end && toks[i+1].kind == word && is(toks[i+1].text, "off", "out", "away")
 	case is(w, privatives...):
@@ -705,4 +709,77 @@ func (r *reader) options(i, end, commas int) bool {
 		}
 	}
 	return !wantItem && (items >= 2 && choice || commas > 0 && items >= commas)
+}
+
+// contrasts reads corrections that quote the right and the wrong output:
+// "write 'positive', not 'Positive.'", "'Bonjour' rather than '\"Bonjour\"'".
+// What the wrong one adds to the right one names the habit: a period, quote
+// marks, asterisks, a label or a lead-in before it, a sentence after it,
+// another case (another form of the label, in a sentence about labels).
+func (r *reader) contrasts(start, end int, labelCtx bool) (wrong map[int]bool) {
+	toks := r.toks
+	wrong = map[int]bool{}
+	for i := start; i < end; i++ {
+		if toks[i].kind != quoted {
+			continue
+		}
+		j := i + 1
+		if j < end && toks[j].kind == comma {
+			j++
+		}
+		switch {
+		case j < end && toks[j].kind == word && toks[j].text == "not":
+			j++
+		case j+1 < end && toks[j].kind == word && toks[j+1].kind == word &&
+			(toks[j].text == "rather" && toks[j+1].text == "than" || toks[j].text == "instead" && toks[j+1].text == "of"):
+			j += 2
+		default:
+			continue
+		}
+		for ; j < end && toks[j].kind == quoted; j++ {
+			r.removes |= contrast(toks[i].text, toks[j].text, labelCtx)
+			wrong[j] = true
+			if j+1 < end && (toks[j+1].kind == comma || toks[j+1].kind == word && toks[j+1].text == "or") {
+				j++
+			}
+		}
+	}
+	return wrong
+}
+
+// contrast returns the habits that turn the right output into the wrong one.
+func contrast(right, wrong string, labelCtx bool) Set {
+	a, b := strings.TrimSpace(right), strings.TrimSpace(wrong)
+	switch {
+	case a == "" || a == b:
+		return 0
+	case b == a+"." || b == a+"!":
+		return Of(TrailingPeriod)
+	case b == `"`+a+`"` || b == "'"+a+"'":
+		return Of(Quotes)
+	case b == "**"+a+"**" || b == "*"+a+"*" || b == "__"+a+"__":
+		return Of(Bold)
+	case strings.Contains(b, "```") && strings.Contains(b, a):
+		return Of(CodeFence)
+	case strings.EqualFold(a, b):
+		if labelCtx {
+			return Of(LabelForm)
+		}
+		return Of(Capitalization)
+	case strings.HasSuffix(b, a):
+		lead := strings.TrimSpace(strings.TrimSuffix(b, a))
+		if q := classifyQuote(lead); q != 0 {
+			return q
+		}
+		return Of(Preamble)
+	case strings.HasPrefix(b, a):
+		tail := strings.TrimSpace(strings.TrimPrefix(b, a))
+		if q := classifyQuote(tail); q != 0 {
+			return q
+		}
+		return Of(Explanation)
+	case labelCtx && len(strings.Fields(a)) == 1 && len(strings.Fields(b)) == 1:
+		return Of(LabelForm) // "'positive', not 'good'"
+	}
+	return 0
 }

@@ -168,6 +168,12 @@ func classifyQuote(text string) Set {
 	if s == 0 && strings.HasSuffix(t, ":") && len(words) >= 1 && len(words) <= 2 {
 		s = Of(AnswerLabel) // "Answer:", "Final answer:", "Label:"
 	}
+	if head, _, ok := strings.Cut(t, ": "); s == 0 && ok && len(lowerWords(head)) <= 2 && len(lowerWords(head)) >= 1 {
+		s = Of(AnswerLabel) // "Answer: Paris"
+	}
+	if s == 0 && len(t) > 2 && (t[0] == '"' && t[len(t)-1] == '"') {
+		s = Of(Quotes) // '"Bonjour"'
+	}
 	if s == 0 && strings.HasSuffix(t, ":") && len(words) > 2 {
 		s = Of(Preamble) // "The translation of your sentence is:"
 	}
