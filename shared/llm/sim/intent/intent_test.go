@@ -253,6 +253,7 @@ func TestRead(t *testing.T) {
 		{"contrast: field label", "Reply 'Paris', not 'Answer: Paris'.", Of(AnswerLabel)},
 		{"contrast: bold", "Write 'Paris' instead of '**Paris**'.", Of(Bold)},
 		{"contrast: trailing sentence", "Reply 'Paris', not 'Paris. Hope this helps!'", Of(Signoff)},
+		{"comma ends the scope before a preposition", "Answer only with the label, no quotes, in lowercase.", F | Of(Quotes, Capitalization)},
 		{"no emojis", "No emojis.", 0},
 	}
 	for _, tc := range tests {

@@ -237,7 +237,10 @@ var (
 	starters = []string{"keep", "use", "add", "include", "put", "wrap", "write", "give", "explain",
 		"end", "start", "begin", "answer", "reply", "respond", "output", "return", "make", "be",
 		"translate", "classify", "copy", "stick", "follow", "preserve", "match", "please", "always",
-		"you", "i", "we", "it", "this", "these", "they"}
+		"you", "i", "we", "it", "this", "these", "they",
+		// A prepositional phrase after a comma is the next instruction:
+		// "no quotes, in lowercase".
+		"in", "with", "at", "on", "using", "by", "for", "from", "into", "all", "exactly"}
 	// privatives are verbs of leaving out: negators themselves, and after
 	// a negator ("don't forget to", "never omit") they cancel it.
 	privatives = []string{"forget", "forgetting", "omit", "omitting", "skip", "skipping", "drop",
