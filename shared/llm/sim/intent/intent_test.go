@@ -254,6 +254,7 @@ func TestRead(t *testing.T) {
 		{"contrast: bold", "Write 'Paris' instead of '**Paris**'.", Of(Bold)},
 		{"contrast: trailing sentence", "Reply 'Paris', not 'Paris. Hope this helps!'", Of(Signoff)},
 		{"comma ends the scope before a preposition", "Answer only with the label, no quotes, in lowercase.", F | Of(Quotes, Capitalization)},
+		{"markdown in the prompt itself", "**Rules:**\n- **No** bold in the answer\n- no quotes\n- answer *only* with the label", F | Of(Bold, Quotes)},
 		{"no emojis", "No emojis.", 0},
 	}
 	for _, tc := range tests {

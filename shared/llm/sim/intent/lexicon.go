@@ -123,7 +123,10 @@ var lexicon = []cue{
 	c("fluff|filler|chatter|chit|padding|verbiage|waffle", 0, negOnly).gen(),
 
 	// Markdown.
-	c("bold*|emphasis|emphasi*|emphasiz*|asterisk*|italic*|**", Of(Bold), noun),
+	c("bold*|emphasis|emphasi*|emphasiz*|asterisk*|italic*", Of(Bold), noun),
+	// Asterisks in a prompt are usually the prompt's own emphasis
+	// ("**Important:**"): they name the habit only when forbidden.
+	c("**", Of(Bold), negOnly),
 	c("star|stars", Of(Bold), negOnly),
 	c("markdown|md", markdown, noun).unlessNext("code", "fence", "fences", "block", "blocks", "bold", "emphasis"),
 	c("formatting|markup|styling", markdown, negOnly),

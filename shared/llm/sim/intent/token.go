@@ -67,7 +67,12 @@ func tokenize(s string) []token {
 			for j < len(rs) && rs[j] == '*' {
 				j++
 			}
-			out = append(out, token{kind: symbol, text: "**"})
+			// Asterisks touching a word are the prompt's own emphasis
+			// ("answer *only* with", "**No** bold"); standing alone ("no
+			// ** around it") they name the habit.
+			if !isWord(at(i-1)) && !isWord(at(j)) {
+				out = append(out, token{kind: symbol, text: "**"})
+			}
 			i = j
 		case (r == '\'' || r == '"' || r == '`') && !isWord(at(i-1)) && !unicode.IsSpace(at(i+1)):
 			end := closingQuote(rs, i)
