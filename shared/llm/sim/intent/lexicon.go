@@ -115,7 +115,7 @@ var lexicon = []cue{
 	// Text after the answer of either kind.
 	c("concluding|summarizing|summarising sentence*|remark*|line*|words|note*|paragraph*|statement*|text|comment*|thought*", after, negOnly).gen(),
 	c("leading|trailing text|words|content|sentence*|line*|paragraph*", 0, negOnly).gen(),
-	c("conclusion*|postscript*|afterword*|epilogue*", after, negOnly).gen(),
+	c("conclusion*|postscript*|postamble*|afterword*|epilogue*", after, negOnly).gen(),
 
 	// Text anywhere around the answer: its place decides which.
 	c("extra|additional|other|further|surrounding|more|any|superfluous|unnecessary|unrequested text|words|content|sentences|lines|prose|output|chatter|information|info|details", 0, negOnly).gen(),
@@ -154,6 +154,7 @@ var lexicon = []cue{
 	// Label synonyms and forms.
 	c("synonym*|paraphras*", Of(LabelForm), negOnly),
 	c("wording|spelling|spellings", Of(LabelForm), negOnly).labels(),
+	c("invent*|new|made|make|own", Of(LabelForm), negOnly).labels().unlessNext("line", "lines", "sentence", "sentences", "text", "words"),
 	c("substitut*|reword*|rephras*|rename*|abbreviat*|translat*", Of(LabelForm), negOnly).labels(),
 
 	// Case.
@@ -265,7 +266,7 @@ var (
 		"options", "choice", "choices"}
 	// beforeWords and afterWords place generic text relative to the answer.
 	beforeWords = []string{"before", "preceding", "ahead", "front", "leading", "beginning", "start",
-		"opening", "up"}
+		"opening", "up", "precede", "precedes", "preceded", "preface", "prefaced", "first"}
 	afterWords = []string{"after", "afterwards", "afterward", "following", "follow", "followed", "behind", "end",
 		"trailing", "below", "beneath", "then", "later"}
 )

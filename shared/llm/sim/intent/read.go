@@ -471,9 +471,19 @@ func (r *reader) only(start, end int, in func(int) (bool, bool, scope)) {
 			}
 		}
 		switch {
-		case is(w, "only", "alone", "itself", "themselves") && !negatedBefore:
-			// Backwards: "the translation only", "JSON only".
+		case is(w, "only", "alone", "itself", "themselves", "own") && !negatedBefore:
+			// Backwards: "the translation only", "JSON only", "the label by
+			// itself", "the label on its own".
 			k := i - 1
+			if w == "itself" && wordAt(k) == "by" {
+				k--
+			}
+			if w == "own" {
+				if wordAt(k) != "its" || wordAt(k-1) != "on" {
+					continue
+				}
+				k -= 2
+			}
 			if !is(wordAt(k), answerNouns...) {
 				continue
 			}
@@ -509,6 +519,8 @@ func (r *reader) only(start, end int, in func(int) (bool, bool, scope)) {
 					break
 				}
 			}
+		case w == "that's" && is(wordAt(i+1), "it", "all") || w == "that" && wordAt(i+1) == "is" && is(wordAt(i+2), "it", "all"):
+			r.removes |= framing // "answer with the translation. That's it."
 		case is(w, "bare", "naked"):
 			if phrase(i + 1) {
 				r.removes |= framing
@@ -553,6 +565,24 @@ func (r *reader) anchors(start, end int, in func(int) (bool, bool, scope)) {
 		}
 		begin := is(t.text, "begin", "start", "open", "starts", "begins", "opens", "starting", "beginning")
 		finish := is(t.text, "end", "finish", "close", "ends", "finishes", "stop", "terminate", "ending", "finishing")
+		// "the first character of your reply must be '{'".
+		if is(t.text, "first", "last", "final") && i+1 < end && toks[i+1].kind == word &&
+			is(toks[i+1].text, "character", "characters", "char", "thing", "symbol", "token") {
+			_, hi := r.clause(start, end, i)
+			for k := i + 2; k < hi; k++ {
+				u := toks[k]
+				if u.kind == symbol && u.text == "brace" || u.kind == quoted && strings.ContainsAny(u.text, "{}[]") ||
+					u.kind == word && is(u.text, "brace", "bracket", "curly") {
+					if t.text == "first" {
+						r.removes |= before | Of(CodeFence)
+					} else {
+						r.removes |= after | Of(CodeFence)
+					}
+					break
+				}
+			}
+			continue
+		}
 		if !begin && !finish {
 			continue
 		}
@@ -639,6 +669,7 @@ func (r *reader) labelForm(start, end int, in func(int) (bool, bool, scope)) {
 		case is(t.text, "exact", "exactly", "verbatim", "spelled", "spelling", "literally", "precisely", "identical", "predefined", "allowed", "permitted", "valid"):
 		case t.text == "as" && is(next(1), "given", "listed", "written", "shown", "provided", "defined", "specified", "it", "they", "spelled"):
 		case t.text == "one" && next(1) == "of":
+		case is(t.text, "provided", "given", "listed", "defined", "specified", "predefined") && is(next(1), labelWords...):
 		case is(t.text, "from", "in") && next(1) == "the" && is(next(2), "list", "options", "labels", "categories", "choices", "set"):
 		case t.text == "word" && next(1) == "for" && next(2) == "word":
 		default:
