@@ -40,6 +40,7 @@ func TestNaturalInstructions(t *testing.T) {
 		t.Fatalf("the corpus holds %d instructions, want at least 40", len(corpus))
 	}
 	right := 0
+	var tp, fp, fn [numHabits]int // per habit, over all entries
 	for i, e := range corpus {
 		var want Set
 		for _, name := range e.Removes {
@@ -50,11 +51,24 @@ func TestNaturalInstructions(t *testing.T) {
 			want |= Of(h)
 		}
 		got := Read(e.Instruction)
+		for _, h := range All() {
+			switch {
+			case got.Has(h) && want.Has(h):
+				tp[h]++
+			case got.Has(h):
+				fp[h]++
+			case want.Has(h):
+				fn[h]++
+			}
+		}
 		if got == want {
 			right++
 			continue
 		}
 		t.Logf("miss %d: %q\n\twant %v\n\tgot  %v (missing %v, extra %v)", i+1, e.Instruction, want, got, want&^got, got&^want)
+	}
+	for _, h := range All() {
+		t.Logf("%-15s removed rightly %2d, wrongly %2d, missed %2d", h, tp[h], fp[h], fn[h])
 	}
 	score := float64(right) / float64(len(corpus))
 	t.Logf("natural instructions: %d/%d exactly right (%.1f%%)", right, len(corpus), 100*score)
