@@ -187,6 +187,10 @@ type Optimizer struct {
 	// cannot be parsed, fails validation or carries edits that do not
 	// apply; each retry shows the optimizer its previous error (default 3).
 	MaxTries int `yaml:"max_tries" json:"max_tries"`
+	// EditUserTemplate lets the optimizer change prompt.user, the layout
+	// of the user's data, like the system and output prompts (default
+	// false: it stays as written).
+	EditUserTemplate bool `yaml:"edit_user_template" json:"edit_user_template"`
 	// FewShot configures the fewshot strategy.
 	FewShot FewShot `yaml:"fewshot" json:"fewshot"`
 	// Guards check every candidate before it is scored.

@@ -318,17 +318,28 @@ func promptTemplates(p config.Prompt) []dataset.Template {
 	}
 }
 
+// nonDefaultUser is a user template as a prompt version stores it: "" for
+// the default, so that a version over the default layout is stored as it
+// was before templates.
+func nonDefaultUser(user string) string {
+	if user == config.DefaultUserTemplate {
+		return ""
+	}
+	return user
+}
+
 // baselinePhases creates prompt v0 and its train and val phases.
 func (p *Pipeline) baselinePhases(ctx context.Context, runID string, cfg config.Run, m *dataset.Manifest) (*store.Prompt, []string, error) {
 	v0 := &store.Prompt{
 		System:   cfg.Prompt.System,
+		User:     nonDefaultUser(cfg.Prompt.UserTemplate()),
 		Output:   cfg.Prompt.Output,
 		Examples: []store.Demo{},
 		Status:   store.PromptInitial,
 		Strategy: "initial",
 		Scores:   map[string]eval.Summary{},
 	}
-	v0.ID = PromptID(v0.System, v0.Output, v0.Examples)
+	v0.ID = PromptID(v0.System, v0.User, v0.Output, v0.Examples)
 	if err := p.store.PutPrompt(ctx, runID, v0); err != nil {
 		return nil, nil, err
 	}

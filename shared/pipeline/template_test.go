@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -210,5 +211,68 @@ func TestCandidateLosingVariableIsBlocked(t *testing.T) {
 		if f.Vars["lang"] != "French" || !strings.HasPrefix(f.Input, "Text: ") || f.Vars["text"] == "" {
 			t.Errorf("failure %+v: want the rendered input and the row's variables", f)
 		}
+	}
+}
+
+// TestEditUserTemplate: prompt.user is the user's data layout and stays
+// fixed (a reply that changes only it is the incumbent again) unless
+// optimizer.edit_user_template is set; then the new template is scored
+// and its requests use it.
+func TestEditUserTemplate(t *testing.T) {
+	tests := []struct {
+		name       string
+		edit       bool
+		wantStatus store.CandidateStatus
+	}{
+		{"fixed", false, store.CandidateNoChange},
+		{"editable", true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := pipelinetest.New(t, "")
+			sm := e.Models().(pipelinetest.SimModels)
+			var mu sync.Mutex
+			var reqs []llm.Request
+			s := &scripted{Generator: recordingGen{g: sm.M, r: recordingModels{mu: &mu, reqs: &reqs}}, reply: func(int, *llm.Request) string {
+				return `{"system_prompt": "Translate into {{lang}}.", "output_prompt": "Only the translation.", "user_template": "English: {{text}}", "reasoning": "scripted"}`
+			}}
+			e.With(t, func(d *pipeline.Deps, _ *pipeline.Config) { d.Models = scriptedModels{s} })
+			e.Upload(t, "fr.yaml", fmt.Sprintf("epochs: 1\noptimizer: {edit_user_template: %v}\n%s", tt.edit, templatedYAML))
+			id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "fr.csv", templatedCSV()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Drain(t, false)
+			epochs, err := e.Store.ListEpochs(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(epochs) != 1 || len(epochs[0].Candidates) != 1 {
+				t.Fatalf("%d epochs, want 1 with one candidate", len(epochs))
+			}
+			c := epochs[0].Candidates[0]
+			english := 0
+			for _, req := range reqs {
+				if strings.HasPrefix(req.Prompt, "English: ") {
+					english++
+				}
+			}
+			if !tt.edit {
+				if c.Status != tt.wantStatus || english != 0 {
+					t.Errorf("candidate %s (%s), %d requests with the new template; want no_change and none", c.Status, c.Note, english)
+				}
+				return
+			}
+			if c.Status == store.CandidateNoChange || c.Status == store.CandidateBlocked || c.User != "English: {{text}}" {
+				t.Fatalf("candidate %s %q user %q, want scored with the new user template", c.Status, c.Note, c.User)
+			}
+			p, err := e.Store.GetPrompt(t.Context(), id, c.PromptID)
+			if err != nil || p.User != "English: {{text}}" {
+				t.Fatalf("prompt version %+v (%v), want user_prompt English: {{text}}", p, err)
+			}
+			if english == 0 {
+				t.Error("no primary request used the new user template")
+			}
+		})
 	}
 }
