@@ -441,7 +441,11 @@ func checkShape(path string, v any, t reflect.Type) *FieldError {
 					known = append(known, n)
 				}
 				sort.Strings(known)
-				return &FieldError{Path: join(path, quoteKey(k)), Reason: "unknown key (known keys: " + strings.Join(known, ", ") + ")"}
+				reason := "unknown key (known keys: " + strings.Join(known, ", ") + ")"
+				if near := nearest(k, known); near != "" {
+					reason += "; did you mean `" + near + "`?"
+				}
+				return &FieldError{Path: join(path, quoteKey(k)), Reason: reason}
 			}
 			if err := checkShape(join(path, k), m[k], f.Type); err != nil {
 				return err

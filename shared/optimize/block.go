@@ -17,6 +17,11 @@ const (
 	EndData   = "<<<PROMPTML_DATA_END>>>"
 )
 
+// LowestScoringPasses is Data.FailuresAre when nothing fails on train: the
+// optimizer reads it next to the examples, so it says in words what they
+// are (issue 17 item 4: they used to be sent, and called, failures).
+const LowestScoringPasses = "lowest-scoring passing examples: no training example scores below the metric's threshold, so none of these is a failure"
+
 // Example is one scored training example as the optimizer sees it.
 type Example struct {
 	// Input is the user turn the model saw: the user template filled with
@@ -102,8 +107,15 @@ type Data struct {
 	PreviousError string `json:"previous_error,omitempty"`
 	// Metrics are the incumbent's training metrics.
 	Metrics Metrics `json:"metrics"`
-	// Failures are the incumbent's worst training examples.
+	// Failures are the incumbent's worst training examples: its failures,
+	// or, when nothing fails, its lowest-scoring passes (FailuresAre says
+	// so).
 	Failures []Example `json:"failures"`
+	// FailuresAre labels Failures when they are not failures:
+	// LowestScoringPasses when no training example scores below the
+	// metric's threshold. Empty (left out) when they are failures, so
+	// such a request is the same as before the field existed.
+	FailuresAre string `json:"failures_are,omitempty"`
 	// History holds earlier candidates, worst to best.
 	History []HistoryEntry `json:"history,omitempty"`
 	// Candidate is the index of this candidate within the epoch (0-based),

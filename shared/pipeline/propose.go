@@ -124,6 +124,9 @@ func (p *Pipeline) optimizerData(ctx context.Context, t turn, inc *store.Prompt,
 		History:      history,
 		Epoch:        n,
 	}
+	if nothingFails(trainPh.Metrics) {
+		data.FailuresAre = optimize.LowestScoringPasses
+	}
 	if vars, user := runVariables(r), userTemplate(inc, cfg); !slices.Equal(vars, []string{dataset.ColumnUserInput}) ||
 		user != config.DefaultUserTemplate || cfg.Optimizer.EditUserTemplate {
 		// A request over the default layout reads as it did before
@@ -207,6 +210,16 @@ func (p *Pipeline) materialize(ctx context.Context, r *store.Run, ep *store.Epoc
 	if err != nil {
 		return nil, err
 	}
+	// What the optimizer was shown, so the event does not call passes
+	// failures.
+	trainPh, err := p.store.GetPhase(ctx, r.ID, PhaseID(dataset.Train, inc.ID))
+	if err != nil {
+		return nil, err
+	}
+	sent := ""
+	if nothingFails(trainPh.Metrics) {
+		sent = ", shown the incumbent's lowest-scoring passing examples (nothing fails on train)"
+	}
 	var events []store.OutboxEvent
 	for c, ec := range ep.Candidates {
 		if ec.Status == store.CandidateProposed {
@@ -221,15 +234,24 @@ func (p *Pipeline) materialize(ctx context.Context, r *store.Run, ep *store.Epoc
 				return nil, err
 			}
 		}
-		msg := fmt.Sprintf("Epoch %d, candidate %d (%s, %s): %s", ep.N, c+1, ep.Strategy, ec.PromptID, ec.Reasoning)
+		msg := fmt.Sprintf("Epoch %d, candidate %d (%s, %s)%s: %s", ep.N, c+1, ep.Strategy, ec.PromptID, sent, ec.Reasoning)
 		if ec.Note != "" {
 			msg += " [" + ec.Note + "]"
 		}
 		events = append(events, store.OutboxEvent{Key: fmt.Sprintf("proposal/%d/%d", ep.N, c), Event: store.Event{Kind: "optimizer", Epoch: ep.N, Message: msg,
 			Data: map[string]any{"prompt_id": ec.PromptID, "system_prompt": ec.System, "output_prompt": ec.Output,
-				"examples": len(ec.Examples), "strategy": ep.Strategy, "status": string(ec.Status), "tries": ec.Tries}}})
+				"examples": len(ec.Examples), "strategy": ep.Strategy, "status": string(ec.Status), "tries": ec.Tries, "shown": shownKind(sent)}}})
 	}
 	return events, nil
+}
+
+// shownKind names, in the proposal event's data, what the optimizer was
+// shown: "failures", or "lowest_scoring_passes" when nothing failed.
+func shownKind(sent string) string {
+	if sent != "" {
+		return "lowest_scoring_passes"
+	}
+	return "failures"
 }
 
 // proposeOnce asks for one candidate; unparsable or invalid replies are
