@@ -84,7 +84,7 @@ func PrimaryRequest(p *store.Prompt, userTemplate string, m config.Model, vars m
 		system = b.String()
 	}
 	temp := m.Temperature
-	return &llm.Request{
+	req := &llm.Request{
 		Model:           m.Name,
 		System:          system,
 		Prompt:          user + "\n\n" + output,
@@ -92,7 +92,14 @@ func PrimaryRequest(p *store.Prompt, userTemplate string, m config.Model, vars m
 		MaxOutputTokens: m.MaxOutputTokens,
 		Thinking:        m.Thinking(),
 		Purpose:         "primary",
-	}, user, nil
+	}
+	if m.ResponseMIMEType == config.MIMEJSON {
+		// text/plain is every provider's default: not sent, so such a
+		// request (and its cache key) is the one without the setting.
+		req.ResponseMIMEType = config.MIMEJSON
+		req.ResponseSchema = m.ResponseSchema
+	}
+	return req, user, nil
 }
 
 // RunBatch answers and scores one batch of one phase, writes its results,
