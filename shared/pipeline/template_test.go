@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/optimize"
@@ -91,6 +93,18 @@ func TestTemplatedRunSendsRenderedRows(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"notes"}, r.Dataset.UnusedColumns); diff != "" {
 		t.Errorf("unused columns (-want +got):\n%s", diff)
+	}
+	js, err := e.Blob.ReadAll(t.Context(), pipelinetest.Artifacts, blob.ExportPath(id, "prompt.json"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex pipeline.ExportedPrompt
+	if err := json.Unmarshal(js, &ex); err != nil {
+		t.Fatal(err)
+	}
+	if ex.SystemPrompt != "Translate into {{lang}}." || ex.UserTemplate != "Text: {{text}}" || ex.OutputPrompt != "Only the translation." ||
+		!cmp.Equal(ex.Variables, []string{"text", "lang", "notes"}) {
+		t.Errorf("exported prompt.json %+v, want the three templates and the variables", ex)
 	}
 	if len(reqs) < 10 {
 		t.Fatalf("%d primary requests, want one per row at least (10)", len(reqs))
