@@ -275,7 +275,7 @@ func (p *Pipeline) layers(ctx context.Context, bucket, object string, override [
 // statistics feed the budget check of the baseline. A bad or too small
 // dataset, or one replaced since the event, is a *badInput.
 func (p *Pipeline) ingest(ctx context.Context, runID string, obj blob.Object, cfg config.Run) (*dataset.Manifest, map[string]SplitStats, error) {
-	stats := &statsWriter{splits: map[string]SplitStats{}}
+	stats := &statsWriter{splits: map[string]SplitStats{}, user: cfg.Prompt.UserTemplate()}
 	m, err := dataset.Ingest(ctx, obj, dataset.Options{
 		Ratios:    dataset.Ratios{Train: cfg.Split.Train, Val: cfg.Split.Val, Test: cfg.Split.Test},
 		Seed:      cfg.Split.Seed,
