@@ -290,3 +290,37 @@ func TestEditUserTemplate(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultLayoutOptimizerRequest: over a user_input,ground_truth_output
+// CSV with the default prompt.user, the optimizer's data block has none of
+// the template keys, so it reads (and is cached) as before templates.
+func TestDefaultLayoutOptimizerRequest(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	e := pipelinetest.New(t, csv)
+	sm := e.Models().(pipelinetest.SimModels)
+	var mu sync.Mutex
+	var prompts []string
+	s := &scripted{Generator: sm.M, reply: func(_ int, req *llm.Request) string {
+		mu.Lock()
+		prompts = append(prompts, req.Prompt)
+		mu.Unlock()
+		return ""
+	}}
+	e.With(t, func(d *pipeline.Deps, _ *pipeline.Config) { d.Models = scriptedModels{s} })
+	e.Upload(t, "t.yaml", mergeYAML(t, readSample(t, "translation-fr.yaml"), "epochs: 1\n"))
+	if _, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv)); err != nil {
+		t.Fatal(err)
+	}
+	e.Drain(t, false)
+	if len(prompts) == 0 {
+		t.Fatal("the optimizer was never asked")
+	}
+	for _, p := range prompts {
+		i := strings.Index(p, optimize.BeginData)
+		for _, key := range []string{`"variables"`, `"user_template"`, `"edit_user_template"`, `"vars"`} {
+			if strings.Contains(p[i:], key) {
+				t.Errorf("default-layout data block holds %s", key)
+			}
+		}
+	}
+}
