@@ -57,7 +57,11 @@ func TestExportFewshotAsReceived(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	received := pipeline.PrimaryRequest(best, config.Model{}, "x").System
+	req, _, err := pipeline.PrimaryRequest(best, config.DefaultUserTemplate, config.Model{}, map[string]string{"user_input": "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	received := req.System
 	if string(system) != received {
 		t.Errorf("system.txt is not the system instruction the model received:\n got %q\nwant %q", system, received)
 	}

@@ -453,6 +453,10 @@ func (h *Handler) export(w http.ResponseWriter, r *http.Request) {
 		fail(ctx, w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, pipeline.ExportedPrompt{RunID: run.ID, PromptID: p.ID, Parent: p.Parent, Epoch: p.Epoch,
-		SystemPrompt: p.System, OutputPrompt: p.Output, Examples: p.Examples, Scores: p.Scores})
+	ex, err := pipeline.ExportOf(run, p)
+	if err != nil {
+		fail(ctx, w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ex)
 }

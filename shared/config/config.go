@@ -187,6 +187,10 @@ type Optimizer struct {
 	// cannot be parsed, fails validation or carries edits that do not
 	// apply; each retry shows the optimizer its previous error (default 3).
 	MaxTries int `yaml:"max_tries" json:"max_tries"`
+	// EditUserTemplate lets the optimizer change prompt.user, the layout
+	// of the user's data, like the system and output prompts (default
+	// false: it stays as written).
+	EditUserTemplate bool `yaml:"edit_user_template" json:"edit_user_template"`
 	// FewShot configures the fewshot strategy.
 	FewShot FewShot `yaml:"fewshot" json:"fewshot"`
 	// Guards check every candidate before it is scored.
@@ -255,6 +259,14 @@ type Model struct {
 	ThinkingBudget *int `yaml:"thinking_budget,omitempty" json:"thinking_budget,omitempty"`
 	// MaxOutputTokens caps each reply (0 = provider default).
 	MaxOutputTokens int `yaml:"max_output_tokens,omitempty" json:"max_output_tokens,omitempty"`
+	// ResponseMIMEType is the reply's format, "text/plain" (the default
+	// when empty) or "application/json" (primary only: the optimizer asks
+	// for its own format).
+	ResponseMIMEType string `yaml:"response_mime_type,omitempty" json:"response_mime_type,omitempty"`
+	// ResponseSchema is the JSON Schema a JSON reply must follow (primary
+	// only; needs response_mime_type application/json). It is compiled
+	// when the config is loaded.
+	ResponseSchema map[string]any `yaml:"response_schema,omitempty" json:"response_schema,omitempty"`
 	// BaseURL is the API root of an openai provider, e.g.
 	// "http://127.0.0.1:11434/v1" (required for openai, unused otherwise).
 	BaseURL string `yaml:"base_url,omitempty" json:"base_url,omitempty"`
@@ -738,6 +750,7 @@ func (r Run) Validate() error {
 		bad("limits.concurrency", "must be between 1 and 256, got %d", r.Limits.Concurrency)
 	}
 	r.validateSpend(bad)
+	r.validateResponse(bad)
 	return errors.Join(errs...)
 }
 

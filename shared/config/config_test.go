@@ -404,3 +404,46 @@ func TestUserTemplateDefault(t *testing.T) {
 		})
 	}
 }
+
+// TestResponseFormat: structured output is checked when the config is
+// loaded.
+func TestResponseFormat(t *testing.T) {
+	tests := []struct {
+		name, yaml, path, reason string // path "" = loads
+	}{
+		{"json with a schema", "primary:\n  response_mime_type: application/json\n  response_schema:\n    type: object\n    properties:\n      item: {type: string}\n      quantity: {type: integer, minimum: 1}\n    required: [item, quantity]\n", "", ""},
+		{"json without a schema", "primary: {response_mime_type: application/json}\n", "", ""},
+		{"plain text", "primary: {response_mime_type: text/plain}\n", "", ""},
+		{"unknown format", "primary: {response_mime_type: text/xml}\n", "primary.response_mime_type", `must be text/plain or application/json, got "text/xml"`},
+		{"schema without json", "primary: {response_schema: {type: object}}\n", "primary.response_schema", "needs response_mime_type: application/json"},
+		{"schema that does not compile", "primary: {response_mime_type: application/json, response_schema: {type: 12}}\n", "primary.response_schema", "not a valid JSON Schema"},
+		{"on the optimizer", "optimizer: {model: {response_mime_type: application/json}}\n", "optimizer.model", "primary model only"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Load(Layer{Source: "data.yaml", Data: []byte(tt.yaml)})
+			if tt.path == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if _, err := FromMap(must(t, r.ToMap)); err != nil {
+					t.Errorf("round trip: %v", err)
+				}
+				return
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) || fe.Path != tt.path || !strings.Contains(fe.Reason, tt.reason) {
+				t.Fatalf("Load error = %v, want %s: %q", err, tt.path, tt.reason)
+			}
+		})
+	}
+}
+
+func must[T any](t *testing.T, f func() (T, error)) T {
+	t.Helper()
+	v, err := f()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}

@@ -71,6 +71,10 @@ func CacheKey(provider string, req *Request) string {
 		b, _ := json.Marshal(req.Thinking)
 		field("thinking", string(b))
 	}
+	if req.ResponseMIMEType != "" {
+		// Only when set, like thinking: earlier keys are unchanged.
+		field("mime", req.ResponseMIMEType)
+	}
 	field("system", req.System)
 	field("prompt", req.Prompt)
 	field("sample", strconv.Itoa(req.Sample))

@@ -29,6 +29,10 @@ type Request struct {
 	// ResponseSchema, when set, asks for a JSON reply matching this JSON
 	// Schema (an object decoded from JSON: map[string]any).
 	ResponseSchema map[string]any `json:"response_schema,omitempty"`
+	// ResponseMIMEType, when "application/json", asks for a JSON reply
+	// (with ResponseSchema, one following it); "" leaves the provider's
+	// default, plain text.
+	ResponseMIMEType string `json:"response_mime_type,omitempty"`
 	// Seed makes sampling reproducible where the provider supports it.
 	Seed *int64 `json:"seed,omitempty"`
 	// Thinking is the model's thinking control; nil leaves the model's

@@ -91,6 +91,10 @@ type Data struct {
 	// a request reads as it did before templates.
 	Variables    []string `json:"variables,omitempty"`
 	UserTemplate string   `json:"user_template,omitempty"`
+	// EditUserTemplate: the optimizer may change UserTemplate too
+	// (optimizer.edit_user_template), as "user_template" in a rewrite or
+	// the edit target user_template.
+	EditUserTemplate bool `json:"edit_user_template,omitempty"`
 	// Examples are the incumbent's demonstrations.
 	Examples []Demo `json:"examples,omitempty"`
 	// Pool holds the training examples the fewshot strategy picks from.

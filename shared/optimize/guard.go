@@ -69,13 +69,21 @@ func Placeholders(s string) []string { return template.Names(s) }
 // Check returns why candidate c may not be scored, or "" if it may.
 // curSystem and curOutput are the incumbent the candidate was proposed
 // from: its placeholders must survive, and only injection phrasings and
-// held-out answers the candidate adds to it count.
+// held-out answers the candidate adds to it count. The user template is
+// taken as unchanged (see CheckAgainst).
 func (g *Guard) Check(curSystem, curOutput string, c Candidate) string {
+	return g.CheckAgainst(Candidate{System: curSystem, User: c.User, Output: curOutput}, c)
+}
+
+// CheckAgainst is Check with the incumbent's three prompts: cur.System,
+// cur.User (its user template) and cur.Output.
+func (g *Guard) CheckAgainst(cur, c Candidate) string {
+	curSystem, curOutput := cur.System, cur.Output
 	text := c.System + "\n" + c.Output
 	// Placeholders are read from each prompt alone: an escape or a name
 	// cannot straddle the join.
-	had := append(Placeholders(curSystem), Placeholders(curOutput)...)
-	has := append(Placeholders(c.System), Placeholders(c.Output)...)
+	had := slices.Concat(Placeholders(cur.System), Placeholders(cur.User), Placeholders(cur.Output))
+	has := slices.Concat(Placeholders(c.System), Placeholders(c.User), Placeholders(c.Output))
 	for _, name := range had {
 		if !slices.Contains(has, name) {
 			return fmt.Sprintf("placeholder {{%s}} of the current prompt is missing: every variable the current prompts use must stay", name)
@@ -87,6 +95,14 @@ func (g *Guard) Check(curSystem, curOutput string, c Candidate) string {
 				return fmt.Sprintf("placeholder {{%s}} is not a variable of the dataset (its variables: %s)", name, variableList(g.cfg.Variables))
 			}
 		}
+	}
+	if c.User != cur.User {
+		if strings.TrimSpace(c.User) == "" {
+			return "the user template is empty"
+		}
+		// A changed user template is prompt text like the others.
+		text += "\n" + c.User
+		curOutput += "\n" + cur.User
 	}
 	size := utf8.RuneCountInString(text) - 1
 	for _, d := range c.Examples {

@@ -104,3 +104,33 @@ func TestGuardVariables(t *testing.T) {
 		t.Errorf("no variables configured but blocked: %s", r)
 	}
 }
+
+// TestGuardUserTemplate: a changed user template must keep the variables
+// and must not be empty.
+func TestGuardUserTemplate(t *testing.T) {
+	g := NewGuard(GuardConfig{MinChars: 1, MaxChars: 1000, Variables: []string{"text", "lang"}}, nil)
+	cur := Candidate{System: "Translate.", User: "Text: {{text}}", Output: "Only {{lang}}."}
+	tests := []struct {
+		name string
+		user string
+		want string
+	}{
+		{"unchanged", "Text: {{text}}", ""},
+		{"reworded", "English text:\n{{text}}", ""},
+		{"drops the text", "Translate this.", "placeholder {{text}} of the current prompt is missing: every variable the current prompts use must stay"},
+		{"empty", " ", "placeholder {{text}} of the current prompt is missing: every variable the current prompts use must stay"},
+		{"unknown variable", "{{text}} ({{source}})", "placeholder {{source}} is not a variable of the dataset (its variables: text, lang)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cur
+			c.User = tt.user
+			if got := g.CheckAgainst(cur, c); got != tt.want {
+				t.Errorf("CheckAgainst = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got := g.CheckAgainst(Candidate{System: "s", Output: "o"}, Candidate{System: "s", User: "\t", Output: "o"}); got != "the user template is empty" {
+		t.Errorf("empty user template: %q", got)
+	}
+}

@@ -40,7 +40,10 @@ type Request struct {
 // Candidate is a proposal turned into complete prompts: edits applied,
 // demonstrations resolved.
 type Candidate struct {
-	System    string
+	System string
+	// User is the user template: the incumbent's, unless the optimizer may
+	// change it (Data.EditUserTemplate) and did.
+	User      string
 	Output    string
 	Examples  []Demo
 	Reasoning string
@@ -78,7 +81,7 @@ func Propose(ctx context.Context, gen generator, req Request) (Candidate, llm.Us
 			Temperature:     &temp,
 			MaxOutputTokens: req.MaxOutputTokens,
 			Thinking:        req.Thinking,
-			ResponseSchema:  ProposalSchema(d.Strategy),
+			ResponseSchema:  proposalSchema(d),
 			Purpose:         "optimizer",
 			// A re-ask may repeat the previous request word for word (the
 			// same error again): a distinct sample keeps the response
@@ -115,10 +118,14 @@ func Build(d Data, text string) (Candidate, error) {
 	if err != nil {
 		return Candidate{}, err
 	}
-	c := Candidate{System: d.SystemPrompt, Output: d.OutputPrompt, Examples: d.Examples, Reasoning: p.Reasoning}
+	c := Candidate{System: d.SystemPrompt, User: d.UserTemplate, Output: d.OutputPrompt, Examples: d.Examples, Reasoning: p.Reasoning}
 	switch d.Strategy {
 	case StrategyEdit:
-		if c.System, c.Output, err = ApplyEdits(d.SystemPrompt, d.OutputPrompt, p.Edits); err != nil {
+		targets := map[string]*string{"system_prompt": &c.System, "output_prompt": &c.Output}
+		if d.EditUserTemplate {
+			targets["user_template"] = &c.User
+		}
+		if err = applyEdits(targets, p.Edits); err != nil {
 			return Candidate{}, &ParseError{Reason: err.Error(), Text: text}
 		}
 	case StrategyFewShot:
@@ -130,6 +137,7 @@ func Build(d Data, text string) (Candidate, error) {
 		// ignores the response schema may send only the prompt it changed.
 		var present struct {
 			System *string `json:"system_prompt"`
+			User   *string `json:"user_template"`
 			Output *string `json:"output_prompt"`
 		}
 		if raw, ok := objectText(text); ok {
@@ -140,6 +148,10 @@ func Build(d Data, text string) (Candidate, error) {
 		}
 		if present.Output != nil {
 			c.Output = p.OutputPrompt
+		}
+		if present.User != nil && d.EditUserTemplate {
+			// Otherwise the user's data layout stays as written.
+			c.User = p.UserTemplate
 		}
 	}
 	return c, nil

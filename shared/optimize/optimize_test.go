@@ -3,6 +3,7 @@ package optimize
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -298,5 +299,62 @@ func TestProposeRetriesNotCached(t *testing.T) {
 	}
 	if got := meter.Total(); got.Calls != 3 || got.CacheHits != 0 {
 		t.Errorf("calls %d, cache hits %d; want 3 paid, 0 hits", got.Calls, got.CacheHits)
+	}
+}
+
+// TestBuildUserTemplate: the user template is the user's data layout; a
+// reply may change it only when the data block allows it.
+func TestBuildUserTemplate(t *testing.T) {
+	base := Data{SystemPrompt: "Translate.", OutputPrompt: "Only French.", UserTemplate: "Text: {{text}}"}
+	tests := []struct {
+		name     string
+		strategy string
+		edit     bool
+		reply    string
+		want     string // the candidate's user template; "" with wantErr
+		wantErr  string
+	}{
+		{"rewrite, fixed", StrategyRewrite, false, `{"system_prompt": "s", "output_prompt": "o", "user_template": "{{text}}", "reasoning": "r"}`, "Text: {{text}}", ""},
+		{"rewrite, editable", StrategyRewrite, true, `{"system_prompt": "s", "output_prompt": "o", "user_template": "English: {{text}}", "reasoning": "r"}`, "English: {{text}}", ""},
+		{"rewrite, editable, left out", StrategyRewrite, true, `{"system_prompt": "s", "output_prompt": "o", "reasoning": "r"}`, "Text: {{text}}", ""},
+		{"edit, editable", StrategyEdit, true, `{"edits": [{"op": "replace", "target": "user_template", "quote": "Text:", "text": "English:"}], "reasoning": "r"}`, "English: {{text}}", ""},
+		{"edit, fixed", StrategyEdit, false, `{"edits": [{"op": "replace", "target": "user_template", "quote": "Text:", "text": "English:"}], "reasoning": "r"}`, "",
+			`edit 1: target must be system_prompt or output_prompt, got "user_template"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := base
+			d.Strategy, d.EditUserTemplate = tt.strategy, tt.edit
+			c, err := Build(d, tt.reply)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Build error = %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.User != tt.want {
+				t.Errorf("user template %q, want %q", c.User, tt.want)
+			}
+		})
+	}
+}
+
+// TestProposalSchemaUserTemplate: the response schema names the user
+// template only when the optimizer may change it.
+func TestProposalSchemaUserTemplate(t *testing.T) {
+	for _, strategy := range Strategies {
+		t.Run(strategy, func(t *testing.T) {
+			fixed := proposalSchema(Data{Strategy: strategy})
+			if diff := cmp.Diff(ProposalSchema(strategy), fixed); diff != "" {
+				t.Errorf("fixed user template changed the schema:\n%s", diff)
+			}
+			got := fmt.Sprint(proposalSchema(Data{Strategy: strategy, EditUserTemplate: true}))
+			if want := strategy != StrategyFewShot; strings.Contains(got, "user_template") != want {
+				t.Errorf("editable schema %s: mentions user_template = %v, want %v", got, !want, want)
+			}
+		})
 	}
 }

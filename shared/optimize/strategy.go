@@ -26,6 +26,9 @@ var Strategies = []string{StrategyRewrite, StrategyEdit, StrategyFewShot}
 type Proposal struct {
 	SystemPrompt string `json:"system_prompt,omitempty"`
 	OutputPrompt string `json:"output_prompt,omitempty"`
+	// UserTemplate is a rewrite's user template, used only when the
+	// optimizer may change it (Data.EditUserTemplate).
+	UserTemplate string `json:"user_template,omitempty"`
 	// Edits are applied in order to the current prompts (edit strategy).
 	Edits []Edit `json:"edits,omitempty"`
 	// Demos are pool IDs, in the order they go into the prompt (fewshot).
@@ -59,16 +62,25 @@ type Edit struct {
 // nothing is applied fuzzily. Every failing edit is reported, numbered, so
 // the optimizer can fix them all at once.
 func ApplyEdits(system, output string, edits []Edit) (string, string, error) {
+	if err := applyEdits(map[string]*string{"system_prompt": &system, "output_prompt": &output}, edits); err != nil {
+		return "", "", err
+	}
+	return system, output, nil
+}
+
+// applyEdits applies edits to the texts of targets, by target name, or to
+// none of them (see ApplyEdits).
+func applyEdits(targets map[string]*string, edits []Edit) error {
+	work := make(map[string]*string, len(targets))
+	for k, v := range targets {
+		s := *v
+		work[k] = &s
+	}
 	var errs []string
 	for i, e := range edits {
-		var dst *string
-		switch e.Target {
-		case "system_prompt":
-			dst = &system
-		case "output_prompt":
-			dst = &output
-		default:
-			errs = append(errs, fmt.Sprintf("edit %d: target must be system_prompt or output_prompt, got %q", i+1, e.Target))
+		dst, ok := work[e.Target]
+		if !ok {
+			errs = append(errs, fmt.Sprintf("edit %d: target must be %s, got %q", i+1, targetList(targets), e.Target))
 			continue
 		}
 		if e.Op == OpInsert && e.Quote == "" {
@@ -102,9 +114,46 @@ func ApplyEdits(system, output string, edits []Edit) (string, string, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return "", "", fmt.Errorf("edits do not apply (none was applied): %s", strings.Join(errs, "; "))
+		return fmt.Errorf("edits do not apply (none was applied): %s", strings.Join(errs, "; "))
 	}
-	return system, output, nil
+	for k, v := range work {
+		*targets[k] = *v
+	}
+	return nil
+}
+
+// targetList names the edit targets for a message, in a fixed order.
+func targetList(targets map[string]*string) string {
+	var names []string
+	for _, n := range []string{"system_prompt", "output_prompt", "user_template"} {
+		if _, ok := targets[n]; ok {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 2 {
+		return names[0] + " or " + names[1]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// proposalSchema is ProposalSchema for d's strategy, with the user
+// template among the fields or edit targets when d lets the optimizer
+// change it.
+func proposalSchema(d Data) map[string]any {
+	s := ProposalSchema(d.Strategy)
+	if !d.EditUserTemplate {
+		return s
+	}
+	props := s["properties"].(map[string]any)
+	switch d.Strategy {
+	case StrategyEdit:
+		item := props["edits"].(map[string]any)["items"].(map[string]any)
+		item["properties"].(map[string]any)["target"] = map[string]any{"type": "string", "enum": []any{"system_prompt", "output_prompt", "user_template"}}
+	case StrategyFewShot:
+	default:
+		props["user_template"] = map[string]any{"type": "string"}
+	}
+	return s
 }
 
 func clip(s string, n int) string {

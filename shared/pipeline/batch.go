@@ -74,17 +74,9 @@ func PrimaryRequest(p *store.Prompt, userTemplate string, m config.Model, vars m
 	if err != nil {
 		return nil, "", fmt.Errorf("prompt %s: output prompt: %w", p.ID, err)
 	}
-	if len(p.Examples) > 0 {
-		var b bytes.Buffer
-		b.WriteString(system)
-		b.WriteString("\n\nExamples:\n")
-		for _, d := range p.Examples {
-			fmt.Fprintf(&b, "Input: %s\nOutput: %s\n", d.Input, d.Output)
-		}
-		system = b.String()
-	}
+	system = withDemos(system, p.Examples)
 	temp := m.Temperature
-	return &llm.Request{
+	req := &llm.Request{
 		Model:           m.Name,
 		System:          system,
 		Prompt:          user + "\n\n" + output,
@@ -92,7 +84,29 @@ func PrimaryRequest(p *store.Prompt, userTemplate string, m config.Model, vars m
 		MaxOutputTokens: m.MaxOutputTokens,
 		Thinking:        m.Thinking(),
 		Purpose:         "primary",
-	}, user, nil
+	}
+	if m.ResponseMIMEType == config.MIMEJSON {
+		// text/plain is every provider's default: not sent, so such a
+		// request (and its cache key) is the one without the setting.
+		req.ResponseMIMEType = config.MIMEJSON
+		req.ResponseSchema = m.ResponseSchema
+	}
+	return req, user, nil
+}
+
+// withDemos is system followed by the few-shot demonstrations, as the
+// primary receives them; without demonstrations it is system unchanged.
+func withDemos(system string, demos []store.Demo) string {
+	if len(demos) == 0 {
+		return system
+	}
+	var b bytes.Buffer
+	b.WriteString(system)
+	b.WriteString("\n\nExamples:\n")
+	for _, d := range demos {
+		fmt.Fprintf(&b, "Input: %s\nOutput: %s\n", d.Input, d.Output)
+	}
+	return b.String()
 }
 
 // RunBatch answers and scores one batch of one phase, writes its results,

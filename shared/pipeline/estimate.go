@@ -16,6 +16,7 @@ import (
 	"github.com/promptml/promptml/shared/dataset"
 	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/llm"
+	"github.com/promptml/promptml/shared/template"
 )
 
 // Estimate is what a run may spend at most: every configured epoch runs,
@@ -213,7 +214,7 @@ func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source
 	if err != nil {
 		return nil, errs.Invalid(fmt.Errorf("invalid config: %w", err))
 	}
-	w := &statsWriter{splits: map[string]SplitStats{}}
+	w := &statsWriter{splits: map[string]SplitStats{}, user: cfg.Prompt.UserTemplate()}
 	_, err = dataset.Ingest(ctx, src, dataset.Options{
 		Ratios:    dataset.Ratios{Train: cfg.Split.Train, Val: cfg.Split.Val, Test: cfg.Split.Test},
 		Seed:      cfg.Split.Seed,
@@ -271,6 +272,9 @@ func (t *teeShard) Close() error {
 type statsWriter struct {
 	mu     sync.Mutex
 	splits map[string]SplitStats
+	// user is the user template: a row's input tokens are those of its
+	// rendered user turn ("" counts user_input).
+	user string
 }
 
 func (w *statsWriter) Create(_ context.Context, split string, _ int) (io.WriteCloser, error) {
@@ -300,7 +304,15 @@ func (s *statsShard) Close() error {
 			return fmt.Errorf("pipeline.DryRun: shard line: %w", err)
 		}
 		st.Examples++
-		st.InputTokens += llm.EstimateTokens(ex.UserInput)
+		in := ex.UserInput
+		if s.w.user != "" {
+			// A row's variables always fill its template: the intake
+			// checked them.
+			if r, err := template.Render(s.w.user, ex.Variables()); err == nil {
+				in = r
+			}
+		}
+		st.InputTokens += llm.EstimateTokens(in)
 		st.ExpectedTokens += llm.EstimateTokens(ex.GroundTruth)
 	}
 	s.w.splits[s.split] = st

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/promptml/promptml/shared/blob"
-	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/eval"
 	"github.com/promptml/promptml/shared/fault"
 	"github.com/promptml/promptml/shared/store"
@@ -71,12 +70,17 @@ func (p *Pipeline) finishPhase(ctx context.Context, r *store.Run, ph *store.Phas
 
 // ExportedPrompt is prompt.json of an export.
 type ExportedPrompt struct {
-	RunID        string                  `json:"run_id"`
-	PromptID     string                  `json:"prompt_id"`
-	Parent       string                  `json:"parent,omitempty"`
-	Epoch        int                     `json:"epoch"`
-	SystemPrompt string                  `json:"system_prompt"`
+	RunID        string `json:"run_id"`
+	PromptID     string `json:"prompt_id"`
+	Parent       string `json:"parent,omitempty"`
+	Epoch        int    `json:"epoch"`
+	SystemPrompt string `json:"system_prompt"`
+	// UserTemplate is the template of the user turn (prompt.user) and
+	// Variables the dataset's columns the templates may name: the three
+	// templates are rendered with a row's variables (docs/config.md).
+	UserTemplate string                  `json:"user_template"`
 	OutputPrompt string                  `json:"output_prompt"`
+	Variables    []string                `json:"variables"`
 	Examples     []store.Demo            `json:"examples"`
 	Scores       map[string]eval.Summary `json:"scores"`
 }
@@ -85,7 +89,7 @@ type ExportedPrompt struct {
 // for prompt p: its system prompt with the few-shot demonstrations
 // rendered in, exactly as PrimaryRequest builds it.
 func SystemInstruction(p *store.Prompt) string {
-	return PrimaryRequest(p, config.Model{}, "").System
+	return withDemos(p.System, p.Examples)
 }
 
 // SingleInstruction is prompt p as one system instruction, ready to paste
@@ -105,11 +109,25 @@ func SingleInstruction(p *store.Prompt) string {
 	return SystemInstruction(&one)
 }
 
+// ExportOf is the export of prompt version pr of run r.
+func ExportOf(r *store.Run, pr *store.Prompt) (ExportedPrompt, error) {
+	cfg, err := runConfig(r)
+	if err != nil {
+		return ExportedPrompt{}, err
+	}
+	return ExportedPrompt{RunID: r.ID, PromptID: pr.ID, Parent: pr.Parent, Epoch: pr.Epoch,
+		SystemPrompt: pr.System, UserTemplate: userTemplate(pr, cfg), OutputPrompt: pr.Output,
+		Variables: runVariables(r), Examples: pr.Examples, Scores: pr.Scores}, nil
+}
+
 // Export writes a prompt's system.txt, output.txt and prompt.json under
 // runs/{run}/export/.
 func (p *Pipeline) Export(ctx context.Context, r *store.Run, pr *store.Prompt) error {
-	js, err := json.MarshalIndent(ExportedPrompt{RunID: r.ID, PromptID: pr.ID, Parent: pr.Parent, Epoch: pr.Epoch,
-		SystemPrompt: pr.System, OutputPrompt: pr.Output, Examples: pr.Examples, Scores: pr.Scores}, "", "  ")
+	ex, err := ExportOf(r, pr)
+	if err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(ex, "", "  ")
 	if err != nil {
 		return fmt.Errorf("pipeline.Export: %w", err)
 	}

@@ -233,11 +233,17 @@ func NewRunID() string {
 }
 
 // PromptID is the content hash of a prompt: the same prompt always has the
-// same id, so a prompt scored once on a split is never paid for twice.
-func PromptID(system, output string, demos []store.Demo) string {
+// same id, so a prompt scored once on a split is never paid for twice. The
+// user template counts only when it is not the default ("" or
+// {{user_input}}), so a prompt over the default layout keeps the id it had
+// before templates.
+func PromptID(system, user, output string, demos []store.Demo) string {
 	h := sha256.New()
 	for _, s := range []string{system, output} {
 		fmt.Fprintf(h, "%d:%s", len(s), s)
+	}
+	if user != "" && user != config.DefaultUserTemplate {
+		fmt.Fprintf(h, "user%d:%s", len(user), user)
 	}
 	for _, d := range demos {
 		fmt.Fprintf(h, "%d:%s%d:%s", len(d.Input), d.Input, len(d.Output), d.Output)

@@ -155,3 +155,49 @@ func TestPrimaryRequestMissingVariable(t *testing.T) {
 		t.Fatalf("error = %v, want a MissingError for tone", err)
 	}
 }
+
+// TestPrimaryRequestStructuredOutput: primary.response_mime_type and
+// response_schema reach the request (and its cache key); text/plain is the
+// request without them.
+func TestPrimaryRequestStructuredOutput(t *testing.T) {
+	schema := map[string]any{"type": "object", "required": []any{"item", "quantity", "date"}}
+	plain := config.Defaults().Primary
+	text, asJSON, withSchema := plain, plain, plain
+	text.ResponseMIMEType = config.MIMEText
+	asJSON.ResponseMIMEType = config.MIMEJSON
+	withSchema.ResponseMIMEType, withSchema.ResponseSchema = config.MIMEJSON, schema
+	p := &store.Prompt{System: "Extract the order.", Output: "Reply with JSON."}
+	vars := map[string]string{"user_input": "Two lamps, by Friday."}
+	base, _, err := pipeline.PrimaryRequest(p, config.DefaultUserTemplate, plain, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		m          config.Model
+		wantMIME   string
+		wantSchema map[string]any
+		sameKey    bool
+	}{
+		{"text/plain is the default request", text, "", nil, true},
+		{"JSON", asJSON, "application/json", nil, false},
+		{"JSON with a schema", withSchema, "application/json", schema, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _, err := pipeline.PrimaryRequest(p, config.DefaultUserTemplate, tt.m, vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.ResponseMIMEType != tt.wantMIME {
+				t.Errorf("mime %q, want %q", req.ResponseMIMEType, tt.wantMIME)
+			}
+			if diff := cmp.Diff(tt.wantSchema, req.ResponseSchema); diff != "" {
+				t.Errorf("schema (-want +got):\n%s", diff)
+			}
+			if same := llm.CacheKey("sim", req) == llm.CacheKey("sim", base); same != tt.sameKey {
+				t.Errorf("same cache key as the plain request = %v, want %v", same, tt.sameKey)
+			}
+		})
+	}
+}

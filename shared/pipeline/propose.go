@@ -49,7 +49,7 @@ func (p *Pipeline) propose(ctx context.Context, t turn, st step, n int) (*store.
 		Candidates: []store.EpochCandidate{}, StartedAt: time.Now(), Strategy: data.Strategy}
 	gc := guardConfig(cfg)
 	gc.Variables = runVariables(r)
-	vet := candidateVetter{inc: inc, guard: optimize.NewGuard(gc, truths), earlier: earlierCandidates(epochs),
+	vet := candidateVetter{inc: inc, user: userTemplate(inc, cfg), guard: optimize.NewGuard(gc, truths), earlier: earlierCandidates(epochs),
 		seen: map[string]bool{inc.ID: true}}
 	var failures []string
 	for c := 0; c < cfg.Candidates; c++ {
@@ -127,10 +127,12 @@ func (p *Pipeline) optimizerData(ctx context.Context, t turn, inc *store.Prompt,
 	if nothingFails(trainPh.Metrics) {
 		data.FailuresAre = optimize.LowestScoringPasses
 	}
-	if vars, user := runVariables(r), cfg.Prompt.UserTemplate(); !slices.Equal(vars, []string{dataset.ColumnUserInput}) || user != config.DefaultUserTemplate {
+	if vars, user := runVariables(r), userTemplate(inc, cfg); !slices.Equal(vars, []string{dataset.ColumnUserInput}) ||
+		user != config.DefaultUserTemplate || cfg.Optimizer.EditUserTemplate {
 		// A request over the default layout reads as it did before
 		// templates (and keeps its cache key).
 		data.Variables, data.UserTemplate = vars, user
+		data.EditUserTemplate = cfg.Optimizer.EditUserTemplate
 	}
 	if strategy == optimize.StrategyFewShot {
 		// Demonstrations come from the training split only: the pool is
@@ -156,15 +158,20 @@ func runVariables(r *store.Run) []string {
 // no_change; one a guard refuses is blocked.
 type candidateVetter struct {
 	inc     *store.Prompt
+	user    string // the incumbent's user template
 	guard   *optimize.Guard
 	earlier map[string]string
 	seen    map[string]bool
 }
 
 func (v candidateVetter) check(cand optimize.Candidate) store.EpochCandidate {
+	if cand.User == "" {
+		// The data block left the default layout out: unchanged.
+		cand.User = v.user
+	}
 	demos := toDemos(cand.Examples)
-	id := PromptID(cand.System, cand.Output, demos)
-	ec := store.EpochCandidate{PromptID: id, Status: store.CandidateProposed, System: cand.System, Output: cand.Output,
+	id := PromptID(cand.System, cand.User, cand.Output, demos)
+	ec := store.EpochCandidate{PromptID: id, Status: store.CandidateProposed, System: cand.System, User: nonDefaultUser(cand.User), Output: cand.Output,
 		Examples: demos, Reasoning: cand.Reasoning, Tries: cand.Tries}
 	switch {
 	case id == v.inc.ID:
@@ -174,7 +181,8 @@ func (v candidateVetter) check(cand optimize.Candidate) store.EpochCandidate {
 	case v.earlier[id] != "":
 		ec.Status, ec.Note = store.CandidateNoChange, "identical to "+v.earlier[id]+": not scored again"
 	default:
-		if reason := v.guard.Check(v.inc.System, v.inc.Output, cand); reason != "" {
+		cur := optimize.Candidate{System: v.inc.System, User: v.user, Output: v.inc.Output}
+		if reason := v.guard.CheckAgainst(cur, cand); reason != "" {
 			ec.Status, ec.Note = store.CandidateBlocked, reason
 		}
 	}
@@ -219,7 +227,7 @@ func (p *Pipeline) materialize(ctx context.Context, r *store.Run, ep *store.Epoc
 			if demos == nil {
 				demos = []store.Demo{}
 			}
-			cand := &store.Prompt{ID: ec.PromptID, System: ec.System, Output: ec.Output, Examples: demos,
+			cand := &store.Prompt{ID: ec.PromptID, System: ec.System, User: ec.User, Output: ec.Output, Examples: demos,
 				Parent: inc.ID, Epoch: ep.N, Candidate: c, Strategy: ep.Strategy, Reasoning: ec.Reasoning,
 				Status: store.PromptCandidate, Scores: map[string]eval.Summary{}}
 			if err := p.store.PutPrompt(ctx, r.ID, cand); err != nil {

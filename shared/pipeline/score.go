@@ -183,7 +183,7 @@ func tally(n int, results []Result, meter *llm.Meter) (store.Batch, []byte, erro
 // returns an error only for a transient failure that retries did not fix;
 // permanent failures are recorded on the result.
 func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metric, prompt *store.Prompt, cfg config.Run, ex dataset.Example) (Result, error) {
-	req, user, err := PrimaryRequest(prompt, cfg.Prompt.UserTemplate(), cfg.Primary, ex.Variables())
+	req, user, err := PrimaryRequest(prompt, userTemplate(prompt, cfg), cfg.Primary, ex.Variables())
 	if err != nil {
 		return Result{}, errs.Invalid(fmt.Errorf("row %d: %w", ex.Row, err))
 	}
@@ -242,6 +242,15 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 	res.Explanation = s.Explanation
 	res.Passed = v >= eval.Threshold(metric)
 	return res, nil
+}
+
+// userTemplate is the user template of a prompt version: its own, or,
+// for a version stored before prompts carried one, the run's.
+func userTemplate(p *store.Prompt, cfg config.Run) string {
+	if p.User != "" {
+		return p.User
+	}
+	return cfg.Prompt.UserTemplate()
 }
 
 // failsEveryCall reports a permanent error no example can avoid: the model

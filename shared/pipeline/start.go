@@ -279,7 +279,7 @@ func (p *Pipeline) layers(ctx context.Context, bucket, object string, override [
 // statistics feed the budget check of the baseline. A bad or too small
 // dataset, or one replaced since the event, is a *badInput.
 func (p *Pipeline) ingest(ctx context.Context, runID string, obj blob.Object, cfg config.Run) (*dataset.Manifest, map[string]SplitStats, error) {
-	stats := &statsWriter{splits: map[string]SplitStats{}}
+	stats := &statsWriter{splits: map[string]SplitStats{}, user: cfg.Prompt.UserTemplate()}
 	m, err := dataset.Ingest(ctx, obj, dataset.Options{
 		Ratios:    dataset.Ratios{Train: cfg.Split.Train, Val: cfg.Split.Val, Test: cfg.Split.Test},
 		Seed:      cfg.Split.Seed,
@@ -322,17 +322,28 @@ func promptTemplates(p config.Prompt) []dataset.Template {
 	}
 }
 
+// nonDefaultUser is a user template as a prompt version stores it: "" for
+// the default, so that a version over the default layout is stored as it
+// was before templates.
+func nonDefaultUser(user string) string {
+	if user == config.DefaultUserTemplate {
+		return ""
+	}
+	return user
+}
+
 // baselinePhases creates prompt v0 and its train and val phases.
 func (p *Pipeline) baselinePhases(ctx context.Context, runID string, cfg config.Run, m *dataset.Manifest) (*store.Prompt, []string, error) {
 	v0 := &store.Prompt{
 		System:   cfg.Prompt.System,
+		User:     nonDefaultUser(cfg.Prompt.UserTemplate()),
 		Output:   cfg.Prompt.Output,
 		Examples: []store.Demo{},
 		Status:   store.PromptInitial,
 		Strategy: "initial",
 		Scores:   map[string]eval.Summary{},
 	}
-	v0.ID = PromptID(v0.System, v0.Output, v0.Examples)
+	v0.ID = PromptID(v0.System, v0.User, v0.Output, v0.Examples)
 	if err := p.store.PutPrompt(ctx, runID, v0); err != nil {
 		return nil, nil, err
 	}

@@ -2,12 +2,15 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/optimize"
@@ -90,6 +93,18 @@ func TestTemplatedRunSendsRenderedRows(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"notes"}, r.Dataset.UnusedColumns); diff != "" {
 		t.Errorf("unused columns (-want +got):\n%s", diff)
+	}
+	js, err := e.Blob.ReadAll(t.Context(), pipelinetest.Artifacts, blob.ExportPath(id, "prompt.json"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ex pipeline.ExportedPrompt
+	if err := json.Unmarshal(js, &ex); err != nil {
+		t.Fatal(err)
+	}
+	if ex.SystemPrompt != "Translate into {{lang}}." || ex.UserTemplate != "Text: {{text}}" || ex.OutputPrompt != "Only the translation." ||
+		!cmp.Equal(ex.Variables, []string{"text", "lang", "notes"}) {
+		t.Errorf("exported prompt.json %+v, want the three templates and the variables", ex)
 	}
 	if len(reqs) < 10 {
 		t.Fatalf("%d primary requests, want one per row at least (10)", len(reqs))
@@ -209,6 +224,103 @@ func TestCandidateLosingVariableIsBlocked(t *testing.T) {
 	for _, f := range d.Failures {
 		if f.Vars["lang"] != "French" || !strings.HasPrefix(f.Input, "Text: ") || f.Vars["text"] == "" {
 			t.Errorf("failure %+v: want the rendered input and the row's variables", f)
+		}
+	}
+}
+
+// TestEditUserTemplate: prompt.user is the user's data layout and stays
+// fixed (a reply that changes only it is the incumbent again) unless
+// optimizer.edit_user_template is set; then the new template is scored
+// and its requests use it.
+func TestEditUserTemplate(t *testing.T) {
+	tests := []struct {
+		name       string
+		edit       bool
+		wantStatus store.CandidateStatus
+	}{
+		{"fixed", false, store.CandidateNoChange},
+		{"editable", true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := pipelinetest.New(t, "")
+			sm := e.Models().(pipelinetest.SimModels)
+			var mu sync.Mutex
+			var reqs []llm.Request
+			s := &scripted{Generator: recordingGen{g: sm.M, r: recordingModels{mu: &mu, reqs: &reqs}}, reply: func(int, *llm.Request) string {
+				return `{"system_prompt": "Translate into {{lang}}.", "output_prompt": "Only the translation.", "user_template": "English: {{text}}", "reasoning": "scripted"}`
+			}}
+			e.With(t, func(d *pipeline.Deps, _ *pipeline.Config) { d.Models = scriptedModels{s} })
+			e.Upload(t, "fr.yaml", fmt.Sprintf("epochs: 1\noptimizer: {edit_user_template: %v}\n%s", tt.edit, templatedYAML))
+			id, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "fr.csv", templatedCSV()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Drain(t, false)
+			epochs, err := e.Store.ListEpochs(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(epochs) != 1 || len(epochs[0].Candidates) != 1 {
+				t.Fatalf("%d epochs, want 1 with one candidate", len(epochs))
+			}
+			c := epochs[0].Candidates[0]
+			english := 0
+			for _, req := range reqs {
+				if strings.HasPrefix(req.Prompt, "English: ") {
+					english++
+				}
+			}
+			if !tt.edit {
+				if c.Status != tt.wantStatus || english != 0 {
+					t.Errorf("candidate %s (%s), %d requests with the new template; want no_change and none", c.Status, c.Note, english)
+				}
+				return
+			}
+			if c.Status == store.CandidateNoChange || c.Status == store.CandidateBlocked || c.User != "English: {{text}}" {
+				t.Fatalf("candidate %s %q user %q, want scored with the new user template", c.Status, c.Note, c.User)
+			}
+			p, err := e.Store.GetPrompt(t.Context(), id, c.PromptID)
+			if err != nil || p.User != "English: {{text}}" {
+				t.Fatalf("prompt version %+v (%v), want user_prompt English: {{text}}", p, err)
+			}
+			if english == 0 {
+				t.Error("no primary request used the new user template")
+			}
+		})
+	}
+}
+
+// TestDefaultLayoutOptimizerRequest: over a user_input,ground_truth_output
+// CSV with the default prompt.user, the optimizer's data block has none of
+// the template keys, so it reads (and is cached) as before templates.
+func TestDefaultLayoutOptimizerRequest(t *testing.T) {
+	csv := readSample(t, "translation-fr.csv")
+	e := pipelinetest.New(t, csv)
+	sm := e.Models().(pipelinetest.SimModels)
+	var mu sync.Mutex
+	var prompts []string
+	s := &scripted{Generator: sm.M, reply: func(_ int, req *llm.Request) string {
+		mu.Lock()
+		prompts = append(prompts, req.Prompt)
+		mu.Unlock()
+		return ""
+	}}
+	e.With(t, func(d *pipeline.Deps, _ *pipeline.Config) { d.Models = scriptedModels{s} })
+	e.Upload(t, "t.yaml", mergeYAML(t, readSample(t, "translation-fr.yaml"), "epochs: 1\n"))
+	if _, err := e.P.StartFromUpload(t.Context(), e.Upload(t, "t.csv", csv)); err != nil {
+		t.Fatal(err)
+	}
+	e.Drain(t, false)
+	if len(prompts) == 0 {
+		t.Fatal("the optimizer was never asked")
+	}
+	for _, p := range prompts {
+		i := strings.Index(p, optimize.BeginData)
+		for _, key := range []string{`"variables"`, `"user_template"`, `"edit_user_template"`, `"vars"`} {
+			if strings.Contains(p[i:], key) {
+				t.Errorf("default-layout data block holds %s", key)
+			}
 		}
 	}
 }

@@ -253,8 +253,11 @@ type Demo struct {
 
 // Prompt is runs/{run}/prompts/{prompt}: one prompt version.
 type Prompt struct {
-	ID       string `firestore:"id" json:"id"`
-	System   string `firestore:"system_prompt" json:"system_prompt"`
+	ID     string `firestore:"id" json:"id"`
+	System string `firestore:"system_prompt" json:"system_prompt"`
+	// User is the template of the user turn (config prompt.user); empty
+	// in a prompt stored before it existed, which means the run's.
+	User     string `firestore:"user_prompt,omitempty" json:"user_prompt,omitempty"`
 	Output   string `firestore:"output_prompt" json:"output_prompt"`
 	Examples []Demo `firestore:"examples" json:"examples"`
 	// Parent is the incumbent the optimizer started from ("" for v0).
@@ -321,7 +324,10 @@ type EpochCandidate struct {
 	Note   string          `firestore:"note,omitempty" json:"note,omitempty"`
 	// The proposal itself, stored with the epoch so that the prompt version
 	// is created from what the epoch kept (never from a lost attempt).
-	System    string `firestore:"system_prompt" json:"system_prompt"`
+	System string `firestore:"system_prompt" json:"system_prompt"`
+	// User is the candidate's user template (optimizer.edit_user_template;
+	// otherwise the incumbent's).
+	User      string `firestore:"user_prompt,omitempty" json:"user_prompt,omitempty"`
 	Output    string `firestore:"output_prompt" json:"output_prompt"`
 	Reasoning string `firestore:"reasoning" json:"reasoning"`
 	// Examples are the candidate's few-shot demonstrations (training

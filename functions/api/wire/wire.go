@@ -60,8 +60,11 @@ func FromRuns(runs []*store.Run) []*Run { return list(runs, FromRun) }
 
 // Prompt is a prompt version (GET /runs/{id}/prompts[/{prompt}]).
 type Prompt struct {
-	ID       string       `json:"id"`
-	System   string       `json:"system_prompt"`
+	ID     string `json:"id"`
+	System string `json:"system_prompt"`
+	// User is the template of the user turn (absent in a version stored
+	// before templates: the run's prompt.user).
+	User     string       `json:"user_prompt,omitempty"`
 	Output   string       `json:"output_prompt"`
 	Examples []store.Demo `json:"examples"`
 	// Parent is the incumbent the optimizer started from ("" for v0).
@@ -81,7 +84,7 @@ func FromPrompt(p *store.Prompt) *Prompt {
 	if p == nil {
 		return nil
 	}
-	return &Prompt{ID: p.ID, System: p.System, Output: p.Output, Examples: p.Examples, Parent: p.Parent, Epoch: p.Epoch,
+	return &Prompt{ID: p.ID, System: p.System, User: p.User, Output: p.Output, Examples: p.Examples, Parent: p.Parent, Epoch: p.Epoch,
 		Candidate: p.Candidate, Strategy: p.Strategy, Reasoning: p.Reasoning, Status: p.Status, Scores: p.Scores, CreatedAt: p.CreatedAt}
 }
 
@@ -94,6 +97,7 @@ type Candidate struct {
 	Status    store.CandidateStatus `json:"status"`
 	Note      string                `json:"note,omitempty"`
 	System    string                `json:"system_prompt"`
+	User      string                `json:"user_prompt,omitempty"`
 	Output    string                `json:"output_prompt"`
 	Reasoning string                `json:"reasoning"`
 	Examples  []store.Demo          `json:"examples,omitempty"`
@@ -134,7 +138,7 @@ func FromEpoch(e *store.Epoch) *Epoch {
 		cs = make([]Candidate, 0, len(e.Candidates))
 	}
 	for _, c := range e.Candidates {
-		cs = append(cs, Candidate{PromptID: c.PromptID, Val: c.Val, Status: c.Status, Note: c.Note, System: c.System,
+		cs = append(cs, Candidate{PromptID: c.PromptID, Val: c.Val, Status: c.Status, Note: c.Note, System: c.System, User: c.User,
 			Output: c.Output, Reasoning: c.Reasoning, Examples: c.Examples, Tries: c.Tries})
 	}
 	return &Epoch{N: e.N, IncumbentID: e.IncumbentID, IncumbentTrain: e.IncumbentTrain, IncumbentVal: e.IncumbentVal,

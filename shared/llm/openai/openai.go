@@ -120,9 +120,13 @@ func (m *Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, 
 		body.Messages = append(body.Messages, message{Role: "system", Content: req.System})
 	}
 	body.Messages = append(body.Messages, message{Role: "user", Content: req.Prompt})
-	if req.ResponseSchema != nil {
+	switch {
+	case req.ResponseSchema != nil:
 		body.ResponseFormat = &responseFormat{Type: "json_schema",
 			JSONSchema: map[string]any{"name": "reply", "schema": req.ResponseSchema}}
+	case req.ResponseMIMEType == "application/json":
+		// JSON without a schema: the chat-completions JSON mode.
+		body.ResponseFormat = &responseFormat{Type: "json_object"}
 	}
 	b, err := json.Marshal(body)
 	if err != nil {

@@ -165,3 +165,49 @@ func TestReasoningEffortAndUsageDetails(t *testing.T) {
 		t.Errorf("reasoning_effort sent without a thinking level: %v", got)
 	}
 }
+
+// TestResponseFormatOnTheWire: structured output as the endpoint reads it,
+// raw JSON: a schema as response_format json_schema, JSON without one as
+// json_object, plain text as no response_format.
+func TestResponseFormatOnTheWire(t *testing.T) {
+	schema := map[string]any{"type": "object", "properties": map[string]any{"item": map[string]any{"type": "string"}}, "required": []any{"item"}}
+	tests := []struct {
+		name string
+		req  llm.Request
+		want any // the response_format member; nil = absent
+	}{
+		{"schema", llm.Request{Prompt: "hi", ResponseMIMEType: "application/json", ResponseSchema: schema},
+			map[string]any{"type": "json_schema", "json_schema": map[string]any{"name": "reply", "schema": schema}}},
+		{"json without a schema", llm.Request{Prompt: "hi", ResponseMIMEType: "application/json"}, map[string]any{"type": "json_object"}},
+		{"plain text", llm.Request{Prompt: "hi"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var body map[string]any
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+					t.Error(err)
+				}
+				_, _ = io.WriteString(w, `{"choices":[{"message":{"content":"{\"item\":\"x\"}"},"finish_reason":"stop"}]}`)
+			}))
+			defer srv.Close()
+			m, err := New(Options{BaseURL: srv.URL, Model: "x"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Generate(t.Context(), &tt.req); err != nil {
+				t.Fatal(err)
+			}
+			got, ok := body["response_format"]
+			if tt.want == nil {
+				if ok {
+					t.Errorf("response_format = %v, want none", got)
+				}
+				return
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("response_format (-want +got):\n%s", d)
+			}
+		})
+	}
+}

@@ -174,6 +174,9 @@ func generateConfig(req *llm.Request) *genai.GenerateContentConfig {
 		cfg.ResponseMIMEType = "application/json"
 		cfg.ResponseJsonSchema = req.ResponseSchema
 	}
+	if req.ResponseMIMEType != "" {
+		cfg.ResponseMIMEType = req.ResponseMIMEType
+	}
 	return cfg
 }
 

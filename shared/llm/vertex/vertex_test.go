@@ -191,6 +191,26 @@ func TestGenerateRequest(t *testing.T) {
 			},
 		},
 		{
+			name:     "JSON reply without a schema",
+			location: testLocation,
+			req:      &llm.Request{Prompt: "hi", ResponseMIMEType: "application/json"},
+			wantPath: "/v1beta1/projects/test-project/locations/europe-west4/publishers/google/models/gemini-test:generateContent",
+			wantBody: map[string]any{
+				"contents":         []any{map[string]any{"role": "user", "parts": []any{map[string]any{"text": "hi"}}}},
+				"generationConfig": map[string]any{"responseMimeType": "application/json"},
+			},
+		},
+		{
+			name:     "primary structured output: mime type and schema",
+			location: testLocation,
+			req:      &llm.Request{Prompt: "hi", ResponseMIMEType: "application/json", ResponseSchema: schema},
+			wantPath: "/v1beta1/projects/test-project/locations/europe-west4/publishers/google/models/gemini-test:generateContent",
+			wantBody: map[string]any{
+				"contents":         []any{map[string]any{"role": "user", "parts": []any{map[string]any{"text": "hi"}}}},
+				"generationConfig": map[string]any{"responseMimeType": "application/json", "responseJsonSchema": schema},
+			},
+		},
+		{
 			name:     "thinking level",
 			location: testLocation,
 			req:      &llm.Request{Prompt: "hi", Thinking: &llm.Thinking{Level: "high"}},
