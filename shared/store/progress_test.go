@@ -106,12 +106,12 @@ func TestRunSpend(t *testing.T) {
 		t.Errorf("by model (-want +got):\n%s", diff)
 	}
 
-	wrote, err := s.SettleRunUsage(ctx, "r", total, by)
+	_, wrote, err := s.SettleRunUsage(ctx, "r", total, by)
 	if err != nil || !wrote {
 		t.Fatalf("SettleRunUsage = %v, %v; want a write", wrote, err)
 	}
 	older := Usage{Calls: 1, InputTokens: 120, OutputTokens: 34, CostUSD: 0.000125}
-	if wrote, err := s.SettleRunUsage(ctx, "r", older, map[string]Usage{primary: older}); err != nil || wrote {
+	if _, wrote, err := s.SettleRunUsage(ctx, "r", older, map[string]Usage{primary: older}); err != nil || wrote {
 		t.Errorf("SettleRunUsage with an older sum = %v, %v; want no write", wrote, err)
 	}
 	r, err := s.GetRun(ctx, "r")

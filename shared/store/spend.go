@@ -134,41 +134,48 @@ func setUsageField(u *Usage, f string, v float64) {
 	}
 }
 
-// SettleRunUsage sets the run's usage (and by model) to spend, the sums of
-// its ledger, keeping the run's Errors (examples without a score and failed
-// optimizer calls, counted by the phases and epochs). The ledger only
-// grows, so a sum read earlier never replaces one read later: spend is
-// written only when it has more calls or cache hits than the run shows (or
-// as many with other figures, a cost the run lacks). It reports whether it
-// wrote.
-func (s *Store) SettleRunUsage(ctx context.Context, run string, spend Usage, by map[string]Usage) (bool, error) {
+// SettleUsage sets r's usage (and by model) to spend, the sums of its
+// ledger, keeping r's Errors (examples without a score and failed optimizer
+// calls, counted by the phases and epochs). The ledger only grows, so a sum
+// read earlier never replaces one read later: spend is applied only when it
+// has more calls or cache hits than r shows (or as many, with more tokens
+// or cost). It reports whether it changed r.
+func (r *Run) SettleUsage(spend Usage, by map[string]Usage) bool {
+	cur := r.Usage
+	if spend.Calls < cur.Calls || spend.CacheHits < cur.CacheHits ||
+		(spend.Calls == cur.Calls && spend.CacheHits == cur.CacheHits && spend.InputTokens <= cur.InputTokens &&
+			spend.OutputTokens <= cur.OutputTokens && spend.CostUSD <= cur.CostUSD+1e-12) {
+		return false
+	}
+	spend.Errors = cur.Errors
+	r.Usage = spend
+	next := make(map[string]Usage, len(by))
+	for m, u := range by {
+		u.Errors = r.UsageByModel[m].Errors
+		next[m] = u
+	}
+	for m, u := range r.UsageByModel {
+		if _, ok := next[m]; !ok && u.Errors > 0 {
+			next[m] = Usage{Errors: u.Errors}
+		}
+	}
+	r.UsageByModel = next
+	return true
+}
+
+// SettleRunUsage applies spend to the stored run (Run.SettleUsage) and
+// returns the run as it stands after, and whether it wrote.
+func (s *Store) SettleRunUsage(ctx context.Context, run string, spend Usage, by map[string]Usage) (*Run, bool, error) {
 	wrote := false
-	_, err := s.UpdateRun(ctx, run, func(r *Run) error {
-		wrote = false
-		cur := r.Usage
-		if spend.Calls < cur.Calls || spend.CacheHits < cur.CacheHits ||
-			(spend.Calls == cur.Calls && spend.CacheHits == cur.CacheHits && spend.InputTokens <= cur.InputTokens &&
-				spend.OutputTokens <= cur.OutputTokens && spend.CostUSD <= cur.CostUSD+1e-12) {
+	r, err := s.UpdateRun(ctx, run, func(r *Run) error {
+		wrote = r.SettleUsage(spend, by)
+		if !wrote {
 			return ErrSkip
 		}
-		spend.Errors = cur.Errors
-		r.Usage = spend
-		next := make(map[string]Usage, len(by))
-		for m, u := range by {
-			u.Errors = r.UsageByModel[m].Errors
-			next[m] = u
-		}
-		for m, u := range r.UsageByModel {
-			if _, ok := next[m]; !ok && u.Errors > 0 {
-				next[m] = Usage{Errors: u.Errors}
-			}
-		}
-		r.UsageByModel = next
-		wrote = true
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("store.SettleRunUsage %s: %w", run, err)
+		return nil, false, fmt.Errorf("store.SettleRunUsage %s: %w", run, err)
 	}
-	return wrote, nil
+	return r, wrote, nil
 }
