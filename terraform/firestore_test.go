@@ -222,7 +222,7 @@ func queriesOf(where string, body *ast.BlockStmt) []fsQuery {
 				q.orders = append(q.orders, fsField{lit(0), order})
 			case "NewAggregationQuery", "WithCount":
 				q.aggregate = true
-			case "WithSum", "WithAvg":
+			case "WithSum", "WithAvg", "WithSumPath", "WithAvgPath":
 				q.aggregate = true
 				q.sums = append(q.sums, lit(0))
 			case "Documents", "Get", "GetAll", "Limit", "LimitToLast", "Offset", "StartAt", "StartAfter", "EndAt", "EndBefore", "Select":
@@ -334,7 +334,7 @@ func TestFirestoreQueriesHaveTheirIndexes(t *testing.T) {
 		colls[q.coll] = true
 	}
 	// The walk found the queries there are (it is not vacuous).
-	for _, c := range []string{"runs", "prompts", "phases", "batches", "epochs", "events"} {
+	for _, c := range []string{"runs", "prompts", "phases", "batches", "epochs", "events", "spend"} {
 		if !colls[c] {
 			t.Errorf("no query on %s found in shared/store; the parser missed it", c)
 		}

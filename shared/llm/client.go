@@ -97,6 +97,8 @@ func (generation) tally(r *Response, price Price) Tally {
 
 func (generation) cached(r *Response) bool { return r.Cached }
 
+func (generation) role(req *Request) string { return req.Purpose }
+
 func (generation) encode(provider string, r *Response) any {
 	return cached{V: 1, Provider: provider, Response: *r}
 }

@@ -131,6 +131,8 @@ func (embedding) tally(e *Embedding, price Price) Tally {
 
 func (embedding) cached(e *Embedding) bool { return e.Cached }
 
+func (embedding) role(*EmbedRequest) string { return "embedding" }
+
 func (embedding) encode(provider string, e *Embedding) any {
 	return cachedEmbedding{V: 1, Provider: provider, Embedding: *e}
 }

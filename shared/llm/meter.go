@@ -1,7 +1,10 @@
 package llm
 
 import (
+	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // Price is what a model charges, in US dollars per million tokens.
@@ -64,11 +67,64 @@ func (t Tally) Add(u Tally) Tally {
 		Errors: t.Errors + u.Errors, CacheHits: t.CacheHits + u.CacheHits, Retries: t.Retries + u.Retries, CostUSD: t.CostUSD + u.CostUSD}
 }
 
+// Spend is one metered call as a Ledger records it: a paid call (Calls 1,
+// its tokens and cost) or a cache hit (CacheHits 1).
+type Spend struct {
+	// Model is the meter key, "provider/model".
+	Model string
+	// Role is what the call was for: the request's purpose (primary,
+	// judge, optimizer) or "embedding".
+	Role string
+	// Tally is the call's usage.
+	Tally Tally
+}
+
+// Ledger records metered calls durably. Record is called once per call,
+// before its reply is used, with an id unique to the call (the meter's
+// attempt and the call's index), so a retried write of one entry counts
+// once and two attempts never share an entry.
+type Ledger interface {
+	Record(ctx context.Context, id string, s Spend) error
+}
+
 // Meter counts usage and cost by model key; one meter covers one unit of
 // accounting (a batch, an epoch's proposals). It is safe for concurrent use.
+// With a Ledger, every paid call and cache hit is also recorded there
+// before its reply is returned: the meter's own tallies are lost with the
+// invocation, the ledger's entries are not.
 type Meter struct {
-	mu sync.Mutex
-	by map[string]Tally
+	// Ledger receives every paid call and cache hit (nil: none).
+	Ledger Ledger
+	// Attempt names the delivery attempt the meter counts (unique per
+	// attempt: each duplicate delivery pays, and is recorded, on its own).
+	Attempt string
+
+	calls    atomic.Int64
+	recorded atomic.Int64
+	mu       sync.Mutex
+	by       map[string]Tally
+}
+
+// record writes one call to the ledger, if any. The write outlives the
+// caller's cancellation: the call was paid for.
+func (m *Meter) record(ctx context.Context, key, role string, t Tally) error {
+	if m == nil || m.Ledger == nil {
+		return nil
+	}
+	id := fmt.Sprintf("%s-%04d", m.Attempt, m.calls.Add(1))
+	if err := m.Ledger.Record(context.WithoutCancel(ctx), id, Spend{Model: key, Role: role, Tally: t}); err != nil {
+		return err
+	}
+	m.recorded.Add(1)
+	return nil
+}
+
+// Recorded is the number of entries the meter wrote to its ledger.
+func (m *Meter) Recorded() int {
+	if m == nil {
+		return 0
+	}
+	return int(m.recorded.Load())
 }
 
 func (m *Meter) add(key string, t Tally) {

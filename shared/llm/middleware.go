@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/promptml/promptml/shared/logging"
 )
@@ -38,6 +39,8 @@ type CallKind[Req, Resp any] interface {
 	fill(req Req, resp Resp) Resp
 	tally(resp Resp, price Price) Tally
 	cached(resp Resp) bool
+	// role is what the call is for, as the ledger records it.
+	role(req Req) string
 	encode(provider string, resp Resp) any
 	decode(b []byte) (Resp, bool)
 }
@@ -60,23 +63,34 @@ func MeterFrom(ctx context.Context, fallback *Meter) *Meter {
 
 // Metered counts every call into the context's meter (else fallback) under
 // key: a cache hit, or a paid call's tokens and cost at price, or an error
-// (a cancelled call is not an error of the model).
+// (a cancelled call is not an error of the model). A paid call or a cache
+// hit is written to the meter's ledger before the reply is returned; when
+// that write fails the reply is not used (a transient error: the attempt
+// is redone, and finds the reply in the response cache), so no reply is
+// ever used that the ledger does not count.
 func Metered[Req, Resp any](k CallKind[Req, Resp], key string, price Price, fallback *Meter) Middleware[Req, Resp] {
 	return func(next Call[Req, Resp]) Call[Req, Resp] {
 		return func(ctx context.Context, req Req) (Resp, error) {
 			m := MeterFrom(ctx, fallback)
 			resp, err := next(ctx, req)
+			var t Tally
 			switch {
 			case err != nil:
 				if !errors.Is(err, context.Canceled) {
 					m.add(key, Tally{Errors: 1})
 				}
+				return resp, err
 			case k.cached(resp):
-				m.add(key, Tally{CacheHits: 1})
+				t = Tally{CacheHits: 1}
 			default:
-				m.add(key, k.tally(resp, price))
+				t = k.tally(resp, price)
 			}
-			return resp, err
+			m.add(key, t)
+			if err := m.record(ctx, key, k.role(req), t); err != nil {
+				var zero Resp
+				return zero, &Error{Kind: Transient, Reason: ReasonUnknown, Err: fmt.Errorf("llm: recording the spend of a %s call: %w", key, err)}
+			}
+			return resp, nil
 		}
 	}
 }

@@ -126,10 +126,21 @@ func (p *Pipeline) nextStep(ctx context.Context, r *store.Run) (step, error) {
 		return step{}, err
 	}
 	why, err := p.stageBudget(ctx, t, st)
-	if err != nil || why == "" {
-		return st, err
+	if err != nil {
+		return step{}, err
 	}
-	return p.exhaust(ctx, t, st, why)
+	if why != "" {
+		if st, err = p.exhaust(ctx, t, st, why); err != nil {
+			return step{}, err
+		}
+	}
+	// The run's usage at the commit: its ledger's sum.
+	total, by, err := p.runSpend(ctx, r)
+	if err != nil {
+		return step{}, err
+	}
+	st.Spent, st.SpentByModel = &total, by
+	return st, nil
 }
 
 // allDone reports whether every phase r's stage waits for is done.

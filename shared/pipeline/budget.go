@@ -35,23 +35,21 @@ type observed struct {
 	examples   int
 }
 
-// observe reads the run's spend: the run's usage (done phases and the
-// optimizer) plus the done batches of phases still running, and the average
-// per scored example over both. The run is read again after its phases: a
-// phase that finished after the caller read r has its usage on the run
-// document only, and it must not fall between the two (a phase finishing
-// between the two reads here is counted twice, the safe side).
+// observe reads the run's spend: the sum of its ledger (every call any
+// attempt paid for, those of batches still running and of failed attempts
+// included, spend.go), and the average per scored example over the done
+// phases and the done batches of phases still running.
 func (p *Pipeline) observe(ctx context.Context, r *store.Run) (observed, error) {
 	var o observed
 	phases, err := p.store.ListPhases(ctx, r.ID)
 	if err != nil {
 		return o, fmt.Errorf("pipeline.observe: %w", err)
 	}
-	cur, err := p.store.GetRun(ctx, r.ID)
+	spent, _, err := p.store.RunSpend(ctx, r.ID, nil)
 	if err != nil {
 		return o, fmt.Errorf("pipeline.observe: %w", err)
 	}
-	o.spent = spendOf(cur.Usage)
+	o.spent = spendOf(spent)
 	var total spend
 	for _, ph := range phases {
 		if ph.State == store.PhaseDone {
@@ -66,7 +64,6 @@ func (p *Pipeline) observe(ctx context.Context, r *store.Run) (observed, error) 
 			return o, fmt.Errorf("pipeline.observe: %w", err)
 		}
 		for _, b := range bs {
-			o.spent = o.spent.plus(spendOf(b.Usage))
 			total = total.plus(spendOf(b.Usage))
 			o.examples += b.Examples
 		}
@@ -98,7 +95,8 @@ func (p *Pipeline) stageBudget(ctx context.Context, t turn, st step) (string, er
 			examples += r.Dataset.Counts[ph.Split]
 		}
 	}
-	next := o.spent.plus(spendOf(st.AddUsage)).plus(o.perExample.times(float64(examples)))
+	// The ledger has the step's optimizer calls already (st.AddUsage).
+	next := o.spent.plus(o.perExample.times(float64(examples)))
 	if why := over(cfg.Budget, next); why != "" {
 		return fmt.Sprintf("the %s stage (%d phases, %d examples) would bring the run to %s", st.To, len(st.Pending), examples, why), nil
 	}
@@ -121,7 +119,7 @@ func (p *Pipeline) epochBudget(ctx context.Context, t turn, st step, n int) (str
 	if err != nil {
 		return "", fmt.Errorf("pipeline.epochBudget: %w", err)
 	}
-	why := epochOverBudget(cfg.Budget, o.spent, spendOf(st.AddUsage), perOptimizerCall(eps), o.perExample, cfg.Candidates, r.Dataset.Counts[dataset.Val])
+	why := epochOverBudget(cfg.Budget, o.spent, spend{}, perOptimizerCall(eps), o.perExample, cfg.Candidates, r.Dataset.Counts[dataset.Val])
 	if why == "" {
 		return "", nil
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/promptml/promptml/shared/analytics"
+	"github.com/promptml/promptml/shared/pipeline/pipelinetest"
 	"github.com/promptml/promptml/shared/store"
 )
 
@@ -123,4 +124,21 @@ func takeSnapshot(t *testing.T, st *store.Store, id string) snapshot {
 	}
 	s.Events = len(events)
 	return s
+}
+
+// requireSpendIsServed fails t unless run id's usage is what its models
+// answered, counted at the model (pipelinetest.Served): the same calls and
+// tokens. It returns the calls served.
+func requireSpendIsServed(t *testing.T, e *pipelinetest.Env, id string) int {
+	t.Helper()
+	r, err := e.Store.GetRun(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls, u := e.Served.Calls()
+	if r.Usage.Calls != calls || r.Usage.InputTokens != u.InputTokens || r.Usage.OutputTokens != u.OutputTokens {
+		t.Errorf("run %s (%s) reports %d calls, %d+%d tokens; the models answered %d calls, %d+%d tokens",
+			id, r.Status, r.Usage.Calls, r.Usage.InputTokens, r.Usage.OutputTokens, calls, u.InputTokens, u.OutputTokens)
+	}
+	return calls
 }

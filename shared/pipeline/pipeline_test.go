@@ -98,9 +98,15 @@ func TestTrainingRun(t *testing.T) {
 	}
 }
 
+// TestDuplicateDeliveriesChangeNothing: with every message delivered
+// twice at once, the run ends as with one delivery: same prompts, scores,
+// epochs, phases (their usage is the usage of the attempts they kept) and
+// events. Its spend is what the model answered, counted at the model: the
+// duplicates that paid are counted, so the twice-delivered run reports
+// more calls than the clean one, exactly as many as it paid.
 func TestDuplicateDeliveriesChangeNothing(t *testing.T) {
 	csv := readSample(t, "sentiment.csv")
-	run := func(dup bool) snapshot {
+	run := func(dup bool) (snapshot, int) {
 		e := pipelinetest.New(t, csv)
 		u := e.Upload(t, "sentiment.csv", csv)
 		id, err := e.P.StartFromUpload(t.Context(), u)
@@ -115,15 +121,21 @@ func TestDuplicateDeliveriesChangeNothing(t *testing.T) {
 			}
 		}
 		e.Drain(t, dup)
-		return takeSnapshot(t, e.Store, id)
+		return takeSnapshot(t, e.Store, id), requireSpendIsServed(t, e, id)
 	}
-	once, twice := run(false), run(true)
+	once, servedOnce := run(false)
+	twice, servedTwice := run(true)
 	if once.Status != store.StatusSucceeded {
 		t.Fatalf("single delivery: status %s", once.Status)
 	}
-	if d := cmp.Diff(once, twice); d != "" {
+	if d := cmp.Diff(once, twice, cmpopts.IgnoreFields(snapshot{}, "Usage")); d != "" {
 		t.Errorf("state after duplicated deliveries differs (-once +twice):\n%s", d)
 	}
+	// The duplicates ran and paid: the comparison above is not vacuous.
+	if servedTwice <= servedOnce {
+		t.Errorf("the model answered %d calls with every message delivered twice, %d with one delivery: nothing was duplicated", servedTwice, servedOnce)
+	}
+	t.Logf("calls answered by the model: %d delivered once, %d delivered twice (each run's usage equal to its own)", servedOnce, servedTwice)
 }
 
 // flakyOptimizer fails the first n optimizer calls with a transient 429,

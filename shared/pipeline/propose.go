@@ -54,7 +54,7 @@ func (p *Pipeline) propose(ctx context.Context, t turn, st step, n int) (*store.
 	var failures []string
 	for c := 0; c < cfg.Candidates; c++ {
 		data.Candidate = c
-		cand, u, perr := p.proposeOnce(ctx, model, cfg, data)
+		cand, u, perr := p.proposeOnce(ctx, r.ID, n, model, cfg, data)
 		ep.Usage = ep.Usage.Add(u)
 		if perr != nil {
 			if llm.ModelUnavailable(perr) {
@@ -254,11 +254,13 @@ func shownKind(sent string) string {
 	return "failures"
 }
 
-// proposeOnce asks for one candidate; unparsable or invalid replies are
-// asked again with the error shown, up to optimizer.max_tries. It returns
-// the usage of its calls, metered through the context.
-func (p *Pipeline) proposeOnce(ctx context.Context, model Generator, cfg config.Run, data optimize.Data) (optimize.Candidate, store.Usage, error) {
-	m := &llm.Meter{}
+// proposeOnce asks for one candidate of epoch n; unparsable or invalid
+// replies are asked again with the error shown, up to optimizer.max_tries.
+// It returns the usage of its calls, metered through the context (and in
+// the run's ledger).
+func (p *Pipeline) proposeOnce(ctx context.Context, runID string, n int, model Generator, cfg config.Run, data optimize.Data) (optimize.Candidate, store.Usage, error) {
+	m := p.meter(runID, "", n, attemptID())
+	defer p.settleIfEnded(ctx, runID, m)
 	cand, _, err := optimize.Propose(llm.WithMeter(ctx, m), model, optimize.Request{
 		MetaPrompt: cfg.Optimizer.MetaPrompt, Model: cfg.Optimizer.Model.Name,
 		Temperature: cfg.Optimizer.Model.Temperature, MaxOutputTokens: cfg.Optimizer.Model.MaxOutputTokens,

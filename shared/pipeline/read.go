@@ -26,9 +26,20 @@ type Reader interface {
 
 var _ Reader = (*Pipeline)(nil)
 
-// Run reads a run.
+// Run reads a run. A running run's usage is read from its ledger (the
+// stored figure is the sum at its last commit), so live views show every
+// call paid so far.
 func (p *Pipeline) Run(ctx context.Context, id string) (*store.Run, error) {
-	return p.store.GetRun(ctx, id)
+	r, err := p.store.GetRun(ctx, id)
+	if err != nil || r.Terminal() {
+		return r, err
+	}
+	total, by, err := p.runSpend(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	r.SettleUsage(total, by)
+	return r, nil
 }
 
 // Runs lists runs, newest first, optionally only those with status.

@@ -17,7 +17,6 @@ import (
 	"github.com/promptml/promptml/shared/errs"
 	"github.com/promptml/promptml/shared/eval"
 	"github.com/promptml/promptml/shared/llm"
-	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/store"
 )
 
@@ -33,9 +32,11 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	if err != nil {
 		return store.Batch{}, err
 	}
-	// One meter for the batch, carried by the context: the primary's calls,
-	// the judge's and the embeddings'.
-	meter := &llm.Meter{}
+	// One meter for the attempt, carried by the context: the primary's
+	// calls, the judge's and the embeddings', each in the run's ledger.
+	attempt := attemptID()
+	meter := p.meter(r.ID, ph.ID, 0, attempt)
+	defer p.settleIfEnded(ctx, r.ID, meter)
 	ctx = llm.WithMeter(ctx, meter)
 	model, err := p.model(ctx, cfg, cfg.Primary)
 	if err != nil {
@@ -47,7 +48,7 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	}
 	results, err := p.answerAll(ctx, start, model, metric, prompt, cfg, examples, n)
 	if err != nil {
-		p.recordFailedAttempt(ctx, r.ID, meter)
+		// The calls it paid for are in the ledger already.
 		return store.Batch{}, fmt.Errorf("pipeline.scoreBatch: %w", err)
 	}
 	b, lines, err := tally(n, results, meter)
@@ -57,7 +58,7 @@ func (p *Pipeline) scoreBatch(ctx context.Context, r *store.Run, ph *store.Phase
 	// Each attempt writes its own object and the batch document (created
 	// once) names the one that counts, so a concurrent duplicate can never
 	// replace the results a summary was computed from.
-	path := blob.ResultPath(r.ID, ph.ID, n, attemptID())
+	path := blob.ResultPath(r.ID, ph.ID, n, attempt)
 	if err := p.blob.Write(ctx, p.cfg.ArtifactsBucket, path, "application/x-ndjson", lines); err != nil {
 		return store.Batch{}, err
 	}
@@ -130,26 +131,6 @@ func (p *Pipeline) answerAll(ctx context.Context, start time.Time, model Generat
 		return nil, ctx.Err() // the batch's time ran out before every example started
 	}
 	return results, nil
-}
-
-// recordFailedAttempt adds the calls a failed attempt paid for to the run:
-// they are on no batch document, and the run's spend (and the budget) must
-// count them. (The redelivery finds them in the response cache.)
-func (p *Pipeline) recordFailedAttempt(ctx context.Context, runID string, meter *llm.Meter) {
-	paid := meter.Total()
-	if paid.Calls == 0 {
-		return
-	}
-	by := usageByModel(meter)
-	for k, u := range by {
-		u.Errors = 0 // the batch's errors are counted when it succeeds
-		by[k] = u
-	}
-	u := usageOf(paid)
-	u.Errors = 0
-	if err := p.store.AddRunUsage(context.WithoutCancel(ctx), runID, u, by); err != nil {
-		logging.FromContext(ctx).Warn("usage of a failed batch attempt not recorded", "error", err.Error())
-	}
 }
 
 // tally counts a batch's results into its document and encodes them, one

@@ -30,10 +30,17 @@ type step struct {
 	Incumbent  string
 	BestVal    float64
 	InitialVal *float64
-	AddUsage   store.Usage
+	// AddUsage is the usage the step adds to the run's (the epoch's
+	// optimizer calls); only its Errors are added, the run's calls, tokens
+	// and cost being its ledger's sum (Spent).
+	AddUsage store.Usage
 	// AddByModel splits AddUsage by model key.
 	AddByModel map[string]store.Usage
-	Test       *store.TestResult
+	// Spent and SpentByModel are the sums of the run's ledger read before
+	// the commit (spend.go), applied unless the run shows a later sum.
+	Spent        *store.Usage
+	SpentByModel map[string]store.Usage
+	Test         *store.TestResult
 	// End ends the run with this status (succeeded, budget_exhausted);
 	// "" keeps it running.
 	End store.RunStatus
@@ -67,9 +74,14 @@ func (st step) apply(r *store.Run, lease *store.Lease) {
 	if st.InitialVal != nil {
 		r.InitialVal = *st.InitialVal
 	}
-	r.Usage = r.Usage.Add(st.AddUsage)
-	if len(st.AddByModel) > 0 {
-		r.UsageByModel = addByModel(r.UsageByModel, st.AddByModel)
+	r.Usage.Errors += st.AddUsage.Errors
+	for k, u := range st.AddByModel {
+		if u.Errors > 0 {
+			r.UsageByModel = addByModel(r.UsageByModel, map[string]store.Usage{k: {Errors: u.Errors}})
+		}
+	}
+	if st.Spent != nil {
+		r.SettleUsage(*st.Spent, st.SpentByModel)
 	}
 	if st.Test != nil {
 		r.Test = st.Test
@@ -158,6 +170,15 @@ func (p *Pipeline) end(ctx context.Context, runID string, e ending) (*store.Run,
 	}
 	if !ended {
 		return r, false, nil
+	}
+	// The ledger summed after the status changed: every call recorded
+	// before it is counted here, and an attempt that records one after it
+	// sees the run ended and settles again (settleIfEnded).
+	if settled, err := p.settle(ctx, r); err != nil {
+		logging.FromContext(ctx).Warn("spend of an ended run not settled", "error", err.Error())
+	} else {
+		settled.Outbox = r.Outbox
+		r = settled
 	}
 	p.flushOutbox(ctx, r)
 	p.reportStep(ctx, r, e.report)

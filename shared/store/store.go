@@ -458,8 +458,11 @@ func (s *Store) ReleasePhase(ctx context.Context, run, phase, holder string) err
 }
 
 // FinishPhase moves a running phase to done with its metrics and adds the
-// phase's usage to the run's, in one atomic batch, so a duplicate message
-// never counts usage twice.
+// phase's errors (examples without a score) to the run's, in one atomic
+// batch, so a duplicate message never counts them twice. The run's calls,
+// tokens and cost are not added here: they are the sums of the run's spend
+// ledger (RunSpend), which counts every attempt's calls, not only the
+// attempts whose batches the phase kept.
 func (s *Store) FinishPhase(ctx context.Context, run, phase string, metrics Phase) error {
 	var cur Phase
 	err := s.modify(ctx, s.phase(run, phase), &cur, func() (bool, func(*firestore.WriteBatch), error) {
@@ -473,11 +476,14 @@ func (s *Store) FinishPhase(ctx context.Context, run, phase string, metrics Phas
 		cur.UsageByModel = metrics.UsageByModel
 		cur.Lease = nil
 		cur.DoneAt = s.now()
-		ups := usageIncrements(firestore.FieldPath{"usage"}, metrics.Usage)
+		ups := []firestore.Update{{FieldPath: firestore.FieldPath{"usage", "errors"}, Value: firestore.Increment(metrics.Usage.Errors)}}
 		for key, u := range metrics.UsageByModel {
+			if u.Errors == 0 {
+				continue
+			}
 			// A field path, not a dotted string: model keys contain "/"
 			// and may contain dots.
-			ups = append(ups, usageIncrements(firestore.FieldPath{"usage_by_model", key}, u)...)
+			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{"usage_by_model", key, "errors"}, Value: firestore.Increment(u.Errors)})
 		}
 		return true, func(b *firestore.WriteBatch) {
 			b.Update(s.run(run), ups)
@@ -487,36 +493,6 @@ func (s *Store) FinishPhase(ctx context.Context, run, phase string, metrics Phas
 		return fmt.Errorf("store.FinishPhase %s: %w", phase, err)
 	}
 	return nil
-}
-
-// AddRunUsage adds usage that no phase will report (the paid calls of a
-// batch attempt that failed and will be redone) to the run's totals, by
-// model too. It is an increment: not idempotent, so callers add each
-// attempt's usage once.
-func (s *Store) AddRunUsage(ctx context.Context, run string, u Usage, byModel map[string]Usage) error {
-	ups := usageIncrements(firestore.FieldPath{"usage"}, u)
-	for key, mu := range byModel {
-		ups = append(ups, usageIncrements(firestore.FieldPath{"usage_by_model", key}, mu)...)
-	}
-	if _, err := s.run(run).Update(ctx, ups); err != nil {
-		return fmt.Errorf("store.AddRunUsage %s: %w", run, err)
-	}
-	return nil
-}
-
-// usageIncrements are the updates adding u to the usage map at path.
-func usageIncrements(path firestore.FieldPath, u Usage) []firestore.Update {
-	at := func(f string) firestore.FieldPath {
-		return append(append(firestore.FieldPath{}, path...), f)
-	}
-	return []firestore.Update{
-		{FieldPath: at("calls"), Value: firestore.Increment(u.Calls)},
-		{FieldPath: at("input_tokens"), Value: firestore.Increment(u.InputTokens)},
-		{FieldPath: at("output_tokens"), Value: firestore.Increment(u.OutputTokens)},
-		{FieldPath: at("errors"), Value: firestore.Increment(u.Errors)},
-		{FieldPath: at("cache_hits"), Value: firestore.Increment(u.CacheHits)},
-		{FieldPath: at("cost_usd"), Value: firestore.Increment(u.CostUSD)},
-	}
 }
 
 // PutEpoch writes (replaces) an epoch document.

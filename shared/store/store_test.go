@@ -348,7 +348,11 @@ func TestClaimPhaseConcurrent(t *testing.T) {
 	}
 }
 
-func TestFinishPhaseCountsUsageOnce(t *testing.T) {
+// TestFinishPhaseCountsErrorsOnce: a phase adds its errors (unscored
+// examples) to the run once, however often it is finished; its calls,
+// tokens and cost stay on the phase (the run's are its spend ledger's sums,
+// RunSpend).
+func TestFinishPhaseCountsErrorsOnce(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
 	base := Usage{Calls: 1, InputTokens: 1, OutputTokens: 1}
@@ -373,7 +377,7 @@ func TestFinishPhaseCountsUsageOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(base.Add(u), r.Usage); diff != "" {
+	if diff := cmp.Diff(base.Add(Usage{Errors: u.Errors}), r.Usage); diff != "" {
 		t.Errorf("run usage after two FinishPhase (-want +got):\n%s", diff)
 	}
 	ph, err := s.GetPhase(ctx, "r", "val-p1")

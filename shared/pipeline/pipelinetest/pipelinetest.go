@@ -18,6 +18,7 @@ import (
 	"github.com/promptml/promptml/shared/blob"
 	"github.com/promptml/promptml/shared/config"
 	"github.com/promptml/promptml/shared/errs"
+	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/llm/sim"
 	// Run configs may name every provider the functions offer (they
 	// register themselves); SimModels builds only the simulator.
@@ -79,6 +80,56 @@ func (s SimModels) Model(_ context.Context, m config.Model) (pipeline.Generator,
 	return s.M, nil
 }
 
+// Served counts what the models answered, at the model: every reply
+// returned without an error is a call a provider would have charged, with
+// its tokens. Tests compare a run's spend with it, not with the pipeline's
+// own records, which would agree with themselves whatever they missed.
+type Served struct {
+	mu    sync.Mutex
+	usage llm.Usage
+	calls int
+}
+
+// Wrap returns m with every model it builds counted into s.
+func (s *Served) Wrap(m pipeline.Models) pipeline.Models { return servedModels{m, s} }
+
+// Calls returns the calls answered so far and their tokens.
+func (s *Served) Calls() (int, llm.Usage) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls, s.usage
+}
+
+type servedModels struct {
+	next pipeline.Models
+	s    *Served
+}
+
+func (m servedModels) Model(ctx context.Context, c config.Model) (pipeline.Generator, error) {
+	g, err := m.next.Model(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return servedGenerator{g, m.s}, nil
+}
+
+type servedGenerator struct {
+	next pipeline.Generator
+	s    *Served
+}
+
+func (g servedGenerator) Generate(ctx context.Context, req *llm.Request) (*llm.Response, error) {
+	resp, err := g.next.Generate(ctx, req)
+	if err == nil && resp != nil {
+		g.s.mu.Lock()
+		g.s.calls++
+		g.s.usage.InputTokens += resp.Usage.InputTokens
+		g.s.usage.OutputTokens += resp.Usage.OutputTokens
+		g.s.mu.Unlock()
+	}
+	return resp, err
+}
+
 // Env is a test pipeline.
 type Env struct {
 	P   *pipeline.Pipeline
@@ -91,6 +142,9 @@ type Env struct {
 	// Deps and Config are what P was built from; With rebuilds it.
 	Deps   pipeline.Deps
 	Config pipeline.Config
+	// Served counts the calls P's models answered: With builds P on
+	// Deps.Models wrapped by it, whatever models a test puts there.
+	Served *Served
 }
 
 // With rebuilds P after change edits its dependencies and settings (a
@@ -98,14 +152,16 @@ type Env struct {
 func (e *Env) With(t *testing.T, change func(d *pipeline.Deps, c *pipeline.Config)) {
 	t.Helper()
 	change(&e.Deps, &e.Config)
-	p, err := pipeline.New(e.Deps, e.Config)
+	d := e.Deps
+	d.Models = e.Served.Wrap(d.Models)
+	p, err := pipeline.New(d, e.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.P = p
 }
 
-// Models returns the models P was built with.
+// Models returns the models P was built with (before Served counts them).
 func (e *Env) Models() pipeline.Models { return e.Deps.Models }
 
 // New builds a pipeline whose simulator's answer key is keyCSV (a CSV with
@@ -133,7 +189,7 @@ func New(t *testing.T, keyCSV string) *Env {
 		}
 	}
 	q := &Queue{}
-	e := &Env{Q: q, GCS: srv.Client(), Store: store.New(fs), Blob: blob.New(srv.Client()),
+	e := &Env{Q: q, GCS: srv.Client(), Store: store.New(fs), Blob: blob.New(srv.Client()), Served: &Served{},
 		Config: pipeline.Config{DatasetsBucket: Datasets, ArtifactsBucket: Artifacts, LLMRetries: 1, RetryBase: 1}}
 	e.Deps = pipeline.Deps{Store: e.Store, Blob: e.Blob, Queue: q,
 		Models: SimModels{sim.New(sim.Options{Key: sim.NewKey(key), Seed: 1})}}
