@@ -26,6 +26,7 @@ func TestLayering(t *testing.T) {
 		{pkg: "shared/metric", only: []string{}},
 		{pkg: "shared/llm/provider", only: []string{"shared/llm", "shared/logging"}},
 		{pkg: "shared/eval", never: []string{"shared/config", "shared/llm/vertex"}},
+		{pkg: "shared/template", only: []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {

@@ -47,11 +47,3 @@ func chance(seed int64, p float64, parts ...string) bool {
 	}
 	return unit(hashOf(seed, parts...)) < p
 }
-
-// pick returns an index in [0, n) chosen by the hash of parts.
-func pick(seed int64, n int, parts ...string) int {
-	if n <= 1 {
-		return 0
-	}
-	return int(hashOf(seed, parts...) % uint64(n))
-}

@@ -63,19 +63,28 @@ func sentimentPairs(n int) []pair {
 	return ps
 }
 
-// keyOf builds a key with one dataset per argument, as LoadBucket does with
-// one per CSV object.
-func keyOf(datasets ...[]pair) *Key {
-	b := newKeyBuilder()
-	for _, ps := range datasets {
-		m := map[string]string{}
-		for _, x := range ps {
-			m[x.in] = x.out
-		}
-		b.add(m)
+// keyOf builds a key of one dataset.
+func keyOf(ps []pair) *Key {
+	m := map[string]string{}
+	for _, x := range ps {
+		m[x.in] = x.out
 	}
-	return b.build()
+	return NewKey(m)
 }
+
+// generatedPairs are n distinct translation-like rows.
+func generatedPairs(n int) []pair {
+	ps := make([]pair, n)
+	for i := range ps {
+		ps[i] = pair{fmt.Sprintf("Translate to French: sentence number %d please", i), fmt.Sprintf("Phrase numéro %d s'il vous plaît", i)}
+	}
+	return ps
+}
+
+const (
+	frIn    = "Translate to French: Hello world"
+	frTruth = "Bonjour le monde"
+)
 
 func primaryReq(input, system, output string) *llm.Request {
 	return &llm.Request{System: system, Prompt: input + "\n\n" + output, Purpose: "primary"}

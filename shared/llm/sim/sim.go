@@ -1,36 +1,32 @@
 // Package sim is the deterministic offline LLM simulator, the default model
-// of the local cloud. It behaves like a chat model whose *format* obeys the
-// prompt: the primary knows the right answer (from an answer key built from
-// the datasets bucket) but wraps it in the habits of an untuned chat model —
-// a preamble, quotes, a trailing explanation, the wrong capitalization —
-// each removed only by an instruction (or few-shot demonstrations) in the
-// prompt. The optimizer reads the failures in the optimizer request's data
-// block, names the habit behind each and proposes prompts that fix the most
-// frequent ones. Every decision is a seeded hash of its inputs, so a run is
-// reproducible. The rules are written down in docs/simulator.md.
+// of the local cloud: one llm.Generator that plays two models kept in
+// packages of their own. A request whose Purpose is "optimizer" goes to the
+// optimizer; every other request to the primary
+// (shared/llm/sim/primary), a chat model whose format obeys the prompt.
+// This package adds what a provider adds around a model: rate limits,
+// latency, token counts and truncation. Every decision is a seeded hash of
+// its inputs, so a run is reproducible. The rules are written down in
+// docs/simulator.md.
 package sim
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/promptml/promptml/shared/llm"
+	"github.com/promptml/promptml/shared/llm/sim/primary"
 )
 
 // Defaults of Options.
 const (
-	// DefaultWrongRate is the share of inputs answered wrongly whatever the
-	// prompt, so training plateaus below 1 like a real model.
-	DefaultWrongRate = 0.05
-	// ReappearPerTemperature is the chance, per unit of temperature, that a
-	// suppressed habit comes back in one reply.
-	ReappearPerTemperature = 0.15
+	// DefaultWrongRate is the primary's share of inputs answered wrongly
+	// whatever the prompt (primary.DefaultWrongRate).
+	DefaultWrongRate = primary.DefaultWrongRate
 	// ModelName is the model name reported when the request names none.
 	ModelName = "sim"
 )
@@ -41,7 +37,9 @@ const (
 )
 
 // Options configures a Model. The zero value is usable: no key (every input
-// is unknown), default rates, no latency, no errors.
+// is unknown), default rates, no latency, no errors. Key, WrongRate, Rates,
+// Noise and NoiseSeed configure the primary (primary.Options); Seed seeds
+// both models and the rate limits.
 type Options struct {
 	// Key finds the example a primary prompt is about (a *Key or a
 	// *BucketKey over the local datasets bucket).
@@ -75,14 +73,10 @@ type Options struct {
 
 // Model is the simulator. It is safe for concurrent use.
 type Model struct {
-	key        KeySource
-	wrongRate  float64
-	rates      [numHabits]float64
+	primary    *primary.Model
 	seed       int64
 	latency    time.Duration
 	errorRate  float64
-	noise      float64
-	noiseSeed  int64
 	retryAfter time.Duration
 
 	// attempts counts calls per request hash, so a retry is a new draw. It
@@ -97,26 +91,14 @@ const maxAttemptKeys = 1 << 16
 
 // New returns a simulator configured by opts.
 func New(opts Options) *Model {
-	m := &Model{
-		key:        opts.Key,
-		wrongRate:  opts.WrongRate,
+	return &Model{
+		primary: primary.New(primary.Options{Key: opts.Key, WrongRate: opts.WrongRate, Rates: opts.Rates,
+			Seed: opts.Seed, Noise: opts.Noise, NoiseSeed: opts.NoiseSeed}),
 		seed:       opts.Seed,
 		latency:    opts.Latency,
 		errorRate:  opts.ErrorRate,
-		noise:      opts.Noise,
-		noiseSeed:  opts.NoiseSeed,
 		retryAfter: opts.RetryAfter,
 	}
-	if m.wrongRate == 0 {
-		m.wrongRate = DefaultWrongRate
-	}
-	for _, h := range Habits {
-		m.rates[h] = DefaultRates[h]
-		if r, ok := opts.Rates[h]; ok {
-			m.rates[h] = r
-		}
-	}
-	return m
 }
 
 // Generate answers one request: as the optimizer when Purpose is
@@ -143,7 +125,7 @@ func (m *Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, 
 	if req.Purpose == purposeOptimizer {
 		text, err = m.optimize(req)
 	} else {
-		text, err = m.primary(ctx, req)
+		text, err = m.primary.Answer(ctx, req)
 	}
 	if err != nil {
 		return nil, err
@@ -232,13 +214,4 @@ func seedString(s *int64) string {
 		return "-"
 	}
 	return strconv.FormatInt(*s, 10)
-}
-
-// temperature returns the request's temperature clamped to [0, 2]; nil
-// means 0, the deterministic default of the pipeline.
-func temperature(req *llm.Request) float64 {
-	if req.Temperature == nil || math.IsNaN(*req.Temperature) {
-		return 0
-	}
-	return math.Max(0, math.Min(2, *req.Temperature))
 }

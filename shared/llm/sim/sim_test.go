@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/promptml/promptml/shared/llm"
 )
 
@@ -107,5 +109,34 @@ func TestKeyErrorIsTransient(t *testing.T) {
 	_, err := New(Options{Key: failingKey{}}).Generate(context.Background(), primaryReq(frIn, "", ""))
 	if !llm.IsTransient(err) {
 		t.Errorf("error = %v, want transient", err)
+	}
+}
+
+func TestResponse(t *testing.T) {
+	key := NewKey(map[string]string{frIn: frTruth})
+	m := New(Options{Key: key, WrongRate: -1, Rates: map[Habit]float64{Preamble: 0, Quotes: 0, Explanation: 0, Capitalization: 0}})
+	tests := []struct {
+		name string
+		req  *llm.Request
+		want *llm.Response
+	}{
+		{"primary", primaryReq(frIn, "sys", "out"), &llm.Response{Text: frTruth, Model: "sim", FinishReason: "STOP",
+			Usage: llm.Usage{InputTokens: 1 + 10, OutputTokens: 4, TotalTokens: 15}}},
+		{"schema without optimizer purpose is primary", &llm.Request{Prompt: frIn, Purpose: "judge", Model: "sim-x",
+			ResponseSchema: map[string]any{"type": "object"}}, &llm.Response{Text: frTruth, Model: "sim-x", FinishReason: "STOP",
+			Usage: llm.Usage{InputTokens: 8, OutputTokens: 4, TotalTokens: 12}}},
+		{"max output tokens truncates", &llm.Request{Prompt: frIn, MaxOutputTokens: 2}, &llm.Response{Text: "Bonjour ", Model: "sim", FinishReason: "MAX_TOKENS",
+			Usage: llm.Usage{InputTokens: 8, OutputTokens: 2, TotalTokens: 10}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := m.Generate(context.Background(), tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("response (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

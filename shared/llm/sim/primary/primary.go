@@ -1,4 +1,4 @@
-package sim
+package primary
 
 import (
 	"context"
@@ -17,9 +17,10 @@ var unknownAnswers = []string{
 	"Could you clarify what you would like me to do?",
 }
 
-// primary answers a primary request: the key's answer (or a deliberate wrong
-// one), wrapped in the habits the prompt does not suppress.
-func (m *Model) primary(ctx context.Context, req *llm.Request) (string, error) {
+// Answer replies to one primary request: the key's answer (or a deliberate
+// wrong one), wrapped in the habits the prompt does not suppress. An error
+// is a transient *llm.Error: the answer key could not be read.
+func (m *Model) Answer(ctx context.Context, req *llm.Request) (string, error) {
 	temp := temperature(req)
 	// vseed drives everything temperature may vary; at temperature 0 the
 	// variant choices depend on the input alone.

@@ -1,4 +1,4 @@
-package sim
+package primary
 
 import (
 	"context"
@@ -411,35 +411,6 @@ func TestUnknownInput(t *testing.T) {
 			got := generate(t, New(Options{Key: tt.key}), tt.req)
 			if !slices.Contains(unknownAnswers, got) {
 				t.Errorf("got %q, want one of the unknown answers", got)
-			}
-		})
-	}
-}
-
-func TestResponse(t *testing.T) {
-	key := NewKey(map[string]string{frIn: frTruth})
-	m := New(Options{Key: key, WrongRate: -1, Rates: only()})
-	tests := []struct {
-		name string
-		req  *llm.Request
-		want *llm.Response
-	}{
-		{"primary", primaryReq(frIn, "sys", "out"), &llm.Response{Text: frTruth, Model: "sim", FinishReason: "STOP",
-			Usage: llm.Usage{InputTokens: 1 + 10, OutputTokens: 4, TotalTokens: 15}}},
-		{"schema without optimizer purpose is primary", &llm.Request{Prompt: frIn, Purpose: "judge", Model: "sim-x",
-			ResponseSchema: map[string]any{"type": "object"}}, &llm.Response{Text: frTruth, Model: "sim-x", FinishReason: "STOP",
-			Usage: llm.Usage{InputTokens: 8, OutputTokens: 4, TotalTokens: 12}}},
-		{"max output tokens truncates", &llm.Request{Prompt: frIn, MaxOutputTokens: 2}, &llm.Response{Text: "Bonjour ", Model: "sim", FinishReason: "MAX_TOKENS",
-			Usage: llm.Usage{InputTokens: 8, OutputTokens: 2, TotalTokens: 10}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := m.Generate(context.Background(), tt.req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("response (-want +got):\n%s", diff)
 			}
 		})
 	}
