@@ -278,6 +278,7 @@ func TestRead(t *testing.T) {
 		{"invented labels", "Do not invent new labels.", Of(LabelForm)},
 		{"postamble", "No preamble, no postamble.", Of(Preamble, Explanation, Signoff)},
 		{"that's it", "Answer with the translation. That's it.", F},
+		{"anything, such as", `Do not add anything after the answer, such as "Hope this helps!".`, after},
 		{"no emojis", "No emojis.", 0},
 	}
 	for _, tc := range tests {

@@ -151,8 +151,11 @@ func (r *reader) sentence(start, end int) {
 			}
 			set := k.set
 			if k.generic {
-				if neg && quotedIn(sc) != 0 {
-					continue // "a closing line like 'Let me know…'": the example decides
+				if neg && quotedIn(sc) != 0 && !k.adding {
+					// "a closing line like 'Let me know…'": the example
+					// decides; "anything after it, such as '…'" stays
+					// anything.
+					continue
 				}
 				// Its place narrows it: "pleasantries" at the start are a
 				// preamble; "extra text" after the answer is what follows.

@@ -54,8 +54,12 @@ var DefaultRates = map[Habit]float64{
 	Capitalization: 0.5,
 }
 
-// triggers are the phrasings (lower case, matched as substrings of the
-// normalized system + output prompt) that suppress each habit. Phrasings that
+// triggers are the old fixed phrasings (lower case, matched as substrings of
+// the normalized system + output prompt) that suppressed each habit. The
+// primary no longer reads them: it reads instructions by intent
+// (shared/llm/sim/intent). They remain only for the old simulated optimizer
+// in shared/llm/sim (legacy.go), which plans its fixes from them, and go
+// with it. Phrasings that
 // ask for "only" the answer plausibly cover both the text before and after
 // it, so they appear under Preamble and Explanation; none of them covers
 // quotes, because real models happily quote "only the translation".
@@ -97,20 +101,6 @@ var triggers = [numHabits][]string{
 // the same prompt wins, so an optimizer can repair an over-eager lowercase.
 var lowercaseTriggers = []string{"lowercase", "lower case", "lower-case"}
 
-// Triggers returns the phrasings that suppress h (a copy).
-func (h Habit) Triggers() []string {
-	if h < 0 || h >= numHabits {
-		return nil
-	}
-	return append([]string(nil), triggers[h]...)
-}
-
-// LowercaseTriggers returns the phrasings that make the model lowercase its
-// answer (a copy).
-func LowercaseTriggers() []string {
-	return append([]string(nil), lowercaseTriggers...)
-}
-
 // instructionText normalizes prompt text for trigger matching: lower case,
 // typographic apostrophes made straight, runs of whitespace collapsed to one
 // space (with a space at each end so a trigger may end in a word boundary).
@@ -130,7 +120,8 @@ func containsAny(text string, phrases []string) bool {
 	return false
 }
 
-// instructed returns which habits the normalized instruction text suppresses.
+// instructed returns which habits the normalized instruction text names in
+// the old trigger lists (legacy: the old optimizer's view, not the primary's).
 func instructed(text string) [numHabits]bool {
 	var s [numHabits]bool
 	for _, h := range Habits {

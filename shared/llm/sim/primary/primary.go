@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/promptml/promptml/shared/llm"
+	"github.com/promptml/promptml/shared/llm/sim/intent"
 )
 
 // unknownAnswers are what the primary says about an input it has no key
@@ -45,7 +46,10 @@ func (m *Model) Answer(ctx context.Context, req *llm.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	told := instructed(instr)
+	// The instructions are read by intent, not matched against phrase
+	// lists: any wording that expresses the wish removes the habit.
+	reading := intent.Parse(req.System + "\n" + rest)
+	told := removed(reading.Removes)
 
 	var on [numHabits]bool
 	for _, h := range Habits {
@@ -67,7 +71,7 @@ func (m *Model) Answer(ctx context.Context, req *llm.Request) (string, error) {
 	if chance(m.seed, m.wrongRate, "wrong", input) {
 		answer = m.wrongAnswer(input, truth)
 	}
-	if wantsLowercase(instr) {
+	if reading.Lowercase {
 		answer = strings.ToLower(answer)
 		on[Capitalization] = false // an explicit case instruction decides the case
 	}
@@ -200,4 +204,22 @@ func (m *Model) wrongAnswer(input, truth string) string {
 		return others[h%uint64(len(others))]
 	}
 	return "I'm not sure."
+}
+
+// intentHabit is each habit's id in the intent package's table.
+var intentHabit = [numHabits]intent.Habit{
+	Preamble:       intent.Preamble,
+	Quotes:         intent.Quotes,
+	Explanation:    intent.Explanation,
+	Capitalization: intent.Capitalization,
+}
+
+// removed returns which of the primary's habits the set of removed habits
+// holds.
+func removed(s intent.Set) [numHabits]bool {
+	var told [numHabits]bool
+	for _, h := range Habits {
+		told[h] = s.Has(intentHabit[h])
+	}
+	return told
 }

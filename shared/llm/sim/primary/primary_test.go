@@ -3,13 +3,16 @@ package primary
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/goccy/go-yaml"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/promptml/promptml/shared/llm"
+	"github.com/promptml/promptml/shared/llm/sim/intent"
 )
 
 // only returns rates that apply exactly the given habits to every input.
@@ -112,37 +115,54 @@ func mustTruth(t *testing.T, k *Key, in string) string {
 	return truth
 }
 
-// TestTriggerPhrasings checks every documented phrasing end to end: with all
-// habits on, a prompt containing the phrasing removes exactly the habits
-// whose lists contain it.
-func TestTriggerPhrasings(t *testing.T) {
-	key := NewKey(map[string]string{frIn: frTruth})
+// TestNaturalInstructions runs the natural-instruction corpus through the
+// primary, every habit on, each instruction as the output prompt: the reply
+// keeps exactly the habits intent.Read leaves on (the wiring), and for at
+// least 90% of the instructions those are exactly the core habits the
+// corpus says stay (the model follows instructions by intent, end to end).
+// It replaces TestTriggerPhrasings: the primary no longer reads trigger
+// phrases (issue 19 item 2).
+func TestNaturalInstructions(t *testing.T) {
+	raw, err := os.ReadFile("../testdata/natural-instructions.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var corpus []struct {
+		Instruction string   `yaml:"instruction"`
+		Removes     []string `yaml:"removes"`
+	}
+	if err := yaml.Unmarshal(raw, &corpus); err != nil {
+		t.Fatalf("yaml.Unmarshal(natural-instructions.yaml): %v", err)
+	}
+	// A lowercase truth, so that an instruction to write in lowercase,
+	// obeyed literally, is right (for "Bonjour le monde" it would not be).
+	const in, truth = "Translate to French: good night", "bonne nuit"
+	key := NewKey(map[string]string{in: truth})
 	m := New(Options{Key: key, WrongRate: -1, Rates: only(Habits...)})
-	seen := map[string]bool{}
-	for _, h := range Habits {
-		for _, phrase := range h.Triggers() {
-			if seen[phrase] {
-				continue
+	right := 0
+	for _, e := range corpus {
+		read := intent.Read(e.Instruction)
+		var byReader, byCorpus []Habit
+		for _, h := range Habits {
+			if !read.Has(intentHabit[h]) {
+				byReader = append(byReader, h)
 			}
-			seen[phrase] = true
-			t.Run(h.String()+"/"+phrase, func(t *testing.T) {
-				told := instructed(instructionText(phrase))
-				var want []Habit
-				for _, x := range Habits {
-					if !told[x] {
-						want = append(want, x)
-					}
-				}
-				if !told[h] {
-					t.Fatalf("phrase %q does not trigger its own habit", phrase)
-				}
-				output := "Answer the request. " + strings.ToUpper(phrase[:1]) + phrase[1:] + "."
-				got := generate(t, m, primaryReq(frIn, neutralSystem, output))
-				if diff := cmp.Diff(want, habitsOf(t, got, frTruth)); diff != "" {
-					t.Errorf("reply %q (-want +got):\n%s", got, diff)
-				}
-			})
+			if !slices.Contains(e.Removes, h.String()) {
+				byCorpus = append(byCorpus, h)
+			}
 		}
+		got := habitsOf(t, generate(t, m, primaryReq(in, neutralSystem, e.Instruction)), truth)
+		if diff := cmp.Diff(byReader, got); diff != "" {
+			t.Errorf("%q: the reply's habits differ from what intent.Read leaves on (-want +got):\n%s", e.Instruction, diff)
+		}
+		if cmp.Equal(byCorpus, got) {
+			right++
+		} else {
+			t.Logf("miss: %q keeps %v, the corpus says %v", e.Instruction, got, byCorpus)
+		}
+	}
+	if score := float64(right) / float64(len(corpus)); score < 0.9 {
+		t.Errorf("%d/%d natural instructions handled as the corpus says, want at least 90%%", right, len(corpus))
 	}
 }
 
