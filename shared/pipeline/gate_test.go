@@ -273,9 +273,13 @@ func TestOptimizerReplies(t *testing.T) {
 			}
 			return "" // the simulator's valid reply
 		}, func(t *testing.T, r *store.Run, epochs []*store.Epoch, s *scripted) {
+			// The third reply is the simulated optimizer's own: a valid
+			// proposal, scored on val. Whether the gate accepts it depends
+			// on how the optimizer worded it (issue 19: it is no longer
+			// built to be right), so only its being scored is required.
 			c := epochs[0].Candidates
-			if len(c) != 1 || c[0].Tries != 3 || epochs[0].Decision != store.DecisionAccepted {
-				t.Errorf("epoch 1: %+v (%s); want one candidate on the 3rd try, accepted", c, epochs[0].Decision)
+			if len(c) != 1 || c[0].Tries != 3 || (c[0].Status != store.CandidateAccepted && c[0].Status != store.CandidateRejected) {
+				t.Errorf("epoch 1: %+v (%s); want one candidate on the 3rd try, scored", c, epochs[0].Decision)
 			}
 			if r.BestVal < 0.85 {
 				t.Errorf("val %.3f, want ≥ 0.85", r.BestVal)
