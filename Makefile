@@ -23,10 +23,13 @@ build:
 run: build
 	$(BIN) local --data $(DATA) --config $(CONFIG)
 
-## test: vet, then every test (unit, emulator integration, end to end),
-## with one pair of emulators shared by all packages.
+## test: vet, then all the tests (unit, emulator integration, end to end,
+## the dashboard in a browser), with one pair of emulators shared by all
+## packages. cmd/testsummary prints go test's plain output, then what was
+## skipped and why; with CI=true a skipped browser or emulator test fails.
 test: build vet
-	$(BIN) emulators -- $(GO) test -count=1 -timeout 15m ./...
+	$(GO) build -o bin/testsummary ./cmd/testsummary
+	$(BIN) emulators -- bin/testsummary -- $(GO) test -json -count=1 -timeout 15m ./...
 
 ## test-short: unit tests only (no emulators).
 test-short:

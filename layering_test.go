@@ -30,6 +30,7 @@ func TestLayering(t *testing.T) {
 		// simulator does not import the optimizer request's package (14).
 		{pkg: "shared/llm/sim/optimizer", only: []string{"shared/llm", "shared/logging"}},
 		{pkg: "shared/llm/sim", never: []string{"shared/optimize"}},
+		{pkg: "shared/template", only: []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {

@@ -123,7 +123,7 @@ func TestCLIErrors(t *testing.T) {
 			[]string{"not found", "promptml runs"}},
 		{"unknown run history", []string{"history", "abcdefghijklmnopqrstuvwxyz", "--api", srv.URL}, exitNotFound, []string{"promptml runs"}},
 		{"unreachable", []string{"runs", "--api", closed.URL}, exitUnreachable,
-			[]string{"cannot reach the API at " + closed.URL, "promptml local --serve", "PROMPTML_API"}},
+			[]string{"cannot reach the API at " + closed.URL, "promptml local --serve --port " + closed.URL[strings.LastIndex(closed.URL, ":")+1:], "API at " + closed.URL, "PROMPTML_API"}},
 		{"unreachable from env", []string{"cancel", "abcdefghijklmnopqrstuvwxyz"}, exitUnreachable, []string{"cannot reach", "--api"}},
 		{"missing file", []string{"run", filepath.Join(dir, "nope.csv"), "--api", srv.URL}, exitUsage,
 			[]string{"nope.csv", "no such file", "Pass a CSV file with user_input,ground_truth_output columns"}},
@@ -425,5 +425,36 @@ func TestWatchStreams(t *testing.T) {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("watch output lacks %q:\n%s", s, out.String())
 		}
+	}
+}
+
+// TestUnreachableHint checks the hint names the API URL the CLI called
+// (issue 17 item 8), not always the default local cloud.
+func TestUnreachableHint(t *testing.T) {
+	tests := []struct {
+		name    string
+		base    string
+		says    []string
+		notSays []string
+	}{
+		{"default local cloud", defaultAPI, []string{"`promptml local --serve`", "API at " + defaultAPI}, []string{"--port"}},
+		{"local cloud on another port", "http://127.0.0.1:9090", []string{"`promptml local --serve --port 9090`", "API at http://127.0.0.1:9090"}, []string{"8080"}},
+		{"localhost", "http://localhost:7000", []string{"--port 7000", "API at http://localhost:7000"}, []string{"8080"}},
+		{"deployment", "https://europe-west1-p.cloudfunctions.net/api", []string{"https://europe-west1-p.cloudfunctions.net/api is your deployment's API URL", "terraform output api_url"}, []string{"--port"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := unreachableHint(tc.base)
+			for _, s := range tc.says {
+				if !strings.Contains(got, s) {
+					t.Errorf("hint does not say %q:\n%s", s, got)
+				}
+			}
+			for _, s := range tc.notSays {
+				if strings.Contains(got, s) {
+					t.Errorf("hint says %q:\n%s", s, got)
+				}
+			}
+		})
 	}
 }

@@ -39,9 +39,27 @@ type unreachableError struct {
 }
 
 func (e *unreachableError) Error() string {
-	return fmt.Sprintf("cannot reach the API at %s: %v\n"+
-		"  Start the local cloud with `promptml local --serve` (API at %s), or point --api (or %s) at your deployment's API URL.",
-		e.base, e.err, defaultAPI, apiEnv)
+	return fmt.Sprintf("cannot reach the API at %s: %v\n  %s", e.base, e.err, unreachableHint(e.base))
+}
+
+// unreachableHint says how to bring up the API the CLI actually called
+// (issue 17 item 8: it used to name 127.0.0.1:8080 whatever --api said).
+// A loopback URL is a local cloud, started on that URL's port; any other
+// host is a deployment the user named.
+func unreachableHint(base string) string {
+	if isLoopback(base) {
+		start := "promptml local --serve"
+		if pu, err := url.Parse(base); err == nil && base != defaultAPI {
+			port := pu.Port()
+			if port == "" {
+				port = map[string]string{"http": "80", "https": "443"}[pu.Scheme]
+			}
+			start += " --port " + port
+		}
+		return fmt.Sprintf("Start the local cloud with `%s` (API at %s), or point --api (or %s) at your deployment's API URL.", start, base, apiEnv)
+	}
+	return fmt.Sprintf("Check that %s is your deployment's API URL and that it is up (`terraform output api_url` in terraform/ prints it), "+
+		"or point --api (or %s) elsewhere; `promptml local --serve` starts a local cloud at %s.", base, apiEnv, defaultAPI)
 }
 
 func (e *unreachableError) Unwrap() error { return e.err }

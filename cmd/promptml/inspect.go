@@ -84,11 +84,11 @@ func newRunsCmd() *cobra.Command {
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "RUN\tSTATUS\tEPOCH\tBEST VAL\tTEST\tCALLS\tCOST\tSTARTED\tFINISHED\tDATASET")
 		for _, r := range res.Runs {
-			test := "-"
+			test := notScored
 			if r.Test != nil {
 				test = fmt.Sprintf("%.3f", r.Test.Best.Mean)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f\t%s\t%d\t$%.4f\t%s\t%s\t%s\n", r.ID, r.Status, r.Epoch, r.BestVal, test,
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t$%.4f\t%s\t%s\t%s\n", r.ID, r.Status, r.Epoch, score3(r.BestVal, valScored(r)), test,
 				r.Usage.Calls, r.Usage.CostUSD, stamp(r.CreatedAt), stamp(r.FinishedAt), path.Base(r.Source.Object))
 		}
 		return tw.Flush()
@@ -128,9 +128,12 @@ func newStatusCmd() *cobra.Command {
 			return printJSON(out, r)
 		}
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "run\t%s\nstatus\t%s (stage %s, epoch %d)\ndataset\t%s (%d rows: train %d, val %d, test %d)\n",
-			r.ID, r.Status, r.Stage, r.Epoch, r.Dataset.URI, r.Dataset.Rows, r.Dataset.Counts["train"], r.Dataset.Counts["val"], r.Dataset.Counts["test"])
-		fmt.Fprintf(tw, "val\tinitial %.3f → best %.3f (%s)\n", r.InitialVal, r.BestVal, r.IncumbentID)
+		fmt.Fprintf(tw, "run\t%s\nstatus\t%s (stage %s, epoch %d)\ndataset\t%s\n", r.ID, r.Status, r.Stage, r.Epoch, datasetLine(r))
+		if valScored(r) {
+			fmt.Fprintf(tw, "val\tinitial %.3f → best %.3f (%s)\n", r.InitialVal, r.BestVal, r.IncumbentID)
+		} else {
+			fmt.Fprintf(tw, "val\t%s\n", unscoredReason(r))
+		}
 		if r.Test != nil {
 			fmt.Fprintf(tw, "test\tinitial %.3f, best %.3f\n", r.Test.Initial.Mean, r.Test.Best.Mean)
 		}

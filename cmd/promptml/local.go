@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,18 +36,19 @@ const (
 )
 
 type localOptions struct {
-	data, config, jsonOut, project string
-	serve                          bool
-	port                           int
-	timeout                        time.Duration
-	simLatency                     time.Duration
-	simErrorRate                   float64
-	duplicate                      bool
-	verbose                        bool
-	pushConcurrency                int
-	emulatorPush                   bool
-	lease                          time.Duration
-	faults                         localFaults
+	data, jsonOut, project string
+	cfg                    configFlags
+	serve                  bool
+	port                   int
+	timeout                time.Duration
+	simLatency             time.Duration
+	simErrorRate           float64
+	duplicate              bool
+	verbose                bool
+	pushConcurrency        int
+	emulatorPush           bool
+	lease                  time.Duration
+	faults                 localFaults
 }
 
 func newLocalCmd() *cobra.Command {
@@ -83,7 +85,8 @@ are used instead of starting new ones.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.data, "data", "", "CSV file with user_input,ground_truth_output columns (required unless --serve)")
-	f.StringVar(&o.config, "config", "", "run config YAML uploaded as the CSV's sidecar (default: FILE.yaml next to the CSV if it exists)")
+	f.StringVar(&o.cfg.file, "config", "", "run config YAML uploaded as the CSV's sidecar (default: FILE.yaml next to the CSV if it exists)")
+	o.cfg.overrideFlags(f)
 	f.StringVar(&o.jsonOut, "json", "", "also write the final summary as JSON to this file")
 	f.BoolVar(&o.serve, "serve", false, "keep the local cloud and its API up after the run ends, until Ctrl-C")
 	f.IntVar(&o.port, "port", 8080, "port of the API on 127.0.0.1 with --serve")
@@ -161,17 +164,10 @@ func runLocal(ctx context.Context, out io.Writer, o localOptions) error {
 	if err != nil {
 		return &exitError{2, fmt.Errorf("--data: %w", err)}
 	}
-	cfgPath := o.config
-	if cfgPath == "" {
-		if p := strings.TrimSuffix(o.data, filepath.Ext(o.data)) + ".yaml"; fileExists(p) {
-			cfgPath = p
-		}
-	}
-	var sidecar []byte
-	if cfgPath != "" {
-		if sidecar, err = os.ReadFile(cfgPath); err != nil {
-			return &exitError{2, fmt.Errorf("--config: %w", err)}
-		}
+	// Validated before the local cloud starts: a typo costs nothing.
+	sidecar, cfgPath, err := localSidecar(o)
+	if err != nil {
+		return err
 	}
 	logs := io.Discard
 	if o.verbose {
@@ -257,6 +253,39 @@ func runLocal(ctx context.Context, out io.Writer, o localOptions) error {
 		return &exitError{3, fmt.Errorf("run %s ended %s", runID, sum.Status)}
 	}
 	return nil
+}
+
+// localSidecar is the config `local` uploads next to the CSV, validated
+// like `run` validates its config (--config, else FILE.yaml next to the
+// CSV, with --set and --epochs on top, issue 17 item 9), and how to name it
+// in the output. Without overrides the file goes up as it is, comments
+// included; nil means no config.
+func localSidecar(o localOptions) ([]byte, string, error) {
+	if o.cfg.file == "" {
+		if p := strings.TrimSuffix(o.data, filepath.Ext(o.data)) + ".yaml"; fileExists(p) {
+			o.cfg.file, o.cfg.implicit = p, true
+		}
+	}
+	merged, err := buildConfig(o.cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	switch {
+	case o.cfg.overrides():
+		// JSON is YAML, and round-trips the merged values exactly.
+		b, err := json.Marshal(merged)
+		if err != nil {
+			return nil, "", fmt.Errorf("local: sidecar: %w", err)
+		}
+		return b, o.cfg.String(), nil
+	case o.cfg.file != "":
+		b, err := os.ReadFile(o.cfg.file)
+		if err != nil {
+			return nil, "", &exitError{exitUsage, fmt.Errorf("--config: %w", err)}
+		}
+		return b, o.cfg.file, nil
+	}
+	return nil, "", nil
 }
 
 // serveLocal starts the local cloud and keeps it up until ctx ends.

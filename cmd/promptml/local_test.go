@@ -58,11 +58,14 @@ func TestLocalCloudTrainsTranslationSample(t *testing.T) {
 	if s.Status != "succeeded" {
 		t.Fatalf("status %s, error %+v", s.Status, s.Error)
 	}
-	if s.Initial.Val > 0.5 {
-		t.Errorf("initial val exact-match = %.3f, want ≤ 0.5", s.Initial.Val)
+	if s.Initial.Val == nil || s.Final.Val == nil {
+		t.Fatalf("val scores missing: initial %v final %v", s.Initial.Val, s.Final.Val)
 	}
-	if s.Final.Val < 0.85 {
-		t.Errorf("final val exact-match = %.3f, want ≥ 0.85", s.Final.Val)
+	if *s.Initial.Val > 0.5 {
+		t.Errorf("initial val exact-match = %.3f, want ≤ 0.5", *s.Initial.Val)
+	}
+	if *s.Final.Val < 0.85 {
+		t.Errorf("final val exact-match = %.3f, want ≥ 0.85", *s.Final.Val)
 	}
 	if s.Initial.Test == nil || s.Final.Test == nil {
 		t.Errorf("test scores missing: initial %v final %v", s.Initial.Test, s.Final.Test)

@@ -25,6 +25,12 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// usageError marks err as bad usage (exit 2) and adds the command's usage
+// line, so the user sees what a correct call looks like.
+func usageError(err error, usage string) error {
+	return &exitError{exitUsage, fmt.Errorf("%w\n  Usage: %s (see --help)", err, usage)}
+}
+
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "promptml",
@@ -58,15 +64,24 @@ is unreachable; 130 interrupted.`,
 	return root
 }
 
+// exitCode is the process exit code for err: 0 for nil, an exitError's
+// code, else 1.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitFailed
+}
+
 func main() {
 	err := newRootCmd().Execute()
 	if err == nil {
 		return
 	}
 	fmt.Fprintln(os.Stderr, "promptml:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		os.Exit(ee.code)
-	}
-	os.Exit(1)
+	os.Exit(exitCode(err))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -75,12 +76,23 @@ must use the aliases ds0..ds4); without it, a blank report with the five data
 sources attached. Click "Edit and share" to save it. See docs/looker-studio.md.`,
 		Example: `  promptml report-url --project my-project --dataset promptml
   promptml report-url --project my-project --dataset promptml --template-report 1a2b3c4d-0000-4000-8000-123456789abc`,
-		Args:         cobra.NoArgs,
+		Args:         usageArgs(cobra.NoArgs),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Checked here rather than with MarkFlagRequired: cobra's own
+			// message exits 1 and shows no usage line.
+			var missing []string
+			for _, name := range []string{"project", "dataset"} {
+				if !cmd.Flags().Changed(name) {
+					missing = append(missing, strconv.Quote(name))
+				}
+			}
+			if len(missing) > 0 {
+				return usageError(fmt.Errorf("required flag(s) %s not set", strings.Join(missing, ", ")), cmd.UseLine())
+			}
 			u, err := reportURL(f)
 			if err != nil {
-				return err
+				return usageError(err, cmd.UseLine())
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), u)
 			return err
@@ -92,13 +104,6 @@ sources attached. Click "Edit and share" to save it. See docs/looker-studio.md.`
 	fl.StringVar(&f.templateReport, "template-report", "", "id of a Looker Studio report to copy (default: a blank report)")
 	fl.StringVar(&f.billingProject, "billing-project", "", "project billed for the report's queries (default: --project)")
 	fl.StringVar(&f.reportName, "report-name", "", `name of the new report (default "promptml - <dataset>")`)
-	// Errors here mean a flag name typo in this file: fail loudly in tests.
-	if err := cmd.MarkFlagRequired("project"); err != nil {
-		panic(err)
-	}
-	if err := cmd.MarkFlagRequired("dataset"); err != nil {
-		panic(err)
-	}
 	return cmd
 }
 

@@ -127,6 +127,14 @@ func TestReportURLErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("err = %v, want it to contain %q", err, tt.wantErr)
 			}
+			// Issue 17 item 7: every one of these is bad usage, exit 2,
+			// with the usage line (a missing flag used to exit 1 without it).
+			if code := exitCode(err); code != exitUsage {
+				t.Errorf("exit code %d, want %d (%v)", code, exitUsage, err)
+			}
+			if !strings.Contains(err.Error(), "Usage:") && !strings.Contains(err.Error(), "--help") {
+				t.Errorf("no usage hint: %v", err)
+			}
 			if out != "" {
 				t.Errorf("printed %q on error", out)
 			}

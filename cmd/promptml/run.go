@@ -13,7 +13,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
 	"github.com/promptml/promptml/functions/api/wire"
@@ -26,11 +25,10 @@ import (
 const maxUploadBytes = 32 << 20
 
 type runOptions struct {
-	api             apiTarget
-	config, jsonOut string
-	set             []string
-	epochs          int
-	watch, dryRun   bool
+	api           apiTarget
+	cfg           configFlags
+	jsonOut       string
+	watch, dryRun bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -65,75 +63,12 @@ file or config; 3 the run failed, was cancelled or ran out of budget;
 	}
 	f := cmd.Flags()
 	apiFlag(cmd, &o.api)
-	f.StringVarP(&o.config, "config", "c", "", "run config file, YAML or JSON (docs/config.md)")
-	f.StringArrayVar(&o.set, "set", nil, "override one config value, PATH=VALUE with a dotted PATH, e.g. --set epochs=3 (repeatable)")
-	f.IntVar(&o.epochs, "epochs", 0, "number of epochs (same as --set epochs=N)")
+	f.StringVarP(&o.cfg.file, "config", "c", "", "run config file, YAML or JSON (docs/config.md)")
+	o.cfg.overrideFlags(f)
 	f.BoolVarP(&o.watch, "watch", "w", false, "follow the run until it ends")
 	f.BoolVar(&o.dryRun, "dry-run", false, "estimate calls, tokens and cost without starting")
 	f.StringVar(&o.jsonOut, "json", "", "with --watch, also write the final summary as JSON to this file")
 	return cmd
-}
-
-// buildConfig merges the config file and the overrides into one document
-// (nil when there is none).
-func buildConfig(o runOptions) (map[string]any, error) {
-	cfg := map[string]any{}
-	if o.config != "" {
-		b, err := os.ReadFile(o.config)
-		if err != nil {
-			return nil, &exitError{exitUsage, fmt.Errorf("--config: %w\n  Pass a YAML or JSON run config (see samples/*.yaml and docs/config.md)", err)}
-		}
-		if err := yaml.Unmarshal(b, &cfg); err != nil {
-			return nil, &exitError{exitUsage, fmt.Errorf("--config %s is not valid YAML: %v\n  Fix the file (reference: docs/config.md)", o.config, err)}
-		}
-		if cfg == nil {
-			cfg = map[string]any{}
-		}
-	}
-	sets := append([]string{}, o.set...)
-	if o.epochs > 0 {
-		sets = append(sets, fmt.Sprintf("epochs=%d", o.epochs))
-	}
-	for _, s := range sets {
-		path, raw, ok := strings.Cut(s, "=")
-		if !ok || path == "" {
-			return nil, &exitError{exitUsage, fmt.Errorf("--set %q: want PATH=VALUE, e.g. --set epochs=3 or --set prompt.system='You are…'", s)}
-		}
-		var v any
-		if err := yaml.Unmarshal([]byte(raw), &v); err != nil {
-			v = raw
-		}
-		if err := setPath(cfg, strings.Split(path, "."), v); err != nil {
-			return nil, &exitError{exitUsage, fmt.Errorf("--set %s: %w", path, err)}
-		}
-	}
-	if len(cfg) == 0 {
-		return nil, nil
-	}
-	return cfg, nil
-}
-
-// setPath sets m[p0][p1]…= v, creating maps on the way.
-func setPath(m map[string]any, path []string, v any) error {
-	for i, k := range path {
-		if k == "" {
-			return fmt.Errorf("empty path segment")
-		}
-		if i == len(path)-1 {
-			m[k] = v
-			return nil
-		}
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			if m[k] != nil {
-				return fmt.Errorf("%s is not a section", strings.Join(path[:i+1], "."))
-			}
-			next = map[string]any{}
-			m[k] = next
-		}
-		m = next
-	}
-	return nil
 }
 
 // startReply is the reply of POST /runs (started, or a dry run).
@@ -144,7 +79,7 @@ type startReply struct {
 }
 
 func runRun(ctx context.Context, out io.Writer, dataset string, o runOptions) error {
-	cfg, err := buildConfig(o)
+	cfg, err := buildConfig(o.cfg)
 	if err != nil {
 		return err
 	}

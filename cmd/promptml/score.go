@@ -50,10 +50,14 @@ func newScoreCmd() *cobra.Command {
 	return newScoreCmdWith(vertexDeps)
 }
 
+// scoreUsage is the usage line of `promptml score`, repeated under a usage
+// error.
+const scoreUsage = "promptml score --metric NAME [--option key=value ...] (--file preds.csv | --pred TEXT --ref TEXT)"
+
 func newScoreCmdWith(deps depsFunc) *cobra.Command {
 	var f scoreFlags
 	cmd := &cobra.Command{
-		Use:   "score --metric NAME [--option key=value ...] (--file preds.csv | --pred TEXT --ref TEXT)",
+		Use:   strings.TrimPrefix(scoreUsage, "promptml "),
 		Short: "Score predictions against ground truth with one evaluator metric",
 		Long: `Score predictions with one metric of shared/eval (see docs/metrics.md).
 
@@ -73,7 +77,7 @@ Schema as JSON text.`,
 		Example: `  promptml score --metric bleu --pred "The cat sat on the mat." --ref "The cat is on the mat."
   promptml score --metric numeric --option rel_tol=0.01 --file preds.csv
   promptml score --metric normalized_match --option normalizers=case,whitespace --file preds.csv`,
-		Args:         cobra.NoArgs,
+		Args:         usageArgs(cobra.NoArgs),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f.predSet, f.refSet, f.fileSet = cmd.Flags().Changed("pred"), cmd.Flags().Changed("ref"), cmd.Flags().Changed("file")
@@ -102,29 +106,29 @@ func runScore(ctx context.Context, stdout, stderr io.Writer, f scoreFlags, deps 
 		return nil
 	}
 	if f.metric == "" {
-		return fmt.Errorf("--metric is required (one of %s)", strings.Join(eval.Names(), ", "))
+		return usageError(fmt.Errorf("--metric is required (one of %s)", strings.Join(eval.Names(), ", ")), scoreUsage)
 	}
 	single := f.predSet || f.refSet
 	switch {
 	case single && f.fileSet:
-		return errors.New("give either --file or --pred and --ref, not both")
+		return usageError(errors.New("give either --file or --pred and --ref, not both"), scoreUsage)
 	case single && !(f.predSet && f.refSet):
-		return errors.New("--pred and --ref go together")
+		return usageError(errors.New("--pred and --ref go together"), scoreUsage)
 	case !single && !f.fileSet:
-		return errors.New("give --file, or --pred and --ref")
+		return usageError(errors.New("give --file, or --pred and --ref"), scoreUsage)
 	}
 	opts, err := parseOptions(f.options)
 	if err != nil {
-		return err
+		return usageError(err, scoreUsage)
 	}
 	spec := []eval.Spec{{Name: f.metric, Options: opts}}
 	// Validate before building clients, so a typo fails fast and offline.
 	if _, err := eval.Build(spec, eval.Deps{}); err != nil {
-		return fmt.Errorf("score: %w", err)
+		return usageError(fmt.Errorf("score: %w", err), scoreUsage)
 	}
 	d, err := deps(ctx, f.metric, f.models)
 	if err != nil {
-		return fmt.Errorf("score: %w", err)
+		return fmt.Errorf("score: %w", err) // keeps an exitError's code
 	}
 	m, err := eval.Build(spec, d)
 	if err != nil {
@@ -180,7 +184,7 @@ func scoreFile(ctx context.Context, w io.Writer, path string, m eval.Metric) err
 	} else {
 		fh, err := os.Open(path)
 		if err != nil {
-			return fmt.Errorf("score: %w", err)
+			return &exitError{exitUsage, fmt.Errorf("score: %w", err)}
 		}
 		defer fh.Close()
 		r = fh
@@ -189,7 +193,7 @@ func scoreFile(ctx context.Context, w io.Writer, path string, m eval.Metric) err
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
 	if err != nil {
-		return fmt.Errorf("score: %s: read header: %w", path, err)
+		return &exitError{exitUsage, fmt.Errorf("score: %s: read header: %w", path, err)}
 	}
 	col := func(name string) int {
 		return slices.IndexFunc(header, func(h string) bool {
@@ -199,7 +203,7 @@ func scoreFile(ctx context.Context, w io.Writer, path string, m eval.Metric) err
 	predCol, refCol, inCol := col("prediction"), col("ground_truth_output"), col("user_input")
 	for name, i := range map[string]int{"prediction": predCol, "ground_truth_output": refCol} {
 		if i < 0 {
-			return fmt.Errorf("score: %s: missing column %q (columns: %s)", path, name, strings.Join(header, ", "))
+			return &exitError{exitUsage, fmt.Errorf("score: %s: missing column %q (columns: %s)", path, name, strings.Join(header, ", "))}
 		}
 	}
 
@@ -276,7 +280,7 @@ func vertexDeps(ctx context.Context, metric string, mf modelFlags) (eval.Deps, e
 		return eval.Deps{}, nil
 	}
 	if mf.project == "" {
-		return eval.Deps{}, fmt.Errorf("%s needs a Vertex AI project: set --project or GOOGLE_CLOUD_PROJECT", metric)
+		return eval.Deps{}, usageError(fmt.Errorf("%s needs a Vertex AI project: set --project or GOOGLE_CLOUD_PROJECT", metric), scoreUsage)
 	}
 	if metric == "llm_judge" {
 		j, err := vertex.New(ctx, vertex.Options{Project: mf.project, Location: cmp.Or(mf.location, "global"), Model: mf.judgeModel})

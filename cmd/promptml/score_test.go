@@ -237,25 +237,34 @@ func TestScoreErrors(t *testing.T) {
 		name string
 		args []string
 		want string
+		// code is the exit code main uses (issue 17 item 7: usage errors
+		// exit 2, not 1).
+		code int
 	}{
-		{"no metric", []string{"--pred", "a", "--ref", "a"}, "--metric is required"},
-		{"unknown metric", []string{"--metric", "blue", "--pred", "a", "--ref", "a"}, `unknown metric "blue"`},
-		{"bad option value", []string{"--metric", "numeric", "--option", "abs_tol=-1", "--pred", "1", "--ref", "1"}, "metrics[0].options.abs_tol: must be >= 0"},
-		{"unknown option", []string{"--metric", "bleu", "--option", "order=3", "--pred", "a", "--ref", "a"}, "options.order: unknown option"},
-		{"option syntax", []string{"--metric", "bleu", "--option", "order", "--pred", "a", "--ref", "a"}, "want key=value"},
-		{"missing column", []string{"--metric", "exact_match", "--file", noCol}, `missing column "ground_truth_output"`},
-		{"missing file", []string{"--metric", "exact_match", "--file", filepath.Join(t.TempDir(), "nope.csv")}, "no such file"},
-		{"pred without ref", []string{"--metric", "exact_match", "--pred", "a"}, "--pred and --ref go together"},
-		{"both modes", []string{"--metric", "exact_match", "--pred", "a", "--ref", "a", "--file", noCol}, "not both"},
-		{"no input", []string{"--metric", "exact_match"}, "give --file"},
-		{"judge without project", []string{"--metric", "llm_judge", "--option", "rubric=r", "--project", "", "--pred", "a", "--ref", "a"}, "needs a Vertex AI project"},
-		{"score error", []string{"--metric", "numeric", "--pred", "1", "--ref", "none"}, "exactly one number"},
+		{"no metric", []string{"--pred", "a", "--ref", "a"}, "--metric is required", exitUsage},
+		{"unknown metric", []string{"--metric", "blue", "--pred", "a", "--ref", "a"}, `unknown metric "blue"`, exitUsage},
+		{"bad option value", []string{"--metric", "numeric", "--option", "abs_tol=-1", "--pred", "1", "--ref", "1"}, "metrics[0].options.abs_tol: must be >= 0", exitUsage},
+		{"unknown option", []string{"--metric", "bleu", "--option", "order=3", "--pred", "a", "--ref", "a"}, "options.order: unknown option", exitUsage},
+		{"option syntax", []string{"--metric", "bleu", "--option", "order", "--pred", "a", "--ref", "a"}, "want key=value", exitUsage},
+		{"missing column", []string{"--metric", "exact_match", "--file", noCol}, `missing column "ground_truth_output"`, exitUsage},
+		{"missing file", []string{"--metric", "exact_match", "--file", filepath.Join(t.TempDir(), "nope.csv")}, "no such file", exitUsage},
+		{"pred without ref", []string{"--metric", "exact_match", "--pred", "a"}, "--pred and --ref go together", exitUsage},
+		{"both modes", []string{"--metric", "exact_match", "--pred", "a", "--ref", "a", "--file", noCol}, "not both", exitUsage},
+		{"no input", []string{"--metric", "exact_match"}, "give --file", exitUsage},
+		{"judge without project", []string{"--metric", "llm_judge", "--option", "rubric=r", "--project", "", "--pred", "a", "--ref", "a"}, "needs a Vertex AI project", exitUsage},
+		{"score error", []string{"--metric", "numeric", "--pred", "1", "--ref", "none"}, "exactly one number", exitFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := runScoreCmd(t, nil, tt.args...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error = %v, want one containing %q", err, tt.want)
+			}
+			if code := exitCode(err); code != tt.code {
+				t.Errorf("exit code %d, want %d (%v)", code, tt.code, err)
+			}
+			if tt.code == exitUsage && !strings.Contains(tt.name, "file") && !strings.Contains(tt.name, "column") && !strings.Contains(err.Error(), "Usage: promptml score") {
+				t.Errorf("usage error without the usage line: %v", err)
 			}
 		})
 	}

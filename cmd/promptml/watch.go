@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -13,7 +15,14 @@ import (
 	"github.com/promptml/promptml/shared/store"
 )
 
-// Summary is the final summary of a run (`promptml local --json`).
+// Summary is the final summary of a run (`promptml local --json`, `watch
+// --json`, `run --watch --json`). It is a shown value, like the text
+// output: its numbers are rounded to 12 significant digits (round12), which
+// drops the binary noise of sums and differences (a delta of
+// 0.30000000000000004 is 0.3) and no digit a score or a cost can carry.
+// The stored values keep full precision: the run, epoch and prompt
+// documents, which `status --json`, `runs --json` and the API return as
+// they are (issue 17 item 12).
 type Summary struct {
 	RunID       string          `json:"run_id"`
 	Status      store.RunStatus `json:"status"`
@@ -41,8 +50,9 @@ type EpochRow struct {
 
 // PromptScores are a prompt and its val and test scores.
 type PromptScores struct {
-	PromptID     string   `json:"prompt_id"`
-	Val          float64  `json:"val"`
+	PromptID string `json:"prompt_id"`
+	// Val is nil (null) while the prompt has no val score.
+	Val          *float64 `json:"val"`
 	Test         *float64 `json:"test,omitempty"`
 	SystemPrompt string   `json:"system_prompt"`
 	OutputPrompt string   `json:"output_prompt"`
@@ -50,6 +60,7 @@ type PromptScores struct {
 
 func summarize(ctx context.Context, api *apiClient, r *wire.Run) (*Summary, error) {
 	s := &Summary{RunID: r.ID, Status: r.Status, Error: r.Error, Dataset: r.Dataset, Usage: r.Usage, Epochs: []EpochRow{}}
+	s.Usage.CostUSD = round12(s.Usage.CostUSD)
 	if r.Status == store.StatusFailed && r.InitialPromptID == "" {
 		return s, nil
 	}
@@ -58,13 +69,13 @@ func summarize(ctx context.Context, api *apiClient, r *wire.Run) (*Summary, erro
 		return nil, err
 	}
 	for _, e := range epochs {
-		row := EpochRow{Epoch: e.N, IncumbentID: e.IncumbentID, IncumbentTrain: e.IncumbentTrain, IncumbentVal: e.IncumbentVal,
-			Delta: e.Delta, Decision: e.Decision, Accepted: e.Decision == store.DecisionAccepted, CandidateIDs: []string{}}
+		row := EpochRow{Epoch: e.N, IncumbentID: e.IncumbentID, IncumbentTrain: round12(e.IncumbentTrain), IncumbentVal: round12(e.IncumbentVal),
+			Delta: round12(e.Delta), Decision: e.Decision, Accepted: e.Decision == store.DecisionAccepted, CandidateIDs: []string{}}
 		for _, c := range e.Candidates {
 			row.CandidateIDs = append(row.CandidateIDs, c.PromptID)
 		}
 		if e.BestCandidate != "" {
-			v := e.BestVal
+			v := round12(e.BestVal)
 			row.CandidateVal = &v
 		}
 		s.Epochs = append(s.Epochs, row)
@@ -74,9 +85,13 @@ func summarize(ctx context.Context, api *apiClient, r *wire.Run) (*Summary, erro
 		return nil, err
 	}
 	for _, p := range prompts {
-		ps := PromptScores{PromptID: p.ID, Val: p.Scores["val"].Mean, SystemPrompt: p.System, OutputPrompt: p.Output}
+		ps := PromptScores{PromptID: p.ID, SystemPrompt: p.System, OutputPrompt: p.Output}
+		if v, ok := p.Scores["val"]; ok {
+			m := round12(v.Mean)
+			ps.Val = &m
+		}
 		if t, ok := p.Scores["test"]; ok {
-			v := t.Mean
+			v := round12(t.Mean)
 			ps.Test = &v
 		}
 		if p.ID == r.InitialPromptID {
@@ -96,9 +111,13 @@ func printSummary(out io.Writer, s *Summary) {
 		return
 	}
 	printEpochTable(out, s.Epochs)
-	fmt.Fprintf(out, "\nRun %s %s. Val: initial %.3f → final %.3f.", s.RunID, s.Status, s.Initial.Val, s.Final.Val)
-	if s.Initial.Test != nil && s.Final.Test != nil {
-		fmt.Fprintf(out, " Test: initial %.3f, final %.3f.", *s.Initial.Test, *s.Final.Test)
+	if s.Initial.Val == nil && s.Final.Val == nil {
+		fmt.Fprintf(out, "\nRun %s %s. Val: not scored (the run ended before its baseline).", s.RunID, s.Status)
+	} else {
+		fmt.Fprintf(out, "\nRun %s %s. Val: initial %s → final %s.", s.RunID, s.Status, scorePtr3(s.Initial.Val), scorePtr3(s.Final.Val))
+	}
+	if s.Initial.Test != nil || s.Final.Test != nil {
+		fmt.Fprintf(out, " Test: initial %s, final %s.", scorePtr3(s.Initial.Test), scorePtr3(s.Final.Test))
 	}
 	fmt.Fprintf(out, "\nUsage: %d LLM calls, %d input and %d output tokens, %d cache hits, $%.4f.\n", s.Usage.Calls, s.Usage.InputTokens, s.Usage.OutputTokens, s.Usage.CacheHits, s.Usage.CostUSD)
 	fmt.Fprintf(out, "\nFinal system prompt (%s):\n%s\n\nFinal output prompt:\n%s\n", s.Final.PromptID, indent(s.Final.SystemPrompt), indent(s.Final.OutputPrompt))
@@ -132,6 +151,20 @@ func pvalue(p float64) string {
 		return "<0.001"
 	}
 	return fmt.Sprintf("%.3f", p)
+}
+
+// round12 rounds v to 12 significant digits: the float nearest that decimal,
+// which encoding/json writes in its shortest form (0.3, not
+// 0.30000000000000004). Values are shown so; stored ones are not rounded.
+func round12(v float64) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
+	if err != nil {
+		return v
+	}
+	return r
 }
 
 func indent(s string) string {

@@ -170,7 +170,7 @@ func follow(ctx context.Context, out io.Writer, api *apiClient, id string, every
 			if err != nil {
 				return nil, err
 			}
-			s.WallSeconds = time.Since(start).Seconds()
+			s.WallSeconds = time.Since(start).Round(time.Millisecond).Seconds()
 			return s, nil
 		}
 		select {

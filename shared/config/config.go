@@ -89,15 +89,34 @@ func (b Budget) Set() bool { return b.MaxUSD > 0 || b.MaxCalls > 0 || b.MaxToken
 // Price returns the price of model m (zero when the table has none).
 func (r Run) Price(m Model) llm.Price { return r.Prices[m.Name] }
 
-// Prompt is a system prompt plus an output prompt. The primary call is:
-// system instruction = System; user content = user_input, a blank line, then
-// Output.
+// Prompt is the initial prompt: three templates over a row's variables
+// (its columns other than id, split and ground_truth_output, written
+// {{name}}; shared/template). The primary call is: system instruction =
+// System rendered; user content = User rendered, a blank line, then Output
+// rendered.
 type Prompt struct {
 	// System is the system instruction (default "You are a helpful assistant.").
 	System string `yaml:"system" json:"system"`
-	// Output is appended to every input after a blank line (default
-	// "Answer the request.").
+	// User is the template of the user turn (default "{{user_input}}"):
+	// the layout of the user's data, which the optimizer does not change
+	// unless optimizer.edit_user_template is set. Empty (a run stored
+	// before it existed) means the default.
+	User string `yaml:"user" json:"user"`
+	// Output is appended to the rendered user template after a blank line
+	// (default "Answer the request.").
 	Output string `yaml:"output" json:"output"`
+}
+
+// DefaultUserTemplate is the user turn of a prompt that does not set one:
+// the user_input column, as before templates existed.
+const DefaultUserTemplate = "{{user_input}}"
+
+// UserTemplate is p.User, or DefaultUserTemplate when it is empty.
+func (p Prompt) UserTemplate() string {
+	if p.User == "" {
+		return DefaultUserTemplate
+	}
+	return p.User
 }
 
 // Split holds the train/val/test fractions and the seed of the
@@ -418,7 +437,11 @@ func checkShape(path string, v any, t reflect.Type) *FieldError {
 					known = append(known, n)
 				}
 				sort.Strings(known)
-				return &FieldError{Path: join(path, quoteKey(k)), Reason: "unknown key (known keys: " + strings.Join(known, ", ") + ")"}
+				reason := "unknown key (known keys: " + strings.Join(known, ", ") + ")"
+				if near := nearest(k, known); near != "" {
+					reason += "; did you mean `" + near + "`?"
+				}
+				return &FieldError{Path: join(path, quoteKey(k)), Reason: reason}
 			}
 			if err := checkShape(join(path, k), m[k], f.Type); err != nil {
 				return err
@@ -595,6 +618,9 @@ func (r Run) Validate() error {
 	}
 	if strings.TrimSpace(r.Prompt.System) == "" && strings.TrimSpace(r.Prompt.Output) == "" {
 		bad("prompt", "system and output cannot both be empty")
+	}
+	if strings.TrimSpace(r.Prompt.User) == "" {
+		bad("prompt.user", "cannot be empty: it is the template of the user turn (default %s)", DefaultUserTemplate)
 	}
 	for _, f := range []struct {
 		path string

@@ -51,6 +51,11 @@ func TestLoadLayers(t *testing.T) {
 			want:   func(r *Run) { r.Epochs, r.BatchSize = 3, 7 },
 		},
 		{
+			name:   "user template",
+			layers: []Layer{{Source: "data.yaml", Data: []byte("prompt:\n  user: \"Translate to French: {{text}}\"\n")}},
+			want:   func(r *Run) { r.Prompt.User = "Translate to French: {{text}}" },
+		},
+		{
 			name: "request overrides sidecar",
 			layers: []Layer{
 				{Source: "data.yaml", Data: []byte("epochs: 3\nbatch_size: 7\n")},
@@ -108,7 +113,7 @@ func TestLoadLayers(t *testing.T) {
 				{Source: "data.yaml", Data: []byte("epochs: 3\nprompt:\n  system: Be terse.\n")},
 				{Source: "request", Data: []byte(`{"prompt": {"output": "One word."}}`)},
 			},
-			want: func(r *Run) { r.Epochs, r.Prompt = 3, Prompt{System: "Be terse.", Output: "One word."} },
+			want: func(r *Run) { r.Epochs, r.Prompt.System, r.Prompt.Output = 3, "Be terse.", "One word." },
 		},
 		{
 			name:   "null value keeps the earlier one",
@@ -179,6 +184,7 @@ func TestLoadErrors(t *testing.T) {
 		{"negative patience", "early_stopping: {patience: -1}\n", "early_stopping.patience", ">= 0"},
 		{"meta_prompt without {{DATA}}", "optimizer: {meta_prompt: 'Improve the prompt.'}\n", "optimizer.meta_prompt", "{{DATA}}"},
 		{"empty prompts", "prompt: {system: '', output: ' '}\n", "prompt", "both be empty"},
+		{"empty user template", "prompt: {user: ' '}\n", "prompt.user", "{{user_input}}"},
 		{"gate min_delta 1", "gate: {min_delta: 1}\n", "gate.min_delta", "[0,1)"},
 		{"unknown gate test", "gate: {test: ttest}\n", "gate.test", "mcnemar, bootstrap, none"},
 		{"gate alpha 0", "gate: {alpha: 0}\n", "gate.alpha", "(0,1]"},
@@ -373,6 +379,27 @@ func TestExponentNumbers(t *testing.T) {
 			}
 			if cfg.Budget.MaxUSD != tt.want {
 				t.Errorf("budget.max_usd = %v, want %v", cfg.Budget.MaxUSD, tt.want)
+			}
+		})
+	}
+}
+
+// TestUserTemplateDefault: a run stored before prompt.user existed decodes
+// with an empty User, which means the default user turn.
+func TestUserTemplateDefault(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Prompt
+		want string
+	}{
+		{"stored before templates", Prompt{System: "s", Output: "o"}, "{{user_input}}"},
+		{"defaults", Defaults().Prompt, "{{user_input}}"},
+		{"set", Prompt{User: "Q: {{question}}"}, "Q: {{question}}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.p.UserTemplate(); got != tt.want {
+				t.Errorf("UserTemplate() = %q, want %q", got, tt.want)
 			}
 		})
 	}

@@ -1,8 +1,9 @@
 // Package dataset turns a user's training CSV into the train/val/test batch
 // shards the pipeline runs on.
 //
-// The CSV (RFC 4180, UTF-8) has the columns user_input and
-// ground_truth_output, optionally id and split. Ingest reads it twice through
+// The CSV (RFC 4180, UTF-8) has the column ground_truth_output, optionally
+// id and split; every other column is a variable of its row, which the
+// prompt templates name as {{name}} (user_input is the default user turn). Ingest reads it twice through
 // a Source: the first pass validates every row, hashes the bytes and keeps
 // one 8-byte split key per row; the second pass streams the rows again into
 // JSONL shards through a ShardWriter. Memory is bounded by the number of rows
@@ -126,11 +127,34 @@ type Options struct {
 	BatchSize int
 	// Limits bound the file; the zero value means unlimited.
 	Limits Limits
+	// Templates are the prompt templates whose {{name}} placeholders must
+	// name columns of the file; a used column's cells must not be empty.
+	// nil means the default user turn alone, {{user_input}} as
+	// prompt.user.
+	Templates []Template
 	// Accept, when set, is called by Ingest with the manifest after the
 	// file is validated and before any shard is written; its error is
 	// returned as is. It lets the caller refuse a valid file (too few rows
 	// in a split) without leaving shards behind.
 	Accept func(*Manifest) error
+}
+
+// Template is a prompt template of the run, checked against the header.
+type Template struct {
+	// Field names the template in messages, e.g. "prompt.user".
+	Field string
+	// Text is the template.
+	Text string
+}
+
+// defaultTemplates are the templates of Options without any.
+var defaultTemplates = []Template{{Field: "prompt.user", Text: "{{" + ColumnUserInput + "}}"}}
+
+func (o Options) templates() []Template {
+	if o.Templates == nil {
+		return defaultTemplates
+	}
+	return o.Templates
 }
 
 func (o Options) validate() error {
@@ -159,8 +183,16 @@ type Manifest struct {
 	Counts map[string]int `json:"counts" firestore:"counts"`
 	// Batches is the number of shards per split: ceil(Counts/BatchSize).
 	Batches map[string]int `json:"batches" firestore:"batches"`
-	// IgnoredColumns lists, in file order, the header names of the columns
-	// that are not used (unnamed columns are not listed).
+	// Variables lists, in file order, the columns a template may name as
+	// {{name}}: every named column but id, split and ground_truth_output,
+	// when its name is a valid placeholder name (at most 100).
+	Variables []string `json:"variables,omitempty" firestore:"variables,omitempty"`
+	// UnusedColumns lists, in file order, the header names of the
+	// variables no template uses (unnamed columns are not listed). Their
+	// cells are stored with the rows all the same.
+	UnusedColumns []string `json:"unused_columns,omitempty" firestore:"unused_columns,omitempty"`
+	// IgnoredColumns is UnusedColumns under its name from before templates,
+	// kept for the readers of stored runs.
 	IgnoredColumns []string `json:"ignored_columns,omitempty" firestore:"ignored_columns,omitempty"`
 	// HasSplitColumn reports whether the header has a split column.
 	HasSplitColumn bool `json:"has_split_column" firestore:"has_split_column"`
@@ -174,8 +206,24 @@ type Example struct {
 	// Row is the CSV record number of the row, counting the header as row 1,
 	// the same numbering errors use.
 	Row int `json:"row"`
-	// UserInput is the user_input cell, exactly as in the file.
+	// UserInput is the user_input cell, exactly as in the file ("" when
+	// the file has no user_input column).
 	UserInput string `json:"user_input"`
 	// GroundTruth is the ground_truth_output cell, exactly as in the file.
 	GroundTruth string `json:"ground_truth_output"`
+	// Vars are the row's other variables, by column name: every named
+	// column but id, split, user_input and ground_truth_output, each cell
+	// exactly as in the file. Nil when the file has no such column.
+	Vars map[string]string `json:"vars,omitempty"`
+}
+
+// Variables returns the values a template is rendered with: Vars plus
+// user_input. The map is new; changing it does not change e.
+func (e Example) Variables() map[string]string {
+	m := make(map[string]string, len(e.Vars)+1)
+	for k, v := range e.Vars {
+		m[k] = v
+	}
+	m[ColumnUserInput] = e.UserInput
+	return m
 }

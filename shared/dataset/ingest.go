@@ -96,7 +96,7 @@ func scanSource(ctx context.Context, src Source, opts Options) (*scanResult, err
 // collects the split keys.
 func scan(ctx context.Context, r io.Reader, opts Options) (*scanResult, error) {
 	h := sha256.New()
-	rd, err := newReader(r, opts.Limits, h)
+	rd, err := newReader(r, opts.Limits, opts.templates(), h)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +156,8 @@ func scan(ctx context.Context, r io.Reader, opts Options) (*scanResult, error) {
 		Rows:           n,
 		Counts:         make(map[string]int, 3),
 		Batches:        make(map[string]int, 3),
+		Variables:      rd.hdr.variables,
+		UnusedColumns:  rd.hdr.ignored,
 		IgnoredColumns: rd.hdr.ignored,
 		HasSplitColumn: rd.hdr.spl >= 0,
 	}
@@ -170,7 +172,7 @@ func scan(ctx context.Context, r io.Reader, opts Options) (*scanResult, error) {
 // split's shards and checks that it read exactly what the first pass did.
 func writeShards(ctx context.Context, r io.Reader, opts Options, sr *scanResult, asg *assigner, sh *shards) error {
 	h := sha256.New()
-	rd, err := newReader(r, opts.Limits, h)
+	rd, err := newReader(r, opts.Limits, opts.templates(), h)
 	if err != nil {
 		return changed(err)
 	}
@@ -203,6 +205,12 @@ func writeShards(ctx context.Context, r io.Reader, opts Options, sr *scanResult,
 			split = asg.assign(splitKey(k.digest(rw.id)))
 		}
 		ex = Example{ID: rw.id, Row: rw.rec, UserInput: rw.userInput, GroundTruth: rw.groundTruth}
+		if len(rd.hdr.vars) > 0 {
+			ex.Vars = make(map[string]string, len(rd.hdr.vars))
+			for _, i := range rd.hdr.vars {
+				ex.Vars[rd.hdr.names[i]] = rw.cells[i]
+			}
+		}
 		if err := sh.write(split, &ex); err != nil {
 			return err
 		}
@@ -233,5 +241,5 @@ func changed(err error) error {
 
 func sameHeader(a, b header) bool {
 	return a.n == b.n && a.userInput == b.userInput && a.groundTruth == b.groundTruth &&
-		a.id == b.id && a.spl == b.spl && slices.Equal(a.names, b.names)
+		a.id == b.id && a.spl == b.spl && slices.Equal(a.names, b.names) && slices.Equal(a.used, b.used)
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/promptml/promptml/shared/template"
 )
 
 // readBufferSize is the read-ahead of the CSV reader: large enough that
@@ -44,7 +46,10 @@ type header struct {
 	n                               int      // number of fields of every record
 	userInput, groundTruth, id, spl int      // column indexes; -1 when absent
 	names                           []string // per column: the name errors use
-	ignored                         []string // header names of unused columns
+	vars                            []int    // indexes of the variables stored in Example.Vars
+	used                            []int    // indexes of the columns a template uses, in file order
+	variables                       []string // names a template may use (Manifest.Variables)
+	ignored                         []string // header names of unused variables
 }
 
 // row is one validated data row. Its strings share the record's storage
@@ -55,21 +60,23 @@ type row struct {
 	id          string // trimmed id, or the data row number
 	userInput   string
 	groundTruth string
-	split       int // idxTrain, idxVal, idxTest, or -1 when not given
+	split       int      // idxTrain, idxVal, idxTest, or -1 when not given
+	cells       []string // the whole record; valid until the next call to next
 }
 
 // reader validates a CSV stream row by row.
 type reader struct {
-	cr     *csv.Reader
-	count  *countingReader
-	limits Limits
-	hdr    header
-	rec    int // records returned so far, header included
+	cr        *csv.Reader
+	count     *countingReader
+	limits    Limits
+	templates []Template
+	hdr       header
+	rec       int // records returned so far, header included
 }
 
 // newReader checks the encoding, reads and validates the header. h, when not
 // nil, receives every byte read.
-func newReader(r io.Reader, lim Limits, h hash.Hash) (*reader, error) {
+func newReader(r io.Reader, lim Limits, templates []Template, h hash.Hash) (*reader, error) {
 	count := &countingReader{r: r, h: h, max: lim.MaxBytes}
 	br := bufio.NewReaderSize(count, readBufferSize)
 	bom, err := br.Peek(3)
@@ -85,12 +92,16 @@ func newReader(r io.Reader, lim Limits, h hash.Hash) (*reader, error) {
 	cr := csv.NewReader(br) // reuses br: it is a large enough *bufio.Reader
 	cr.FieldsPerRecord = -1 // checked here, to name both counts
 	cr.ReuseRecord = true
-	rd := &reader{cr: cr, count: count, limits: lim}
+	rd := &reader{cr: cr, count: count, limits: lim, templates: templates}
 	if err := rd.readHeader(); err != nil {
 		return nil, err
 	}
 	return rd, nil
 }
+
+// maxVariablesListed bounds the variables a manifest lists: the optimizer
+// may introduce only those.
+const maxVariablesListed = 100
 
 // maxIgnoredListed bounds the ignored column names a manifest lists (it is
 // stored on the run document, which Firestore caps at 1 MiB); past it a
@@ -108,7 +119,7 @@ func (rd *reader) readHeader() error {
 	}
 	h := header{n: len(rec), userInput: -1, groundTruth: -1, id: -1, spl: -1, names: make([]string, len(rec))}
 	seen := make(map[string]int, len(rec))
-	nIgnored := 0
+	var candidates []int // the variables, in file order
 	for i, cell := range rec {
 		where := fmt.Sprintf("header cell %d", i+1)
 		if err := checkText(cell, rd.limits.MaxCellBytes); err != "" {
@@ -128,6 +139,7 @@ func (rd *reader) readHeader() error {
 		switch key {
 		case ColumnUserInput:
 			h.userInput, h.names[i] = i, ColumnUserInput
+			candidates = append(candidates, i)
 		case ColumnGroundTruth:
 			h.groundTruth, h.names[i] = i, ColumnGroundTruth
 		case ColumnID:
@@ -135,30 +147,46 @@ func (rd *reader) readHeader() error {
 		case ColumnSplit:
 			h.spl, h.names[i] = i, ColumnSplit
 		default:
-			if len(h.ignored) < maxIgnoredListed {
-				h.ignored = append(h.ignored, clipName(name))
-			}
-			nIgnored++
+			h.vars = append(h.vars, i)
+			candidates = append(candidates, i)
 		}
+	}
+	// Every placeholder of every template must be a variable of the file.
+	used := make(map[int]bool)
+	for _, t := range rd.templates {
+		for _, v := range template.Names(t.Text) {
+			if isReserved(v) {
+				return &Error{Row: rd.rec, Column: clipName(v), Reason: fmt.Sprintf(
+					"%s uses {{%s}}, a reserved column: id, split and ground_truth_output are not variables (the expected answer is never shown to the model)", t.Field, clipName(v))}
+			}
+			i := slices.IndexFunc(candidates, func(c int) bool { return h.names[c] == v })
+			if i < 0 {
+				return &Error{Row: rd.rec, Column: clipName(v), Reason: missingColumn(rec, fmt.Sprintf("%s uses {{%s}}", t.Field, clipName(v)), v, h, candidates)}
+			}
+			used[candidates[i]] = true
+		}
+	}
+	if h.groundTruth < 0 {
+		return &Error{Row: rd.rec, Column: ColumnGroundTruth, Reason: missingColumn(rec, "", "", h, nil)}
+	}
+	nIgnored := 0
+	for _, i := range candidates {
+		if used[i] {
+			h.used = append(h.used, i)
+			continue
+		}
+		if len(h.ignored) < maxIgnoredListed {
+			h.ignored = append(h.ignored, clipName(h.names[i]))
+		}
+		nIgnored++
 	}
 	if nIgnored > maxIgnoredListed {
 		h.ignored = append(h.ignored, fmt.Sprintf("… and %d more", nIgnored-maxIgnoredListed))
 	}
-	for _, req := range []struct {
-		name string
-		idx  int
-	}{{ColumnUserInput, h.userInput}, {ColumnGroundTruth, h.groundTruth}} {
-		if req.idx >= 0 {
-			continue
+	for _, i := range candidates {
+		if template.ValidName(h.names[i]) && len(h.variables) < maxVariablesListed {
+			h.variables = append(h.variables, h.names[i])
 		}
-		reason := fmt.Sprintf("missing required column; the header is %s", quoteList(rec))
-		switch {
-		case slices.ContainsFunc(rec, func(c string) bool { return strings.Contains(c, "\r") }):
-			reason += " (lines end with a lone carriage return; save the file with LF or CRLF line endings)"
-		case len(rec) == 1 && strings.ContainsAny(rec[0], ";\t|"):
-			reason += " (the file must be comma-separated)"
-		}
-		return &Error{Row: rd.rec, Column: req.name, Reason: reason}
 	}
 	rd.hdr = h
 	return nil
@@ -187,9 +215,14 @@ func (rd *reader) next(dataRow int) (row, error) {
 			return row{}, &Error{Row: rd.rec, Column: h.names[i], Reason: err}
 		}
 	}
-	r := row{rec: rd.rec, userInput: rec[h.userInput], groundTruth: rec[h.groundTruth], split: -1}
-	if isBlank(r.userInput) {
-		return row{}, &Error{Row: rd.rec, Column: ColumnUserInput, Reason: "empty value"}
+	r := row{rec: rd.rec, groundTruth: rec[h.groundTruth], split: -1, cells: rec}
+	if h.userInput >= 0 {
+		r.userInput = rec[h.userInput]
+	}
+	for _, i := range h.used {
+		if isBlank(rec[i]) {
+			return row{}, &Error{Row: rd.rec, Column: h.names[i], Reason: "empty value"}
+		}
 	}
 	if isBlank(r.groundTruth) {
 		return row{}, &Error{Row: rd.rec, Column: ColumnGroundTruth, Reason: "empty value"}
@@ -210,6 +243,41 @@ func (rd *reader) next(dataRow int) (row, error) {
 		r.split = s
 	}
 	return r, nil
+}
+
+// missingColumn is the reason of a missing required column: the
+// ground_truth_output column when use is "", else the variable name, which
+// use (e.g. "prompt.user uses {{question}}") needs. It shows the header,
+// with a hint for a name that differs only in case or for a file that is
+// not comma-separated.
+func missingColumn(rec []string, use, name string, h header, candidates []int) string {
+	reason := "missing required column"
+	if use != "" {
+		reason += ": " + use
+	}
+	reason += fmt.Sprintf("; the header is %s", quoteList(rec))
+	for _, i := range candidates {
+		if strings.EqualFold(h.names[i], name) {
+			return reason + fmt.Sprintf(" (names are case-sensitive in templates: write {{%s}})", clipName(h.names[i]))
+		}
+	}
+	switch {
+	case slices.ContainsFunc(rec, func(c string) bool { return strings.Contains(c, "\r") }):
+		reason += " (lines end with a lone carriage return; save the file with LF or CRLF line endings)"
+	case len(rec) == 1 && strings.ContainsAny(rec[0], ";\t|"):
+		reason += " (the file must be comma-separated)"
+	}
+	return reason
+}
+
+// isReserved reports whether a placeholder names a column that is not a
+// variable.
+func isReserved(name string) bool {
+	switch strings.ToLower(name) {
+	case ColumnID, ColumnSplit, ColumnGroundTruth:
+		return true
+	}
+	return false
 }
 
 // parseSplit maps a split cell to a split index, -1 for empty.

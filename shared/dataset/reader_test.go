@@ -49,8 +49,8 @@ func TestValidateErrors(t *testing.T) {
 		{"header only, no newline", "user_input,ground_truth_output", Limits{}, Error{Reason: "no data rows: the file has only a header"}},
 		{"header and blank lines", hdr + "\n\n", Limits{}, Error{Reason: "no data rows: the file has only a header"}},
 		{"missing ground truth", "user_input,answer\nhi,there\n", Limits{}, Error{Row: 1, Column: "ground_truth_output", Reason: `missing required column; the header is "user_input", "answer"`}},
-		{"missing user input", "question,ground_truth_output\nhi,there\n", Limits{}, Error{Row: 1, Column: "user_input", Reason: `missing required column; the header is "question", "ground_truth_output"`}},
-		{"semicolons", "user_input;ground_truth_output\nhi;there\n", Limits{}, Error{Row: 1, Column: "user_input", Reason: `missing required column; the header is "user_input;ground_truth_output" (the file must be comma-separated)`}},
+		{"missing user input", "question,ground_truth_output\nhi,there\n", Limits{}, Error{Row: 1, Column: "user_input", Reason: `missing required column: prompt.user uses {{user_input}}; the header is "question", "ground_truth_output"`}},
+		{"semicolons", "user_input;ground_truth_output\nhi;there\n", Limits{}, Error{Row: 1, Column: "user_input", Reason: `missing required column: prompt.user uses {{user_input}}; the header is "user_input;ground_truth_output" (the file must be comma-separated)`}},
 		{"old Mac line endings", "user_input,ground_truth_output\rhi,there\r", Limits{}, Error{Row: 1, Column: "ground_truth_output", Reason: `missing required column; the header is "user_input", "ground_truth_output\rhi", "there" (lines end with a lone carriage return; save the file with LF or CRLF line endings)`}},
 		{"duplicate header", "user_input,ground_truth_output, User_Input \nhi,there,x\n", Limits{}, Error{Row: 1, Column: "User_Input", Reason: "duplicate column name (columns 1 and 3)"}},
 		{"duplicate extra header", "notes,user_input,ground_truth_output,NOTES\n", Limits{}, Error{Row: 1, Column: "NOTES", Reason: "duplicate column name (columns 1 and 4)"}},
@@ -167,9 +167,9 @@ func TestIngestParsing(t *testing.T) {
 			want: []Example{{ID: "1", Row: 2, UserInput: "x", GroundTruth: "y"}, {ID: "2", Row: 3, UserInput: "z", GroundTruth: "w"}},
 		},
 		{
-			name:    "extra and unnamed columns ignored",
+			name:    "extra columns kept as variables, unnamed ones dropped",
 			csv:     "notes,user_input,ground_truth_output,,Score\nn,x,y,,5\n",
-			want:    []Example{{ID: "1", Row: 2, UserInput: "x", GroundTruth: "y"}},
+			want:    []Example{{ID: "1", Row: 2, UserInput: "x", GroundTruth: "y", Vars: map[string]string{"notes": "n", "Score": "5"}}},
 			ignored: []string{"notes", "Score"},
 		},
 		{
@@ -213,6 +213,8 @@ func TestTestdata(t *testing.T) {
 				SHA256: "", Bytes: 158, Rows: 3,
 				Counts:         map[string]int{Train: 1, Val: 1, Test: 1},
 				Batches:        map[string]int{Train: 1, Val: 1, Test: 1},
+				Variables:      []string{"user_input", "notes"},
+				UnusedColumns:  []string{"notes"},
 				IgnoredColumns: []string{"notes"},
 			},
 		},
@@ -224,6 +226,7 @@ func TestTestdata(t *testing.T) {
 				// round(0.75)=1 val, round(0.75)=1 test.
 				Counts:         map[string]int{Train: 2, Val: 4, Test: 2},
 				Batches:        map[string]int{Train: 1, Val: 2, Test: 1},
+				Variables:      []string{"user_input"},
 				HasSplitColumn: true,
 			},
 		},
@@ -273,9 +276,9 @@ func TestExcelFileContents(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Example{
-		{ID: "q1", Row: 2, UserInput: `Say "hi"`, GroundTruth: "Bonjour"},
-		{ID: "q2", Row: 3, UserInput: "Line one\nline two", GroundTruth: "a, b"},
-		{ID: "q3", Row: 4, UserInput: " leading space kept ", GroundTruth: "trailing space kept "},
+		{ID: "q1", Row: 2, UserInput: `Say "hi"`, GroundTruth: "Bonjour", Vars: map[string]string{"notes": "first"}},
+		{ID: "q2", Row: 3, UserInput: "Line one\nline two", GroundTruth: "a, b", Vars: map[string]string{"notes": ""}},
+		{ID: "q3", Row: 4, UserInput: " leading space kept ", GroundTruth: "trailing space kept ", Vars: map[string]string{"notes": "x"}},
 	}
 	if diff := cmp.Diff(map[string][]Example{Train: want}, w.splitExamples(t, opts.BatchSize)); diff != "" {
 		t.Errorf("examples mismatch (-want +got):\n%s", diff)

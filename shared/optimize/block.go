@@ -17,12 +17,22 @@ const (
 	EndData   = "<<<PROMPTML_DATA_END>>>"
 )
 
+// LowestScoringPasses is Data.FailuresAre when nothing fails on train: the
+// optimizer reads it next to the examples, so it says in words what they
+// are (issue 17 item 4: they used to be sent, and called, failures).
+const LowestScoringPasses = "lowest-scoring passing examples: no training example scores below the metric's threshold, so none of these is a failure"
+
 // Example is one scored training example as the optimizer sees it.
 type Example struct {
-	Input    string  `json:"input"`
-	Expected string  `json:"expected"`
-	Actual   string  `json:"actual"`
-	Score    float64 `json:"score"`
+	// Input is the user turn the model saw: the user template filled with
+	// the example's variables.
+	Input string `json:"input"`
+	// Vars are the example's other variables (its columns besides
+	// user_input), by name; absent when the dataset has none.
+	Vars     map[string]string `json:"vars,omitempty"`
+	Expected string            `json:"expected"`
+	Actual   string            `json:"actual"`
+	Score    float64           `json:"score"`
 	// Kind is the error kind of a failure (see Classify), "" for a success.
 	Kind string `json:"kind,omitempty"`
 }
@@ -36,9 +46,11 @@ type Demo struct {
 // PoolExample is a training example the fewshot strategy may pick as a
 // demonstration, by ID.
 type PoolExample struct {
-	ID     string `json:"id"`
-	Input  string `json:"input"`
-	Output string `json:"output"`
+	ID    string `json:"id"`
+	Input string `json:"input"`
+	// Vars are the example's other variables, as in Example.
+	Vars   map[string]string `json:"vars,omitempty"`
+	Output string            `json:"output"`
 	// Failed: the incumbent gets this example wrong.
 	Failed bool `json:"failed"`
 	// Current: the example is already a demonstration of the incumbent.
@@ -72,6 +84,13 @@ type Data struct {
 	// SystemPrompt and OutputPrompt are the current (incumbent) prompts.
 	SystemPrompt string `json:"system_prompt"`
 	OutputPrompt string `json:"output_prompt"`
+	// Variables are the dataset's columns the prompts may name as
+	// {{name}}, and UserTemplate the template of the user turn (fixed: not
+	// the optimizer's to change). Both are absent for a dataset whose only
+	// variable is user_input under the default user template, so that such
+	// a request reads as it did before templates.
+	Variables    []string `json:"variables,omitempty"`
+	UserTemplate string   `json:"user_template,omitempty"`
 	// Examples are the incumbent's demonstrations.
 	Examples []Demo `json:"examples,omitempty"`
 	// Pool holds the training examples the fewshot strategy picks from.
@@ -84,8 +103,15 @@ type Data struct {
 	PreviousError string `json:"previous_error,omitempty"`
 	// Metrics are the incumbent's training metrics.
 	Metrics Metrics `json:"metrics"`
-	// Failures are the incumbent's worst training examples.
+	// Failures are the incumbent's worst training examples: its failures,
+	// or, when nothing fails, its lowest-scoring passes (FailuresAre says
+	// so).
 	Failures []Example `json:"failures"`
+	// FailuresAre labels Failures when they are not failures:
+	// LowestScoringPasses when no training example scores below the
+	// metric's threshold. Empty (left out) when they are failures, so
+	// such a request is the same as before the field existed.
+	FailuresAre string `json:"failures_are,omitempty"`
 	// History holds earlier candidates, worst to best.
 	History []HistoryEntry `json:"history,omitempty"`
 	// Candidate is the index of this candidate within the epoch (0-based),

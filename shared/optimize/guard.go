@@ -2,10 +2,12 @@ package optimize
 
 import (
 	"fmt"
-	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/promptml/promptml/shared/template"
 )
 
 // GuardConfig configures the checks a candidate must pass before it is
@@ -21,6 +23,10 @@ type GuardConfig struct {
 	// MaxOverlap is the share of a ground truth's n-grams a candidate may
 	// contain.
 	MaxOverlap float64
+	// Variables are the dataset's variables (dataset Manifest.Variables):
+	// a candidate may introduce a {{name}} placeholder only for one of
+	// them. Nil skips that check.
+	Variables []string
 }
 
 // Guard checks candidates against the incumbent and the held-out answers.
@@ -56,20 +62,9 @@ func NewGuard(cfg GuardConfig, heldOut []string) *Guard {
 	return g
 }
 
-var placeholder = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_.\-]+)\s*\}\}`)
-
-// Placeholders returns the distinct {{name}} placeholders of s, in order.
-func Placeholders(s string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, m := range placeholder.FindAllStringSubmatch(s, -1) {
-		if !seen[m[1]] {
-			seen[m[1]] = true
-			out = append(out, m[1])
-		}
-	}
-	return out
-}
+// Placeholders returns the distinct {{name}} placeholders of s, in order
+// (shared/template's grammar: an escaped \{{ is not one).
+func Placeholders(s string) []string { return template.Names(s) }
 
 // Check returns why candidate c may not be scored, or "" if it may.
 // curSystem and curOutput are the incumbent the candidate was proposed
@@ -77,9 +72,20 @@ func Placeholders(s string) []string {
 // held-out answers the candidate adds to it count.
 func (g *Guard) Check(curSystem, curOutput string, c Candidate) string {
 	text := c.System + "\n" + c.Output
-	for _, name := range Placeholders(curSystem + "\n" + curOutput) {
-		if !containsPlaceholder(text, name) {
-			return fmt.Sprintf("placeholder {{%s}} of the current prompt is missing", name)
+	// Placeholders are read from each prompt alone: an escape or a name
+	// cannot straddle the join.
+	had := append(Placeholders(curSystem), Placeholders(curOutput)...)
+	has := append(Placeholders(c.System), Placeholders(c.Output)...)
+	for _, name := range had {
+		if !slices.Contains(has, name) {
+			return fmt.Sprintf("placeholder {{%s}} of the current prompt is missing: every variable the current prompts use must stay", name)
+		}
+	}
+	if g.cfg.Variables != nil {
+		for _, name := range has {
+			if !slices.Contains(had, name) && !slices.Contains(g.cfg.Variables, name) {
+				return fmt.Sprintf("placeholder {{%s}} is not a variable of the dataset (its variables: %s)", name, variableList(g.cfg.Variables))
+			}
 		}
 	}
 	size := utf8.RuneCountInString(text) - 1
@@ -112,13 +118,17 @@ func (g *Guard) Check(curSystem, curOutput string, c Candidate) string {
 	return ""
 }
 
-func containsPlaceholder(text, name string) bool {
-	for _, m := range placeholder.FindAllStringSubmatch(text, -1) {
-		if m[1] == name {
-			return true
-		}
+// variableList names the variables for a message, the first few only.
+func variableList(vs []string) string {
+	const maxNames = 10
+	if len(vs) == 0 {
+		return "none"
 	}
-	return false
+	out := strings.Join(vs[:min(len(vs), maxNames)], ", ")
+	if len(vs) > maxNames {
+		out += fmt.Sprintf(", … (%d in all)", len(vs))
+	}
+	return out
 }
 
 // leak finds a held-out ground truth in text: contained whole (as a word

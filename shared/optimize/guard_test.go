@@ -68,3 +68,39 @@ func TestGuardLeakageGainedOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardVariables: a candidate must keep every variable the incumbent
+// uses and may introduce only the dataset's variables; an escaped \{{name}}
+// is text, not a placeholder.
+func TestGuardVariables(t *testing.T) {
+	g := NewGuard(GuardConfig{MinChars: 1, MaxChars: 1000, Variables: []string{"context", "question", "tone"}}, nil)
+	const sys, out = "Answer from {{context}} only.", "Reply in a {{tone}} tone."
+	tests := []struct {
+		name string
+		c    Candidate
+		want string // the exact reason; "" = passes
+	}{
+		{"keeps both", Candidate{System: "Use only {{context}}. Be brief.", Output: out}, ""},
+		{"moves one to the other prompt", Candidate{System: "Be brief.", Output: "Context: {{context}}. " + out}, ""},
+		{"introduces a known variable", Candidate{System: sys + " The question is {{question}}.", Output: out}, ""},
+		{"drops a variable", Candidate{System: "Answer briefly.", Output: out},
+			"placeholder {{context}} of the current prompt is missing: every variable the current prompts use must stay"},
+		{"introduces an unknown variable", Candidate{System: sys, Output: out + " Cite {{source}}."},
+			"placeholder {{source}} is not a variable of the dataset (its variables: context, question, tone)"},
+		{"an escaped placeholder is text", Candidate{System: sys, Output: out + ` Never write \{{source}}.`}, ""},
+		{"escaping a variable drops it", Candidate{System: `Answer from \{{context}} only.`, Output: out},
+			"placeholder {{context}} of the current prompt is missing: every variable the current prompts use must stay"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := g.Check(sys, out, tt.c); got != tt.want {
+				t.Errorf("Check = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// Without the dataset's variables (a unit without a run) only the
+	// incumbent's placeholders are checked.
+	if r := NewGuard(GuardConfig{MaxChars: 1000}, nil).Check(sys, out, Candidate{System: sys, Output: out + " {{source}}"}); r != "" {
+		t.Errorf("no variables configured but blocked: %s", r)
+	}
+}

@@ -9,7 +9,10 @@ import (
 
 // Scored is one scored example as the pipeline stores it.
 type Scored struct {
-	Input    string
+	Input string
+	// Vars are the row's variables other than user_input (empty for a
+	// dataset without other columns).
+	Vars     map[string]string
 	Expected string
 	Actual   string
 	Score    float64
@@ -92,7 +95,7 @@ func SelectFailures(examples []Scored, threshold float64, k int) []Example {
 		}
 		out := make([]Example, len(ok))
 		for i, e := range ok {
-			out[i] = Example{Input: e.Input, Expected: e.Expected, Actual: e.Actual, Score: e.Score}
+			out[i] = Example{Input: e.Input, Vars: e.Vars, Expected: e.Expected, Actual: e.Actual, Score: e.Score}
 		}
 		return out
 	}
@@ -109,7 +112,7 @@ func SelectFailures(examples []Scored, threshold float64, k int) []Example {
 		for _, kd := range kinds {
 			if l := byKind[kd]; round < len(l) && len(out) < k {
 				e := l[round]
-				out = append(out, Example{Input: e.Input, Expected: e.Expected, Actual: e.Actual, Score: e.Score, Kind: kd})
+				out = append(out, Example{Input: e.Input, Vars: e.Vars, Expected: e.Expected, Actual: e.Actual, Score: e.Score, Kind: kd})
 				added = true
 			}
 		}
@@ -130,16 +133,16 @@ func SelectFailures(examples []Scored, threshold float64, k int) []Example {
 func SelectPool(examples []Scored, current []Demo, threshold float64, n int) []PoolExample {
 	var pool []PoolExample
 	have := map[string]bool{}
-	add := func(in, out string, failed, cur bool) {
+	add := func(in string, vars map[string]string, out string, failed, cur bool) {
 		key := in + "\x00" + out
 		if len(pool) >= n || have[key] || LooksLikeInjection(in) || LooksLikeInjection(out) {
 			return
 		}
 		have[key] = true
-		pool = append(pool, PoolExample{ID: fmt.Sprintf("d%d", len(pool)+1), Input: in, Output: out, Failed: failed, Current: cur})
+		pool = append(pool, PoolExample{ID: fmt.Sprintf("d%d", len(pool)+1), Input: in, Vars: vars, Output: out, Failed: failed, Current: cur})
 	}
 	for _, d := range current {
-		add(d.Input, d.Output, false, true)
+		add(d.Input, nil, d.Output, false, true)
 	}
 	var clean []Scored
 	for _, e := range examples {
@@ -149,7 +152,7 @@ func SelectPool(examples []Scored, current []Demo, threshold float64, n int) []P
 	}
 	for _, f := range SelectFailures(clean, threshold, n) {
 		if f.Score < threshold {
-			add(f.Input, f.Expected, true, false)
+			add(f.Input, f.Vars, f.Expected, true, false)
 		}
 	}
 	var good []Scored
@@ -163,11 +166,11 @@ func SelectPool(examples []Scored, current []Demo, threshold float64, n int) []P
 	for _, e := range good {
 		if !outs[e.Expected] {
 			outs[e.Expected] = true
-			add(e.Input, e.Expected, false, false)
+			add(e.Input, e.Vars, e.Expected, false, false)
 		}
 	}
 	for _, e := range good {
-		add(e.Input, e.Expected, false, false)
+		add(e.Input, e.Vars, e.Expected, false, false)
 	}
 	return pool
 }

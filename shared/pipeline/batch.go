@@ -14,17 +14,23 @@ import (
 	"github.com/promptml/promptml/shared/logging"
 	"github.com/promptml/promptml/shared/queue"
 	"github.com/promptml/promptml/shared/store"
+	"github.com/promptml/promptml/shared/template"
 )
 
 // Result is one scored example, one JSON line of
 // runs/{run}/results/{phase}/{batch}.jsonl.
 type Result struct {
-	ID       string `json:"id"`
-	Row      int    `json:"row"`
-	Batch    int    `json:"batch"`
-	Input    string `json:"user_input"`
-	Expected string `json:"expected"`
-	Actual   string `json:"actual"`
+	ID    string `json:"id"`
+	Row   int    `json:"row"`
+	Batch int    `json:"batch"`
+	// Input is the user turn the model saw: the user template rendered
+	// with the row's variables (user_input with the default template).
+	Input string `json:"user_input"`
+	// Vars are the row's variables other than user_input (dataset
+	// Example.Vars), absent when the file has none.
+	Vars     map[string]string `json:"vars,omitempty"`
+	Expected string            `json:"expected"`
+	Actual   string            `json:"actual"`
 	// Score is nil when the example has no score (Error is set): errors are
 	// not scores.
 	Score       *float64 `json:"score"`
@@ -44,11 +50,30 @@ type Result struct {
 	Cached bool `json:"cached,omitempty"`
 }
 
-// PrimaryRequest is the primary call for one input: system instruction =
-// system prompt (plus few-shot demonstrations); user content = user_input,
-// a blank line, then the output prompt.
-func PrimaryRequest(p *store.Prompt, m config.Model, input string) *llm.Request {
-	system := p.System
+// PrimaryRequest is the primary call for one row: system instruction =
+// the system prompt rendered with the row's variables (plus the few-shot
+// demonstrations, which are not rendered again); user content = the user
+// template rendered, a blank line, then the output prompt rendered. It
+// also returns the rendered user turn, which the result records as its
+// input. With the default user template, {{user_input}}, and prompts
+// without placeholders, this is user_input + "\n\n" + output, the call
+// before templates existed.
+//
+// A placeholder without a value is an error: the intake and the guard
+// let no such prompt reach a batch.
+func PrimaryRequest(p *store.Prompt, userTemplate string, m config.Model, vars map[string]string) (*llm.Request, string, error) {
+	system, err := template.Render(p.System, vars)
+	if err != nil {
+		return nil, "", fmt.Errorf("prompt %s: system prompt: %w", p.ID, err)
+	}
+	user, err := template.Render(userTemplate, vars)
+	if err != nil {
+		return nil, "", fmt.Errorf("prompt %s: user template: %w", p.ID, err)
+	}
+	output, err := template.Render(p.Output, vars)
+	if err != nil {
+		return nil, "", fmt.Errorf("prompt %s: output prompt: %w", p.ID, err)
+	}
 	if len(p.Examples) > 0 {
 		var b bytes.Buffer
 		b.WriteString(system)
@@ -62,12 +87,12 @@ func PrimaryRequest(p *store.Prompt, m config.Model, input string) *llm.Request 
 	return &llm.Request{
 		Model:           m.Name,
 		System:          system,
-		Prompt:          input + "\n\n" + p.Output,
+		Prompt:          user + "\n\n" + output,
 		Temperature:     &temp,
 		MaxOutputTokens: m.MaxOutputTokens,
 		Thinking:        m.Thinking(),
 		Purpose:         "primary",
-	}
+	}, user, nil
 }
 
 // RunBatch answers and scores one batch of one phase, writes its results,

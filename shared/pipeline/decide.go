@@ -25,6 +25,14 @@ func score(s *eval.Summary, metric string) float64 {
 	return s.Mean
 }
 
+// nothingFails reports whether every scored training example of the
+// incumbent passes (train summary s): the optimizer is then sent its
+// lowest-scoring passes, and the request and the proposal event say so
+// rather than call them failures.
+func nothingFails(s *eval.Summary) bool {
+	return s != nil && s.N > 0 && s.PassRate >= 1
+}
+
 // candidateScore is one candidate as the gate sees it.
 type candidateScore struct {
 	Status store.CandidateStatus

@@ -219,6 +219,7 @@ func estimateFrom(ctx context.Context, layers []config.Layer, src dataset.Source
 		Seed:      cfg.Split.Seed,
 		BatchSize: cfg.BatchSize,
 		Limits:    dataset.Limits{MaxBytes: cfg.Limits.MaxBytes, MaxRows: cfg.Limits.MaxRows, MaxCellBytes: cfg.Limits.MaxCellBytes},
+		Templates: promptTemplates(cfg.Prompt),
 	}, w)
 	var de *dataset.Error
 	switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -46,7 +47,9 @@ func (p *Pipeline) propose(ctx context.Context, t turn, st step, n int) (*store.
 	}
 	ep := &store.Epoch{N: n, IncumbentID: inc.ID, IncumbentTrain: trainScore, IncumbentVal: st.BestVal,
 		Candidates: []store.EpochCandidate{}, StartedAt: time.Now(), Strategy: data.Strategy}
-	vet := candidateVetter{inc: inc, guard: optimize.NewGuard(guardConfig(cfg), truths), earlier: earlierCandidates(epochs),
+	gc := guardConfig(cfg)
+	gc.Variables = runVariables(r)
+	vet := candidateVetter{inc: inc, guard: optimize.NewGuard(gc, truths), earlier: earlierCandidates(epochs),
 		seen: map[string]bool{inc.ID: true}}
 	var failures []string
 	for c := 0; c < cfg.Candidates; c++ {
@@ -90,7 +93,7 @@ func (p *Pipeline) optimizerData(ctx context.Context, t turn, inc *store.Prompt,
 	}
 	scored := make([]optimize.Scored, len(results))
 	for i, res := range results {
-		scored[i] = optimize.Scored{Input: res.Input, Expected: res.Expected, Actual: res.Actual, Failed: res.Score == nil}
+		scored[i] = optimize.Scored{Input: res.Input, Vars: res.Vars, Expected: res.Expected, Actual: res.Actual, Failed: res.Score == nil}
 		if res.Score != nil {
 			scored[i].Score = *res.Score
 		}
@@ -121,6 +124,14 @@ func (p *Pipeline) optimizerData(ctx context.Context, t turn, inc *store.Prompt,
 		History:      history,
 		Epoch:        n,
 	}
+	if nothingFails(trainPh.Metrics) {
+		data.FailuresAre = optimize.LowestScoringPasses
+	}
+	if vars, user := runVariables(r), cfg.Prompt.UserTemplate(); !slices.Equal(vars, []string{dataset.ColumnUserInput}) || user != config.DefaultUserTemplate {
+		// A request over the default layout reads as it did before
+		// templates (and keeps its cache key).
+		data.Variables, data.UserTemplate = vars, user
+	}
 	if strategy == optimize.StrategyFewShot {
 		// Demonstrations come from the training split only: the pool is
 		// built from the incumbent's train results.
@@ -128,6 +139,16 @@ func (p *Pipeline) optimizerData(ctx context.Context, t turn, inc *store.Prompt,
 		data.MaxDemos = cfg.Optimizer.FewShot.MaxDemos
 	}
 	return data, score(trainPh.Metrics, cfg.EarlyStopping.Metric), nil
+}
+
+// runVariables are the run's dataset variables: the columns a candidate
+// may name as {{name}}. A run stored before variables existed had only
+// user_input.
+func runVariables(r *store.Run) []string {
+	if r.Dataset.Variables == nil {
+		return []string{dataset.ColumnUserInput}
+	}
+	return r.Dataset.Variables
 }
 
 // candidateVetter sorts an epoch's proposals before any is scored: a
@@ -181,6 +202,16 @@ func (p *Pipeline) materialize(ctx context.Context, r *store.Run, ep *store.Epoc
 	if err != nil {
 		return nil, err
 	}
+	// What the optimizer was shown, so the event does not call passes
+	// failures.
+	trainPh, err := p.store.GetPhase(ctx, r.ID, PhaseID(dataset.Train, inc.ID))
+	if err != nil {
+		return nil, err
+	}
+	sent := ""
+	if nothingFails(trainPh.Metrics) {
+		sent = ", shown the incumbent's lowest-scoring passing examples (nothing fails on train)"
+	}
 	var events []store.OutboxEvent
 	for c, ec := range ep.Candidates {
 		if ec.Status == store.CandidateProposed {
@@ -195,15 +226,24 @@ func (p *Pipeline) materialize(ctx context.Context, r *store.Run, ep *store.Epoc
 				return nil, err
 			}
 		}
-		msg := fmt.Sprintf("Epoch %d, candidate %d (%s, %s): %s", ep.N, c+1, ep.Strategy, ec.PromptID, ec.Reasoning)
+		msg := fmt.Sprintf("Epoch %d, candidate %d (%s, %s)%s: %s", ep.N, c+1, ep.Strategy, ec.PromptID, sent, ec.Reasoning)
 		if ec.Note != "" {
 			msg += " [" + ec.Note + "]"
 		}
 		events = append(events, store.OutboxEvent{Key: fmt.Sprintf("proposal/%d/%d", ep.N, c), Event: store.Event{Kind: "optimizer", Epoch: ep.N, Message: msg,
 			Data: map[string]any{"prompt_id": ec.PromptID, "system_prompt": ec.System, "output_prompt": ec.Output,
-				"examples": len(ec.Examples), "strategy": ep.Strategy, "status": string(ec.Status), "tries": ec.Tries}}})
+				"examples": len(ec.Examples), "strategy": ep.Strategy, "status": string(ec.Status), "tries": ec.Tries, "shown": shownKind(sent)}}})
 	}
 	return events, nil
+}
+
+// shownKind names, in the proposal event's data, what the optimizer was
+// shown: "failures", or "lowest_scoring_passes" when nothing failed.
+func shownKind(sent string) string {
+	if sent != "" {
+		return "lowest_scoring_passes"
+	}
+	return "failures"
 }
 
 // proposeOnce asks for one candidate; unparsable or invalid replies are

@@ -183,8 +183,11 @@ func tally(n int, results []Result, meter *llm.Meter) (store.Batch, []byte, erro
 // returns an error only for a transient failure that retries did not fix;
 // permanent failures are recorded on the result.
 func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metric, prompt *store.Prompt, cfg config.Run, ex dataset.Example) (Result, error) {
-	res := Result{ID: ex.ID, Row: ex.Row, Input: ex.UserInput, Expected: ex.GroundTruth}
-	req := PrimaryRequest(prompt, cfg.Primary, ex.UserInput)
+	req, user, err := PrimaryRequest(prompt, cfg.Prompt.UserTemplate(), cfg.Primary, ex.Variables())
+	if err != nil {
+		return Result{}, errs.Invalid(fmt.Errorf("row %d: %w", ex.Row, err))
+	}
+	res := Result{ID: ex.ID, Row: ex.Row, Input: user, Vars: ex.Vars, Expected: ex.GroundTruth}
 	start := time.Now()
 	res.StartedAt = start.UTC()
 	resp, err := model.Generate(ctx, req)
@@ -209,7 +212,7 @@ func (p *Pipeline) answer(ctx context.Context, model Generator, metric eval.Metr
 	res.Usage = resp.Usage
 	res.Cached = resp.Cached
 	// The judge of llm_judge sees the question too.
-	s, err := metric.Score(eval.WithInput(ctx, ex.UserInput), resp.Text, ex.GroundTruth)
+	s, err := metric.Score(eval.WithInput(ctx, user), resp.Text, ex.GroundTruth)
 	if err != nil {
 		if ctx.Err() != nil {
 			return Result{}, ctx.Err()

@@ -183,6 +183,7 @@ func (p *Pipeline) intake(ctx context.Context, r *store.Run, override []byte) (*
 		cur.Dataset = store.Dataset{
 			URI: obj.URI(), Generation: obj.Generation, SHA256: m.SHA256, Bytes: m.Bytes, Rows: m.Rows,
 			Counts: m.Counts, Batches: m.Batches, IgnoredColumns: m.IgnoredColumns,
+			Variables: m.Variables, UnusedColumns: m.UnusedColumns,
 		}
 		cur.InitialPromptID, cur.IncumbentID = v0.ID, v0.ID
 		cur.Stage, cur.StageSeq, cur.Pending = store.StageBaseline, cur.StageSeq+1, pending
@@ -280,6 +281,7 @@ func (p *Pipeline) ingest(ctx context.Context, runID string, obj blob.Object, cf
 		Seed:      cfg.Split.Seed,
 		BatchSize: cfg.BatchSize,
 		Limits:    dataset.Limits{MaxBytes: cfg.Limits.MaxBytes, MaxRows: cfg.Limits.MaxRows, MaxCellBytes: cfg.Limits.MaxCellBytes},
+		Templates: promptTemplates(cfg.Prompt),
 		// A valid file too small to train on is refused before any shard
 		// is written: a failed run leaves nothing behind.
 		Accept: func(m *dataset.Manifest) error {
@@ -304,6 +306,16 @@ func (p *Pipeline) ingest(ctx context.Context, runID string, obj blob.Object, cf
 		return nil, nil, fmt.Errorf("pipeline.intake: %w", err)
 	}
 	return m, stats.splits, nil
+}
+
+// promptTemplates are the run's prompt templates, whose variables the
+// intake checks against the CSV's columns.
+func promptTemplates(p config.Prompt) []dataset.Template {
+	return []dataset.Template{
+		{Field: "prompt.system", Text: p.System},
+		{Field: "prompt.user", Text: p.UserTemplate()},
+		{Field: "prompt.output", Text: p.Output},
+	}
 }
 
 // baselinePhases creates prompt v0 and its train and val phases.

@@ -163,6 +163,10 @@ type Dataset struct {
 	Counts         map[string]int `firestore:"counts" json:"counts"`
 	Batches        map[string]int `firestore:"batches" json:"batches"`
 	IgnoredColumns []string       `firestore:"ignored_columns,omitempty" json:"ignored_columns,omitempty"`
+	// Variables are the columns the prompt templates may name
+	// (dataset.Manifest.Variables); UnusedColumns those no template uses.
+	Variables     []string `firestore:"variables,omitempty" json:"variables,omitempty"`
+	UnusedColumns []string `firestore:"unused_columns,omitempty" json:"unused_columns,omitempty"`
 }
 
 // RunError is why a run failed. Row and Column are set for data errors,
