@@ -26,6 +26,10 @@ func TestLayering(t *testing.T) {
 		{pkg: "shared/metric", only: []string{}},
 		{pkg: "shared/llm/provider", only: []string{"shared/llm", "shared/logging"}},
 		{pkg: "shared/eval", never: []string{"shared/config", "shared/llm/vertex"}},
+		// The simulated optimizer knows only its request (issue 19); the
+		// simulator does not import the optimizer request's package (14).
+		{pkg: "shared/llm/sim/optimizer", only: []string{"shared/llm", "shared/logging"}},
+		{pkg: "shared/llm/sim", never: []string{"shared/optimize"}},
 		{pkg: "shared/template", only: []string{}},
 	}
 	for _, tt := range tests {

@@ -271,7 +271,7 @@ func TestCLIAgainstAPI(t *testing.T) {
 	})
 	t.Run("status", func(t *testing.T) {
 		out, _, err := runCLI(t, "status", id)
-		if err != nil || !strings.Contains(out, "succeeded (stage done") || !strings.Contains(out, "best 0.950") {
+		if err != nil || !strings.Contains(out, "succeeded (stage done") || !strings.Contains(out, fmt.Sprintf("best %.3f", run.BestVal)) {
 			t.Errorf("status: %v\n%s", err, out)
 		}
 	})
@@ -304,7 +304,7 @@ func TestCLIAgainstAPI(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []string{"--- " + run.InitialPromptID, "+++ " + run.IncumbentID, "-Answer the request.", "+Answer the request. Start directly"} {
+		for _, s := range []string{"--- " + run.InitialPromptID, "+++ " + run.IncumbentID, "-Answer the request.", "+Answer the request. "} {
 			if !strings.Contains(out, s) {
 				t.Errorf("diff lacks %q:\n%s", s, out)
 			}
@@ -320,7 +320,10 @@ func TestCLIAgainstAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 		out, err := os.ReadFile(filepath.Join(dir, "output.txt"))
-		if err != nil || !strings.Contains(string(out), "quotation marks") {
+		// The best prompt tells the model not to quote (the simulated
+		// primary quotes most answers); how it says so is the optimizer's
+		// own wording, no longer a fixed sentence (issue 19).
+		if err != nil || !strings.Contains(string(out), "quot") {
 			t.Errorf("output.txt = %q, %v", out, err)
 		}
 		var ex pipeline.ExportedPrompt

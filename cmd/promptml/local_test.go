@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -69,8 +70,11 @@ func TestLocalCloudTrainsTranslationSample(t *testing.T) {
 	if s.Initial.Test == nil || s.Final.Test == nil {
 		t.Errorf("test scores missing: initial %v final %v", s.Initial.Test, s.Final.Test)
 	}
-	if len(s.Epochs) == 0 || !s.Epochs[0].Accepted {
-		t.Errorf("epochs = %+v, want a first accepted epoch", s.Epochs)
+	// Some epoch is accepted; which one depends on the optimizer's
+	// wording, no longer on fixes built from the primary's triggers (issue
+	// 19), so the first may be rejected.
+	if !slices.ContainsFunc(s.Epochs, func(e EpochRow) bool { return e.Accepted }) {
+		t.Errorf("epochs = %+v, want an accepted epoch", s.Epochs)
 	}
 	if s.Dataset.Rows != 80 || s.Usage.Calls == 0 {
 		t.Errorf("dataset %+v usage %+v", s.Dataset, s.Usage)

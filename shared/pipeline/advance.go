@@ -78,6 +78,14 @@ func (p *Pipeline) advance(ctx context.Context, runID, holder string) error {
 			}
 			return nil
 		}
+		if r.PublishedSeq < r.StageSeq {
+			// A committed stage that waits for nothing (an epoch with no
+			// new candidate) is done at once, even when its committer died
+			// before its fan-out: its events must be written before the
+			// next transition replaces the outbox (each is created once
+			// under its key, so a repeat adds nothing).
+			p.flushOutbox(ctx, r)
+		}
 		seq := r.StageSeq
 		over := func(cur *store.Run) bool { return cur.Terminal() || cur.StageSeq != seq }
 		claimed, err := p.leaseStage(ctx, runID, holder, over)

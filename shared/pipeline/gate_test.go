@@ -273,13 +273,17 @@ func TestOptimizerReplies(t *testing.T) {
 			}
 			return "" // the simulator's valid reply
 		}, func(t *testing.T, r *store.Run, epochs []*store.Epoch, s *scripted) {
+			// The third reply is the simulated optimizer's own: a valid
+			// proposal, scored on val. Whether the gate accepts it depends
+			// on how the optimizer worded it (issue 19: it is no longer
+			// built to be right), so only its being scored is required.
 			c := epochs[0].Candidates
-			if len(c) != 1 || c[0].Tries != 3 || epochs[0].Decision != store.DecisionAccepted {
-				t.Errorf("epoch 1: %+v (%s); want one candidate on the 3rd try, accepted", c, epochs[0].Decision)
+			if len(c) != 1 || c[0].Tries != 3 || (c[0].Status != store.CandidateAccepted && c[0].Status != store.CandidateRejected) {
+				t.Errorf("epoch 1: %+v (%s); want one candidate on the 3rd try, scored", c, epochs[0].Decision)
 			}
-			if r.BestVal < 0.85 {
-				t.Errorf("val %.3f, want ≥ 0.85", r.BestVal)
-			}
+			// (It also required val ≥ 0.85: true only while the simulated
+			// optimizer built its fixes from the primary's triggers. On
+			// this run the standalone one stops at 0.00, issue 19.)
 			// Each retry showed the optimizer why the previous reply failed.
 			if s.errs[0] != "" || !strings.Contains(s.errs[1], "not a JSON object") || !strings.Contains(s.errs[2], "not a JSON object") {
 				t.Errorf("previous_error of the first three requests = %q", s.errs[:3])

@@ -1,7 +1,8 @@
 // Package sim is the deterministic offline LLM simulator, the default model
 // of the local cloud: one llm.Generator that plays two models kept in
-// packages of their own. A request whose Purpose is "optimizer" goes to the
-// optimizer; every other request to the primary
+// packages of their own that share no knowledge. A request whose Purpose is
+// "optimizer" goes to the optimizer (shared/llm/sim/optimizer), which knows
+// only its request; every other request to the primary
 // (shared/llm/sim/primary), a chat model whose format obeys the prompt.
 // This package adds what a provider adds around a model: rate limits,
 // latency, token counts and truncation. Every decision is a seeded hash of
@@ -19,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/promptml/promptml/shared/llm"
+	"github.com/promptml/promptml/shared/llm/sim/optimizer"
 	"github.com/promptml/promptml/shared/llm/sim/primary"
 )
 
@@ -69,11 +71,16 @@ type Options struct {
 	NoiseSeed int64
 	// RetryAfter is the Retry-After a simulated 429 carries (0: none).
 	RetryAfter time.Duration
+	// EchoRate is the share of optimizer calls that copy an instruction
+	// found in a row's input into the prompts; 0 means
+	// optimizer.DefaultEchoRate, a negative value means never.
+	EchoRate float64
 }
 
 // Model is the simulator. It is safe for concurrent use.
 type Model struct {
 	primary    *primary.Model
+	optimizer  *optimizer.Model
 	seed       int64
 	latency    time.Duration
 	errorRate  float64
@@ -94,6 +101,7 @@ func New(opts Options) *Model {
 	return &Model{
 		primary: primary.New(primary.Options{Key: opts.Key, WrongRate: opts.WrongRate, Rates: opts.Rates,
 			Seed: opts.Seed, Noise: opts.Noise, NoiseSeed: opts.NoiseSeed}),
+		optimizer:  optimizer.New(optimizer.Options{Seed: opts.Seed, EchoRate: opts.EchoRate}),
 		seed:       opts.Seed,
 		latency:    opts.Latency,
 		errorRate:  opts.ErrorRate,
@@ -123,7 +131,9 @@ func (m *Model) Generate(ctx context.Context, req *llm.Request) (*llm.Response, 
 		err  error
 	)
 	if req.Purpose == purposeOptimizer {
-		text, err = m.optimize(req)
+		if text, err = m.optimizer.Answer(req); err != nil {
+			err = badRequest(err)
+		}
 	} else {
 		text, err = m.primary.Answer(ctx, req)
 	}

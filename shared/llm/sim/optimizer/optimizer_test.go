@@ -68,3 +68,38 @@ func TestReadsFailures(t *testing.T) {
 		t.Errorf("off-task reply %q; want prose", off)
 	}
 }
+
+// TestAvoidsRejectedWordings: a candidate the history shows rejected, at a
+// score no better than the incumbent's, is not proposed again: its
+// sentences are not drawn a second time. Over many seeds, so that a draw
+// that merely differs by chance does not pass for avoidance.
+func TestAvoidsRejectedWordings(t *testing.T) {
+	propose := func(m *Model, d data) string {
+		t.Helper()
+		got, err := m.Answer(request(t, improve, d, nil, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r reply
+		if err := json.Unmarshal([]byte(got), &r); err != nil || r.OutputPrompt == nil {
+			t.Fatalf("reply %q: %v", got, err)
+		}
+		return *r.OutputPrompt
+	}
+	for seed := range int64(40) {
+		m := New(Options{Seed: seed, EchoRate: -1})
+		d := data{Strategy: "rewrite", SystemPrompt: "You are a helpful assistant.", OutputPrompt: "Answer the request.", Failures: fails}
+		before := propose(m, d)
+		added := strings.TrimSpace(strings.TrimPrefix(before, d.OutputPrompt))
+		if added == "" {
+			t.Fatalf("seed %d: first proposal %q added nothing", seed, before)
+		}
+		d.History = []historyEntry{{SystemPrompt: d.SystemPrompt, OutputPrompt: before, ValScore: 0, Accepted: false}}
+		after := propose(m, d)
+		for _, s := range strings.SplitAfter(added, ". ") {
+			if s = strings.TrimSpace(s); s != "" && strings.Contains(after, s) {
+				t.Errorf("seed %d: proposal %q repeats %q of the rejected candidate", seed, after, s)
+			}
+		}
+	}
+}

@@ -106,8 +106,11 @@ func (c call) weighted(ws []wording, cautious bool, parts ...string) wording {
 	return ws[len(ws)-1]
 }
 
-// failedText joins the prompts of earlier candidates that scored below the
-// best accepted one, the ones the history marks as worse.
+// failedText joins the prompts of earlier candidates the history marks as
+// not better: rejected ones that scored no higher than the best accepted
+// one (or the incumbent's mean). A rejected candidate that merely tied did
+// not work either, and proposing it again would be a copy, which the
+// meta-prompt asks against.
 func (c call) failedText() string {
 	best := c.d.Metrics.Mean
 	for _, h := range c.d.History {
@@ -117,7 +120,7 @@ func (c call) failedText() string {
 	}
 	var b strings.Builder
 	for _, h := range c.d.History {
-		if !h.Accepted && h.ValScore < best {
+		if !h.Accepted && h.ValScore <= best {
 			b.WriteString(h.SystemPrompt + "\n" + h.OutputPrompt + "\n")
 		}
 	}
