@@ -54,53 +54,6 @@ var DefaultRates = map[Habit]float64{
 	Capitalization: 0.5,
 }
 
-// triggers are the old fixed phrasings (lower case, matched as substrings of
-// the normalized system + output prompt) that suppressed each habit. The
-// primary no longer reads them: it reads instructions by intent
-// (shared/llm/sim/intent). They remain only for the old simulated optimizer
-// in shared/llm/sim (legacy.go), which plans its fixes from them, and go
-// with it. Phrasings that
-// ask for "only" the answer plausibly cover both the text before and after
-// it, so they appear under Preamble and Explanation; none of them covers
-// quotes, because real models happily quote "only the translation".
-var triggers = [numHabits][]string{
-	Preamble: {
-		"no preamble", "without preamble", "without a preamble", "without any preamble",
-		"do not add a preamble", "don't add a preamble", "do not include a preamble",
-		"no introduction", "without introduction", "without an introduction", "without any introduction",
-		"do not add any introduction", "don't add any introduction", "no intro",
-		"start directly with", "begin directly with", "start with the answer", "begin with the answer",
-		"only the translation", "only the answer", "only the label", "just the answer",
-		"output only", "respond only with", "answer only with", "reply only with", "nothing else",
-	},
-	Quotes: {
-		"no quotes", "no quotation marks", "without quotes", "without quotation marks", "without quoting",
-		"do not wrap", "don't wrap", "do not quote", "don't quote",
-		"do not use quotes", "don't use quotes", "do not use quotation marks", "don't use quotation marks",
-		"unquoted", "no surrounding quotes", "not in quotes",
-	},
-	Explanation: {
-		"no explanation", "without explanation", "without an explanation", "without any explanation",
-		"do not explain", "don't explain", "no additional text", "no extra text", "no other text",
-		"no commentary", "without commentary", "do not add commentary", "don't add commentary",
-		"do not add any commentary", "don't add any commentary",
-		"only the translation", "only the answer", "only the label", "just the answer",
-		"output only", "respond only with", "answer only with", "reply only with", "nothing else",
-	},
-	Capitalization: {
-		"preserve the capitalization", "preserve capitalization", "preserve the case",
-		"exact capitalization", "same capitalization", "original capitalization", "correct capitalization",
-		"match the case", "match the capitalization", "keep the original case", "keep the capitalization",
-		"do not change the case", "don't change the case", "case-sensitive", "case sensitive",
-	},
-}
-
-// lowercaseTriggers ask for an all-lowercase answer. The model obeys them
-// literally (it lowercases the whole answer), which is right for labels such
-// as "positive" and wrong for "Bonjour le monde"; a capitalization trigger in
-// the same prompt wins, so an optimizer can repair an over-eager lowercase.
-var lowercaseTriggers = []string{"lowercase", "lower case", "lower-case"}
-
 // instructionText normalizes prompt text for trigger matching: lower case,
 // typographic apostrophes made straight, runs of whitespace collapsed to one
 // space (with a space at each end so a trigger may end in a word boundary).
@@ -108,32 +61,6 @@ func instructionText(parts ...string) string {
 	s := strings.ToLower(strings.Join(parts, "\n"))
 	s = strings.NewReplacer("\u2019", "'", "\u2018", "'").Replace(s)
 	return " " + strings.Join(strings.Fields(s), " ") + " "
-}
-
-// containsAny reports whether text contains any of the phrases.
-func containsAny(text string, phrases []string) bool {
-	for _, p := range phrases {
-		if strings.Contains(text, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// instructed returns which habits the normalized instruction text names in
-// the old trigger lists (legacy: the old optimizer's view, not the primary's).
-func instructed(text string) [numHabits]bool {
-	var s [numHabits]bool
-	for _, h := range Habits {
-		s[h] = containsAny(text, triggers[h])
-	}
-	return s
-}
-
-// wantsLowercase reports whether text asks for a lowercase answer and no
-// capitalization trigger overrides it.
-func wantsLowercase(text string) bool {
-	return containsAny(text, lowercaseTriggers) && !containsAny(text, triggers[Capitalization])
 }
 
 // task is what a prompt asks for, which selects the habit wording.
