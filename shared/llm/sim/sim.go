@@ -164,7 +164,7 @@ func (m *Model) rateLimited(req *llm.Request) bool {
 	if m.errorRate <= 0 {
 		return false
 	}
-	content := hashOf(m.seed, "request", req.Purpose, req.Model, req.System, req.Prompt,
+	content := primary.Hash(m.seed, "request", req.Purpose, req.Model, req.System, req.Prompt,
 		floatString(req.Temperature), seedString(req.Seed))
 	m.mu.Lock()
 	if m.attempts == nil || len(m.attempts) >= maxAttemptKeys {
@@ -173,7 +173,7 @@ func (m *Model) rateLimited(req *llm.Request) bool {
 	n := m.attempts[content]
 	m.attempts[content] = n + 1
 	m.mu.Unlock()
-	return chance(m.seed, m.errorRate, "error", strconv.FormatUint(content, 16), strconv.FormatUint(uint64(n), 10))
+	return primary.Chance(m.seed, m.errorRate, "error", strconv.FormatUint(content, 16), strconv.FormatUint(uint64(n), 10))
 }
 
 // sleep waits d or until ctx is done.

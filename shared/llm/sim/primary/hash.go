@@ -48,6 +48,13 @@ func chance(seed int64, p float64, parts ...string) bool {
 	return unit(hashOf(seed, parts...)) < p
 }
 
+// Hash is hashOf for the package sim's own draws (rate limits), so the
+// simulator has one seeded hash.
+func Hash(seed int64, parts ...string) uint64 { return hashOf(seed, parts...) }
+
+// Chance is chance for the package sim's own draws.
+func Chance(seed int64, p float64, parts ...string) bool { return chance(seed, p, parts...) }
+
 // pick returns an index in [0, n) chosen by the hash of parts.
 func pick(seed int64, n int, parts ...string) int {
 	if n <= 1 {
