@@ -51,8 +51,10 @@ messages, joined by blank lines, are the user content. A model name that
 contains "optimizer" gets the optimizer role, any other the primary role.
 Every reply waits --latency first (a simulated 429, with --error-rate,
 answers at once) and reports usage tokens (characters / 4, rounded up).
-GET /sim/stats counts the requests and the most in flight at once
-(?reset=1 restarts the counts).
+GET /sim/stats counts the requests, the most in flight at once, and the
+replies answered (a 200 flushed to a client still connected: what a
+provider would charge), by model and in tokens (?reset=1 restarts the
+counts).
 
 It listens on 127.0.0.1 only and prints its base URL on the first line of
 standard output ("sim-server: listening on http://127.0.0.1:PORT/v1 …"),
@@ -158,6 +160,10 @@ type simHandler struct {
 	requests int
 	inFlight int
 	peak     int
+	// answered counts the replies a client received, by model, and their
+	// tokens: what a provider would charge.
+	answered       map[string]int
+	answeredTokens chatUsage
 }
 
 // simStats is the body of GET /sim/stats.
@@ -169,6 +175,13 @@ type simStats struct {
 	InFlight int `json:"in_flight"`
 	// PeakInFlight is the most answered at once since the last reset.
 	PeakInFlight int `json:"peak_in_flight"`
+	// Answered is the number of 200 replies written in full to a client
+	// still connected (the calls a provider would charge), and
+	// AnsweredByModel the same by request model; AnsweredTokens are their
+	// tokens.
+	Answered        int            `json:"answered"`
+	AnsweredByModel map[string]int `json:"answered_by_model"`
+	AnsweredTokens  chatUsage      `json:"answered_tokens"`
 }
 
 func newSimHandler(m generator) http.Handler {
@@ -293,7 +306,23 @@ func (h *simHandler) completions(w http.ResponseWriter, r *http.Request) {
 			TotalTokens: resp.Usage.TotalTokens},
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	// Counted as answered only once the reply is flushed to a client that
+	// is still there: a reply the client never read is not a call it pays.
+	if err := json.NewEncoder(w).Encode(out); err != nil {
+		return
+	}
+	if err := http.NewResponseController(w).Flush(); err != nil || r.Context().Err() != nil {
+		return
+	}
+	h.mu.Lock()
+	if h.answered == nil {
+		h.answered = map[string]int{}
+	}
+	h.answered[body.Model]++
+	h.answeredTokens.PromptTokens += out.Usage.PromptTokens
+	h.answeredTokens.CompletionTokens += out.Usage.CompletionTokens
+	h.answeredTokens.TotalTokens += out.Usage.TotalTokens
+	h.mu.Unlock()
 }
 
 // toRequest maps a chat-completions request onto an llm.Request.
@@ -374,9 +403,15 @@ func messageText(raw json.RawMessage) (string, error) {
 // (the peak restarts at the calls in flight now).
 func (h *simHandler) stats(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
-	st := simStats{Requests: h.requests, InFlight: h.inFlight, PeakInFlight: h.peak}
+	st := simStats{Requests: h.requests, InFlight: h.inFlight, PeakInFlight: h.peak,
+		AnsweredByModel: map[string]int{}, AnsweredTokens: h.answeredTokens}
+	for m, n := range h.answered {
+		st.AnsweredByModel[m] = n
+		st.Answered += n
+	}
 	if r.URL.Query().Get("reset") == "1" {
 		h.requests, h.peak = 0, h.inFlight
+		h.answered, h.answeredTokens = nil, chatUsage{}
 	}
 	h.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/promptml/promptml/shared/llm"
 	"github.com/promptml/promptml/shared/llm/openai"
@@ -289,6 +290,13 @@ func TestSimServerStats(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A client that gives up before the reply: a request, not an answer.
+	gone, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := client.Generate(gone, &llm.Request{Prompt: "Translate to French: the cat\n\nAnswer."}); err == nil {
+		t.Fatal("a request whose client gave up after 50 ms was answered")
+	}
+	time.Sleep(400 * time.Millisecond) // the server's latency runs out
 	get := func(q string) simStats {
 		resp, err := srv.Client().Get(srv.URL + "/sim/stats" + q)
 		if err != nil {
@@ -304,10 +312,13 @@ func TestSimServerStats(t *testing.T) {
 	st := get("?reset=1")
 	// The four calls overlap unless the scheduler delays one by the whole
 	// 300 ms latency, so the peak is at least 2.
-	if st.Requests != n || st.InFlight != 0 || st.PeakInFlight < 2 || st.PeakInFlight > n {
-		t.Errorf("stats = %+v, want %d requests, none in flight, a peak in 2..%d", st, n, n)
+	if st.Requests != n+1 || st.InFlight != 0 || st.PeakInFlight < 2 || st.PeakInFlight > n {
+		t.Errorf("stats = %+v, want %d requests, none in flight, a peak in 2..%d", st, n+1, n)
 	}
-	if diff := cmp.Diff(simStats{}, get("")); diff != "" {
+	if st.Answered != n || st.AnsweredByModel["sim-primary"] != n || st.AnsweredTokens.TotalTokens == 0 {
+		t.Errorf("stats = %+v, want %d answered (sim-primary), with their tokens; the abandoned request not", st, n)
+	}
+	if diff := cmp.Diff(simStats{}, get(""), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("after reset (-want +got):\n%s", diff)
 	}
 }

@@ -35,6 +35,10 @@ type Client struct {
 	Cache Cache
 	// CacheMode is CacheOff, CacheRead or CacheReadWrite ("" = off).
 	CacheMode string
+	// Flights marks the instance's calls in flight by cache key (nil:
+	// none), so a duplicate concurrent call waits for the reply to be
+	// cached instead of paying again.
+	Flights *Flights
 	// Price prices the paid calls.
 	Price Price
 	// Meter receives the usage (nil: not counted).
@@ -56,7 +60,7 @@ func (c *Client) Generate(ctx context.Context, req *Request) (*Response, error) 
 	}
 	call := Chain(c.Next.Generate,
 		Metered(Generation, c.Key, c.Price, c.Meter),
-		Cached(Generation, c.Cache, c.CacheMode, provider),
+		Cached(Generation, c.Cache, c.CacheMode, provider, c.Flights),
 		Retried(Generation, c.Retry, c.Key, c.Meter),
 		Limited(Generation, c.Limiter))
 	return call(ctx, req)

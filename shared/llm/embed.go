@@ -88,7 +88,7 @@ func (c *EmbedClient) EmbedText(ctx context.Context, req *EmbedRequest) (*Embedd
 	}
 	call := Chain(c.Next.EmbedText,
 		Metered(Embeddings, c.Key, c.Price, c.Meter),
-		Cached(Embeddings, c.Cache, c.CacheMode, c.Key),
+		Cached(Embeddings, c.Cache, c.CacheMode, c.Key, nil),
 		Retried(Embeddings, c.Retry, c.Key, c.Meter),
 		Limited(Embeddings, c.Limiter))
 	return call(ctx, req)

@@ -99,16 +99,36 @@ func Metered[Req, Resp any](k CallKind[Req, Resp], key string, price Price, fall
 // mode readwrite. provider (with the endpoint when the model name does not
 // imply it) is part of the key. A cache failure is never a call's failure:
 // a failed read is a miss, a failed write is logged.
-func Cached[Req, Resp any](k CallKind[Req, Resp], cache Cache, mode, provider string) Middleware[Req, Resp] {
+//
+// With flights (nil: none) in mode readwrite, a call whose key is already
+// in flight on this instance waits for it and answers from the cache
+// entry it wrote (a cache hit, not a paid call); if that call failed, it
+// calls itself.
+func Cached[Req, Resp any](k CallKind[Req, Resp], cache Cache, mode, provider string, flights *Flights) Middleware[Req, Resp] {
 	return func(next Call[Req, Resp]) Call[Req, Resp] {
 		if cache == nil || (mode != CacheRead && mode != CacheReadWrite) {
 			return next
 		}
+		if mode != CacheReadWrite {
+			flights = nil
+		}
 		return func(ctx context.Context, req Req) (Resp, error) {
 			key := k.cacheKey(provider, req)
-			if resp, ok := lookup(ctx, k, cache, key, provider); ok {
-				return resp, nil
+			var done func()
+			for {
+				if resp, ok := lookup(ctx, k, cache, key, provider); ok {
+					return resp, nil
+				}
+				var err error
+				if done, err = flights.await(ctx, key); err != nil {
+					var zero Resp
+					return zero, err
+				}
+				if done != nil {
+					break
+				}
 			}
+			defer done()
 			resp, err := next(ctx, req)
 			if err == nil && mode == CacheReadWrite {
 				putCache(ctx, cache, key, provider, k.encode(provider, resp))

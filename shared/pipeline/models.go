@@ -30,7 +30,7 @@ func (p *Pipeline) model(ctx context.Context, cfg config.Run, m config.Model) (*
 	c := &llm.Client{Next: g, Key: m.Key(), Endpoint: m.BaseURL, Limiter: p.limiters.Get(lim, m.Limits()), Retry: p.retryPolicy(),
 		CacheMode: llm.CacheOff, Price: cfg.Price(m)}
 	if p.cache != nil {
-		c.Cache, c.CacheMode = p.cache, cfg.Cache
+		c.Cache, c.CacheMode, c.Flights = p.cache, cfg.Cache, &p.flights
 	}
 	return c, nil
 }

@@ -197,6 +197,8 @@ type Pipeline struct {
 
 	// limiters pace each model's calls on this instance.
 	limiters llm.Limiters
+	// flights marks the instance's model calls in flight by cache key.
+	flights llm.Flights
 	// embedOnce builds embedMemo, the instance's in-memory embeddings.
 	embedOnce sync.Once
 	embedMemo *eval.CachedEmbedder
